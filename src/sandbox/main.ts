@@ -1,0 +1,74 @@
+import { randomBytes } from 'node:crypto';
+import { startSandbox } from './server';
+import type { SandboxCredentials } from './types';
+
+/** Process entry: `npx tsx src/sandbox/main.ts`. Prints one JSON line on stdout once listening; never prints secrets. */
+
+const credentialVars = {
+  paymentsClientId: 'SANDBOX_PAYMENTS_CLIENT_ID',
+  paymentsClientSecret: 'SANDBOX_PAYMENTS_CLIENT_SECRET',
+  documentsApiKey: 'SANDBOX_DOCUMENTS_API_KEY',
+  emailApiKey: 'SANDBOX_EMAIL_API_KEY',
+  crmApiKey: 'SANDBOX_CRM_API_KEY',
+  webhookSecret: 'SANDBOX_WEBHOOK_SECRET',
+} as const satisfies Record<keyof SandboxCredentials, string>;
+
+function readCredentials(env: NodeJS.ProcessEnv): { credentials: SandboxCredentials; generated: string[] } {
+  const generated: string[] = [];
+  const value = (name: string): string => {
+    const set = env[name];
+    if (set !== undefined && set !== '') return set;
+    generated.push(name);
+    return randomBytes(24).toString('base64url');
+  };
+  const credentials: SandboxCredentials = {
+    paymentsClientId: value(credentialVars.paymentsClientId),
+    paymentsClientSecret: value(credentialVars.paymentsClientSecret),
+    documentsApiKey: value(credentialVars.documentsApiKey),
+    emailApiKey: value(credentialVars.emailApiKey),
+    crmApiKey: value(credentialVars.crmApiKey),
+    webhookSecret: value(credentialVars.webhookSecret),
+  };
+  return { credentials, generated };
+}
+
+function readPort(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return 0;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`SANDBOX_PORT must be an integer in [0, 65535], got "${raw}"`);
+  }
+  return port;
+}
+
+async function main(): Promise<void> {
+  const { credentials, generated } = readCredentials(process.env);
+  const webhookTarget = process.env.SANDBOX_WEBHOOK_TARGET;
+  const sandbox = await startSandbox({
+    port: readPort(process.env.SANDBOX_PORT),
+    credentials,
+    ...(webhookTarget ? { webhookTarget } : {}),
+  });
+  process.stdout.write(`${JSON.stringify({ event: 'sandbox.listening', url: sandbox.url })}\n`);
+  process.stderr.write(`Sandbox listening on ${sandbox.url}\n`);
+  // Names only: a generated value is useless to anyone but this process, and must stay that way.
+  if (generated.length > 0) process.stderr.write(`Generated random values for unset ${generated.join(', ')}\n`);
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) process.exit(1); // a second signal means "now"
+    stopping = true;
+    process.stderr.write(`Sandbox stopping (${signal})\n`);
+    sandbox.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`Sandbox failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

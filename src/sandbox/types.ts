@@ -1,0 +1,46 @@
+/** Public types of the provider sandbox. */
+
+export interface SandboxCredentials {
+  paymentsClientId: string;
+  paymentsClientSecret: string;
+  documentsApiKey: string;
+  emailApiKey: string;
+  crmApiKey: string;
+  /** Standard Webhooks secret: raw utf8, or `whsec_<base64>`. */
+  webhookSecret: string;
+}
+
+export interface SandboxOptions {
+  /** 0 picks a free port. @default 0 */
+  port?: number;
+  /** @default '127.0.0.1' */
+  host?: string;
+  credentials: SandboxCredentials;
+  /** URL that document webhooks are POSTed to; no webhooks when unset. */
+  webhookTarget?: string;
+  /** Clock for token expiry, rate limits and timestamps (job timers stay real). @default Date.now */
+  now?: () => number;
+}
+
+export type ProviderName = 'payments' | 'documents' | 'email' | 'crm';
+
+export type LedgerEffect =
+  'payment.created' | 'refund.created' | 'document.generated' | 'email.sent' | 'customer.updated';
+
+/** One side effect the sandbox applied: what the "provider" really did, whatever the client saw. */
+export interface LedgerEntry {
+  seq: number;
+  at: string;
+  provider: ProviderName;
+  effect: LedgerEffect;
+  idempotencyKey: string | null;
+  resourceId: string;
+  request: Record<string, unknown>;
+}
+
+export interface Sandbox {
+  /** e.g. `http://127.0.0.1:54321` */
+  url: string;
+  close(): Promise<void>;
+  ledger(): LedgerEntry[];
+}
