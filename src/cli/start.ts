@@ -1,0 +1,119 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig, type Config } from '../config/config';
+import { startDevServer, type DevServer } from '../devserver/dev-server';
+import { startService, type ServiceProcess } from '../devserver/service-process';
+import { createLogger } from '../observability/logger';
+import { installTemporalRuntime } from '../workers/runtime';
+import { runDemo } from './demo';
+
+/**
+ * `npm start`: the embedded stack (Temporal dev server with its UI, the provider sandbox, a worker) and
+ * the demo scenario, then stays up for the operator until Ctrl-C. `--once` exits after the demo with
+ * 0 when every scenario ended as expected.
+ */
+async function main(): Promise<number> {
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  const config = loadConfig();
+  const once = process.argv.includes('--once');
+  const logDir = join(config.DATA_DIR, 'logs');
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+  installTemporalRuntime(createLogger({ name: 'start', level: 'warn' }));
+
+  const services: ServiceProcess[] = [];
+  let devServer: DevServer | undefined;
+  let stopping: Promise<void> | undefined;
+  const shutdown = () =>
+    (stopping ??= (async () => {
+      say('Stopping...');
+      for (const s of services.reverse()) await s.stop();
+      await devServer?.stop();
+      say('Stopped.');
+    })());
+
+  process.once('SIGINT', () => void shutdown().then(() => process.exit(130)));
+  process.once('SIGTERM', () => void shutdown().then(() => process.exit(143)));
+
+  try {
+    let address = config.TEMPORAL_ADDRESS;
+    let uiUrl: string | undefined;
+    if (!address) {
+      say('Starting the Temporal dev server...');
+      devServer = await startDevServer({
+        dbFilename: join(config.DATA_DIR, 'temporal.sqlite'),
+        port: config.TEMPORAL_DEV_PORT,
+        uiPort: config.TEMPORAL_UI_PORT,
+        namespace: config.TEMPORAL_NAMESPACE,
+        onProgress: say,
+      });
+      address = devServer.address;
+      uiUrl = devServer.uiUrl;
+      say(
+        `Temporal dev server at ${address}, Web UI ${uiUrl} [${devServer.cli.version}; binary from ${devServer.cli.source}]`,
+      );
+    } else {
+      say(`Using the Temporal server at ${address}`);
+    }
+
+    const env = childEnv(config, address);
+    const sandbox = startService({
+      name: 'sandbox',
+      entry: 'src/sandbox/main.ts',
+      env,
+      logFile: join(logDir, 'sandbox.log'),
+      readyEvent: 'sandbox.listening',
+    });
+    services.push(sandbox);
+    const sandboxUrl = String((await sandbox.ready).url);
+    say(`Provider sandbox at ${sandboxUrl}`);
+
+    const worker = startService({
+      name: 'worker',
+      entry: 'src/workers/main.ts',
+      env: { ...env, PAYMENTS_URL: `${sandboxUrl}/payments` },
+      logFile: join(logDir, 'worker.log'),
+      readyEvent: 'worker.ready',
+    });
+    services.push(worker);
+    await worker.ready;
+    say(`Worker ready (logs in ${logDir})`);
+
+    const ok = await runDemo({ address, namespace: config.TEMPORAL_NAMESPACE, uiUrl, sandboxUrl, say });
+    if (once) {
+      await shutdown();
+      return ok ? 0 : 1;
+    }
+    say(ok ? 'Demo succeeded.' : 'Demo FAILED: see the workflows above.');
+    say(`Everything stays up: open ${uiUrl ?? 'your Temporal UI'}. Ctrl-C stops it all.`);
+    await new Promise(() => {}); // until a signal
+    return 0;
+  } catch (err) {
+    process.stderr.write(`\n${err instanceof Error ? err.message : String(err)}\n`);
+    await shutdown();
+    return 1;
+  }
+}
+
+/**
+ * Environment for the sandbox and worker. The dev credentials are fresh random values each start,
+ * handed to both sides through the environment: no secret is ever written to the repository.
+ */
+function childEnv(config: Config, address: string): NodeJS.ProcessEnv {
+  const secret = () => randomBytes(24).toString('base64url');
+  const paymentsClientId = `dev-${randomBytes(4).toString('hex')}`;
+  const paymentsClientSecret = secret();
+  return {
+    ...process.env,
+    NODE_ENV: config.NODE_ENV,
+    TEMPORAL_ADDRESS: address,
+    TEMPORAL_NAMESPACE: config.TEMPORAL_NAMESPACE,
+    SANDBOX_PORT: String(config.SANDBOX_PORT),
+    SANDBOX_PAYMENTS_CLIENT_ID: paymentsClientId,
+    SANDBOX_PAYMENTS_CLIENT_SECRET: paymentsClientSecret,
+    PAYMENTS_CLIENT_ID: paymentsClientId,
+    PAYMENTS_CLIENT_SECRET: paymentsClientSecret,
+  };
+}
+
+void main().then((code) => process.exit(code));

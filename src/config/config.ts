@@ -1,0 +1,73 @@
+import { z } from 'zod';
+
+/**
+ * Every environment variable this project reads, validated in one place.
+ * A bad value fails at start-up with the variable's name and what to do, never later in a call.
+ */
+const port = z.coerce.number().int().min(0).max(65535);
+
+export const configSchema = z.object({
+  /** `development` allows plain HTTP to loopback providers; anything else demands HTTPS. @default development */
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  /** pino level. @default info */
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  /**
+   * host:port of an existing Temporal frontend. When unset, `npm start` runs the embedded dev server
+   * and every process it starts receives that server's address here.
+   */
+  TEMPORAL_ADDRESS: z
+    .string()
+    .regex(/^[\w.-]+:\d+$/, 'expected host:port, e.g. 127.0.0.1:7233')
+    .optional(),
+  /** @default default */
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  /** Port of the embedded dev server's gRPC frontend. @default 7233 */
+  TEMPORAL_DEV_PORT: port.default(7233),
+  /** Port of the embedded dev server's Web UI. @default 8233 */
+  TEMPORAL_UI_PORT: port.default(8233),
+  /** Path to a `temporal` CLI binary; skips every other way of finding one. */
+  TEMPORAL_CLI_PATH: z.string().min(1).optional(),
+  /** Where the dev server keeps its SQLite file (so a restart keeps histories). @default .data */
+  DATA_DIR: z.string().min(1).default('.data'),
+  /** Port the provider sandbox listens on; 0 picks a free one. @default 0 */
+  SANDBOX_PORT: port.default(0),
+  /** Base URL of the payments provider (the sandbox in development). */
+  PAYMENTS_URL: z.url({ error: 'expected an absolute URL, e.g. https://payments.example.com' }).optional(),
+  /** OAuth2 client id for payments. */
+  PAYMENTS_CLIENT_ID: z.string().min(1).optional(),
+  /** OAuth2 client secret for payments. Secret: never logged. */
+  PAYMENTS_CLIENT_SECRET: z.string().min(1).optional(),
+  /** The sandbox's own copies of the provider credentials; random per start when unset. */
+  SANDBOX_PAYMENTS_CLIENT_ID: z.string().min(1).optional(),
+  SANDBOX_PAYMENTS_CLIENT_SECRET: z.string().min(1).optional(),
+  SANDBOX_DOCUMENTS_API_KEY: z.string().min(1).optional(),
+  SANDBOX_EMAIL_API_KEY: z.string().min(1).optional(),
+  SANDBOX_CRM_API_KEY: z.string().min(1).optional(),
+  SANDBOX_WEBHOOK_SECRET: z.string().min(1).optional(),
+  /** Where the sandbox POSTs its signed webhooks (the receiver). */
+  SANDBOX_WEBHOOK_TARGET: z.url().optional(),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/** The names of every variable the config module reads (docker-compose.yml is checked against it). */
+export const configVariables = Object.keys(configSchema.shape) as (keyof Config)[];
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Reads and validates the environment; throws a {@link ConfigError} naming each bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings mean "unset" so that `FOO=` in an .env file falls back to the default.
+  const raw = Object.fromEntries(configVariables.map((k) => [k, env[k] === '' ? undefined : env[k]]));
+  const parsed = configSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const lines = parsed.error.issues.map((issue) => {
+    const name = issue.path.join('.');
+    return `  ${name}=${JSON.stringify(env[name] ?? '')}: ${issue.message}`;
+  });
+  throw new ConfigError(
+    `Invalid configuration:\n${lines.join('\n')}\nFix these environment variables (see .env.example) and start again.`,
+  );
+}

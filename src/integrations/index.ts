@@ -1,0 +1,10 @@
+import type { Integration } from './kit/define';
+import { payments } from './payments/payments.integration';
+
+/**
+ * Every integration this project declares: the catalog (`npm run catalog`), the worker's activity
+ * queues and its start-up checks all come from this list.
+ */
+export const integrations = { payments } as const satisfies Record<string, Integration>;
+
+export type IntegrationName = keyof typeof integrations;

@@ -1,0 +1,212 @@
+import { msToNumber } from '@temporalio/common/lib/time';
+import type { z } from 'zod';
+import { resolveProfile, type Profile, type ProfileName, type ProfileOverrides } from './profiles';
+import type { EnvRef, SecretRef } from './refs';
+
+/**
+ * Declaring an integration: endpoints with their HTTP contract and zod schemas, auth, idempotency and a
+ * profile per endpoint. Everything that calls, retries, times out and classifies comes from this.
+ * Workflow-safe: this module is data and validation only.
+ */
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/**
+ * - `safe`: a read; any failure may be retried.
+ * - `key`: a write that sends the integration's idempotency header; resending with the same key is safe.
+ * - `lookup`: a write the provider does not deduplicate; an unknown outcome is resolved with the
+ *   endpoint named in `lookup` before anything is resent.
+ */
+export type IdempotencyMode = 'safe' | 'key' | 'lookup';
+
+/** Finds an error carried inside a 2xx body (GraphQL `errors`, `{ok:false}`); returns its message. */
+export type ErrorPayloadDetector = (body: unknown) => string | undefined;
+
+export interface EndpointSpec<
+  P extends z.ZodType = z.ZodType,
+  Q extends z.ZodType = z.ZodType,
+  B extends z.ZodType = z.ZodType,
+  R extends z.ZodType = z.ZodType,
+> {
+  method: HttpMethod;
+  /** Relative to the base URL; `:name` segments are filled from `params`. */
+  path: string;
+  params?: P;
+  query?: Q;
+  body?: B;
+  /** Schema of a successful response body. A 2xx that does not match is an `InvalidResponse`. */
+  response: R;
+  /** @default 'safe' for GET, 'key' otherwise */
+  idempotency: IdempotencyMode;
+  /** The endpoint that finds this write's effect by its correlation ID (for `lookup` and reconciliation). */
+  lookup?: string;
+  profile: ProfileName;
+  overrides?: ProfileOverrides;
+  /** What a 404 means: a failure (default) or a `null` result (declare the response `.nullable()`). */
+  notFound: 'fail' | 'null';
+  /** Statuses that count as success. @default any 2xx */
+  successStatus?: number[];
+  errorPayload?: ErrorPayloadDetector;
+  /** Body fields (any depth) never logged, in addition to the integration's. */
+  pii?: string[];
+  description?: string;
+}
+
+type EndpointOptions<P, Q, B, R> = Partial<
+  Omit<EndpointSpec, 'method' | 'path' | 'params' | 'query' | 'body' | 'response'>
+> & {
+  params?: P;
+  query?: Q;
+  body?: B;
+  response: R;
+};
+
+function endpoint(method: HttpMethod) {
+  return <
+    R extends z.ZodType,
+    P extends z.ZodType = z.ZodNever,
+    Q extends z.ZodType = z.ZodNever,
+    B extends z.ZodType = z.ZodNever,
+  >(
+    path: string,
+    options: EndpointOptions<P, Q, B, R>,
+  ): EndpointSpec<P, Q, B, R> => ({
+    method,
+    path,
+    profile: 'background',
+    notFound: 'fail',
+    idempotency: method === 'GET' ? 'safe' : 'key',
+    ...options,
+  });
+}
+
+export const get = endpoint('GET');
+export const post = endpoint('POST');
+export const put = endpoint('PUT');
+export const patch = endpoint('PATCH');
+export const del = endpoint('DELETE');
+
+export type AuthSpec =
+  | { kind: 'none' }
+  | {
+      kind: 'apiKey';
+      header: string;
+      /** e.g. `Bearer` to send `Authorization: Bearer <key>`. */
+      scheme?: string;
+      key: SecretRef;
+    }
+  | {
+      kind: 'oauth2ClientCredentials';
+      /** Relative to the base URL, or absolute. */
+      tokenUrl: string;
+      clientId: SecretRef | EnvRef;
+      clientSecret: SecretRef;
+      scope?: string;
+      /** Refresh this long before expiry while still serving the cached token. @default 60 s */
+      refreshAheadMs?: number;
+    };
+
+export function apiKey(options: { header: string; key: SecretRef; scheme?: string }): AuthSpec {
+  return { kind: 'apiKey', ...options };
+}
+
+export function oauth2ClientCredentials(
+  options: Omit<Extract<AuthSpec, { kind: 'oauth2ClientCredentials' }>, 'kind'>,
+): AuthSpec {
+  return { kind: 'oauth2ClientCredentials', ...options };
+}
+
+export interface IntegrationSpec<E extends Record<string, EndpointSpec>> {
+  /** Lower-case identifier: names the task queue (`integration-<name>`) and activities (`<name><Endpoint>`). */
+  name: string;
+  /** Version of the provider's API this definition speaks, e.g. `v1`. */
+  version: string;
+  purpose: string;
+  owner: string;
+  baseUrl: EnvRef;
+  auth: AuthSpec;
+  /** Client certificate for mTLS (PEM). */
+  mtls?: { cert: SecretRef; key: SecretRef; ca?: SecretRef };
+  idempotency?: {
+    /** Header that carries the key, e.g. `Idempotency-Key` or `x-correlation-id`. */
+    header: string;
+    /** How long the provider remembers a key; every keyed endpoint's budget must end before it. */
+    retention: string;
+  };
+  pool?: {
+    /** @default 10 */
+    connections?: number;
+    /** Idle keep-alive, ms. @default 4000 */
+    keepAliveMs?: number;
+    /** A connection is recycled after this long, so DNS changes and rebalanced backends are picked up, ms. @default 60000 */
+    connectionTtlMs?: number;
+    /** Response body cap, bytes. @default 1 MiB */
+    maxResponseBytes?: number;
+  };
+  /** Applied to every endpoint that has none of its own. */
+  errorPayload?: ErrorPayloadDetector;
+  /** Body fields never logged, for every endpoint. */
+  pii?: string[];
+  /** A cheap endpoint the worker calls at start to check that credentials and TLS work. */
+  hello?: keyof E & string;
+  endpoints: E;
+}
+
+export type Integration<E extends Record<string, EndpointSpec> = Record<string, EndpointSpec>> = IntegrationSpec<E> & {
+  /** The activity type of an endpoint: an API, stored in histories. */
+  activityName(endpoint: keyof E & string): string;
+  profileOf(endpoint: keyof E & string): Profile;
+};
+
+export class IntegrationDefinitionError extends Error {
+  override readonly name = 'IntegrationDefinitionError';
+}
+
+/** Validates a declaration up front, with messages that name the field, and returns it ready to use. */
+export function defineIntegration<E extends Record<string, EndpointSpec>>(spec: IntegrationSpec<E>): Integration<E> {
+  const fail = (field: string, message: string) => {
+    throw new IntegrationDefinitionError(`integration "${spec.name}": ${field}: ${message}`);
+  };
+  if (!/^[a-z][a-z0-9]*$/.test(spec.name)) fail('name', 'lower-case letters and digits, starting with a letter');
+  const retentionMs = spec.idempotency ? msToNumber(spec.idempotency.retention as never) : undefined;
+  for (const [name, ep] of Object.entries(spec.endpoints)) {
+    const where = `endpoints.${name}`;
+    if (ep.idempotency === 'key' && !spec.idempotency)
+      fail(where, 'sends an idempotency key but the integration declares no idempotency header');
+    if (ep.idempotency === 'lookup' && !ep.lookup) fail(where, "idempotency 'lookup' needs `lookup: '<endpoint>'`");
+    if (ep.lookup && !(ep.lookup in spec.endpoints)) fail(`${where}.lookup`, `no endpoint named "${ep.lookup}"`);
+    const profile = resolveProfile(ep.profile, ep.overrides);
+    if (ep.idempotency === 'key' && retentionMs !== undefined) {
+      const budget = msToNumber(profile.scheduleToClose);
+      if (budget >= retentionMs) {
+        fail(
+          where,
+          `its ${ep.profile} budget (${String(profile.scheduleToClose)}) must end inside the provider's key retention (${spec.idempotency!.retention})`,
+        );
+      }
+    }
+  }
+  if (spec.hello && !(spec.hello in spec.endpoints)) fail('hello', `no endpoint named "${spec.hello}"`);
+  const capitalized = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+  return {
+    ...spec,
+    activityName: (endpoint) => `${spec.name}${capitalized(endpoint)}`,
+    profileOf: (endpoint) => resolveProfile(spec.endpoints[endpoint]!.profile, spec.endpoints[endpoint]!.overrides),
+  };
+}
+
+/** `true` when an endpoint declares no schema for a part (its type is the unconstrained default). */
+type Undeclared<S> = S extends z.ZodType ? (unknown extends z.input<S> ? true : false) : true;
+
+/**
+ * The input of an endpoint's activity, typed from its schemas. `key` is the idempotency key the
+ * workflow derived (see `stepKey`); writes without one are refused at call time.
+ */
+export type CallInput<S extends EndpointSpec> = { key?: string } & (Undeclared<S['params']> extends true
+  ? { params?: never }
+  : { params: z.input<NonNullable<S['params']>> }) &
+  (Undeclared<S['query']> extends true ? { query?: never } : { query: z.input<NonNullable<S['query']>> }) &
+  (Undeclared<S['body']> extends true ? { body?: never } : { body: z.input<NonNullable<S['body']>> });
+
+/** The result of an endpoint's activity. With `notFound: 'null'`, declare the response `.nullable()`. */
+export type CallOutput<S extends EndpointSpec> = z.output<S['response']>;

@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import { defineIntegration, get, oauth2ClientCredentials, post } from '../kit/define';
+import { env, secret } from '../kit/refs';
+
+/** Payments provider, modelled on API People: OAuth2 client credentials, `x-correlation-id` idempotency. */
+
+export const PaymentRequest = z.object({
+  amount: z.number().int().positive().describe('amount in minor units (cents)'),
+  currency: z
+    .string()
+    .regex(/^[A-Z]{3}$/, 'ISO 4217 code, upper case')
+    .describe('ISO 4217 currency'),
+  orderId: z.string().min(1).describe('our order reference'),
+  customerRef: z.string().min(1).optional().describe('the customer, as the provider knows them (PII)'),
+});
+export type PaymentRequest = z.infer<typeof PaymentRequest>;
+
+export const Payment = z.object({
+  id: z.string().describe('provider payment id'),
+  status: z.literal('succeeded'),
+  amount: z.number().int(),
+  currency: z.string(),
+  orderId: z.string(),
+  correlationId: z.string().describe('the idempotency key the payment was created with'),
+  createdAt: z.string(),
+});
+export type Payment = z.infer<typeof Payment>;
+
+export const RefundRequest = z.object({
+  paymentId: z.string().min(1),
+  amount: z.number().int().positive(),
+});
+
+export const Refund = z.object({
+  id: z.string(),
+  status: z.literal('succeeded'),
+  paymentId: z.string(),
+  amount: z.number().int(),
+  currency: z.string(),
+  correlationId: z.string(),
+  createdAt: z.string(),
+});
+export type Refund = z.infer<typeof Refund>;
+
+export const payments = defineIntegration({
+  name: 'payments',
+  version: 'v1',
+  purpose: 'Charge and refund customer payments',
+  owner: 'checkout-team',
+  baseUrl: env('PAYMENTS_URL'),
+  auth: oauth2ClientCredentials({
+    tokenUrl: 'oauth/token',
+    clientId: env('PAYMENTS_CLIENT_ID'),
+    clientSecret: secret('PAYMENTS_CLIENT_SECRET'),
+  }),
+  // API People keeps correlation IDs for 24 hours; every keyed call's budget ends well inside that.
+  idempotency: { header: 'x-correlation-id', retention: '24 hours' },
+  pii: ['customerRef'],
+  hello: 'hello',
+  endpoints: {
+    hello: get('hello', { response: z.object({ ok: z.literal(true) }), profile: 'userFlow' }),
+    createPayment: post('payments', {
+      body: PaymentRequest,
+      response: Payment,
+      profile: 'userFlow',
+      lookup: 'findPayment',
+      description: 'Charge a customer; the key makes a resend return the first payment',
+    }),
+    findPayment: get('payments', {
+      query: z.object({ correlationId: z.string().min(1) }),
+      response: Payment.nullable(),
+      notFound: 'null',
+      profile: 'background',
+      overrides: { scheduleToClose: '5 minutes' },
+      description: 'Find the payment created with a correlation id, or null',
+    }),
+    refundPayment: post('refunds', {
+      body: RefundRequest,
+      response: Refund,
+      profile: 'background',
+      overrides: { scheduleToClose: '2 hours' },
+      description: 'Refund a payment (compensation); keyed, so a resend refunds once',
+    }),
+  },
+});

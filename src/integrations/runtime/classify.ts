@@ -1,0 +1,249 @@
+import { msToNumber } from '@temporalio/common/lib/time';
+import type { EndpointSpec, ErrorPayloadDetector } from '../kit/define';
+import { FailureType } from '../kit/failures';
+import type { Profile } from '../kit/profiles';
+
+/** What one HTTP attempt produced, before any judgement. */
+export type Outcome =
+  | {
+      kind: 'transport';
+      /** undici / Node error code, e.g. `ECONNREFUSED`, `UND_ERR_HEADERS_TIMEOUT`. */
+      code: string;
+      message: string;
+      /** Whether any of the request can have reached the provider. */
+      sent: boolean;
+    }
+  | { kind: 'response'; status: number; headers: Record<string, string | string[] | undefined>; body: string };
+
+export type Verdict =
+  | { ok: true; value: unknown }
+  | {
+      ok: false;
+      type: FailureType;
+      message: string;
+      /** false: no retry policy may retry it. */
+      retryable: boolean;
+      /** Overrides the retry policy's backoff for the next attempt. */
+      nextRetryDelayMs?: number;
+    };
+
+export interface ClassifyContext {
+  spec: EndpointSpec;
+  profile: Profile;
+  /** 1-based attempt number of this activity execution. */
+  attempt: number;
+  /** Whether a 401 can be cured by fetching new credentials (OAuth2, and not already just refreshed). */
+  credentialsRefreshable: boolean;
+  errorPayload?: ErrorPayloadDetector;
+  now?: () => number;
+  random?: () => number;
+}
+
+type Response = Extract<Outcome, { kind: 'response' }>;
+type Transport = Extract<Outcome, { kind: 'transport' }>;
+type Rule = { when: (o: Outcome, c: ClassifyContext) => boolean; verdict: (o: Outcome, c: ClassifyContext) => Verdict };
+
+const isTransport = (o: Outcome): o is Transport => o.kind === 'transport';
+const isResponse = (o: Outcome): o is Response => o.kind === 'response';
+const status = (o: Outcome) => (isResponse(o) ? o.status : 0);
+const isWrite = (c: ClassifyContext) => c.spec.idempotency !== 'safe';
+
+const fail = (type: FailureType, message: string, retryable: boolean, nextRetryDelayMs?: number): Verdict => ({
+  ok: false,
+  type,
+  message,
+  retryable,
+  nextRetryDelayMs,
+});
+
+/** A retryable failure, with a jittered backoff delay when the profile asks for jitter. */
+const retry = (type: FailureType, message: string, c: ClassifyContext): Verdict =>
+  fail(
+    type,
+    message,
+    true,
+    c.profile.jitter ? backoffDelayMs(c.profile, c.attempt, c.random ?? Math.random) : undefined,
+  );
+
+/**
+ * The classification table: the first rule that matches decides. Order matters; each line says why.
+ */
+const rules: Rule[] = [
+  // A body over the cap will not shrink on a retry.
+  {
+    when: (o) => isTransport(o) && o.code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE',
+    verdict: () => fail(FailureType.ResponseTooLarge, 'response body exceeds the integration cap', false),
+  },
+  // The request never left (refused, DNS, connect timeout): safe to retry whatever the method.
+  {
+    when: (o) => isTransport(o) && !o.sent,
+    verdict: (o, c) => retry(FailureType.NetworkError, `request not sent: ${(o as Transport).code}`, c),
+  },
+  // A write that may have left and got no answer: it may have been applied. The workflow reconciles;
+  // the retry policy resends only when the endpoint carries an idempotency key.
+  {
+    when: (o, c) => isTransport(o) && isWrite(c),
+    verdict: (o, c) =>
+      retry(
+        FailureType.OutcomeUnknown,
+        `no answer after the request was sent (${(o as Transport).code}): outcome unknown`,
+        c,
+      ),
+  },
+  // A read that lost its answer: just ask again.
+  {
+    when: isTransport,
+    verdict: (o, c) => retry(FailureType.Timeout, `no answer (${(o as Transport).code})`, c),
+  },
+  // Redirects are not followed: a provider moving endpoints is a change to review, not to chase.
+  {
+    when: (o) => status(o) >= 300 && status(o) < 400,
+    verdict: (o) =>
+      fail(
+        FailureType.UnexpectedRedirect,
+        `redirect ${status(o)} to ${header(o as Response, 'location') ?? '?'} not followed`,
+        false,
+      ),
+  },
+  // Rate limited: wait as long as the provider asks (capped by the profile), else back off.
+  {
+    when: (o) => status(o) === 429,
+    verdict: (o, c) => rateLimited(o as Response, c),
+  },
+  // 503 with Retry-After is the provider telling us when to come back.
+  {
+    when: (o) => status(o) === 503 && header(o as Response, 'retry-after') !== undefined,
+    verdict: (o, c) => rateLimited(o as Response, c),
+  },
+  // A gateway timeout on a write: the provider may have applied it behind the gateway (API People's 180 s case).
+  {
+    when: (o, c) => status(o) === 504 && isWrite(c),
+    verdict: (_o, c) => retry(FailureType.OutcomeUnknown, 'gateway timeout (504) on a write: outcome unknown', c),
+  },
+  // Transient server trouble: retry with backoff.
+  {
+    when: (o) => status(o) === 408 || status(o) >= 500,
+    verdict: (o, c) => retry(FailureType.ServerError, `provider answered ${status(o)}`, c),
+  },
+  // Credentials rejected: a cached OAuth token may just have been revoked; fetch a new one once.
+  {
+    when: (o, c) => status(o) === 401 && c.credentialsRefreshable,
+    verdict: () =>
+      fail(FailureType.CredentialsExpired, 'credentials rejected (401); a new token will be fetched', true),
+  },
+  {
+    when: (o) => status(o) === 401,
+    verdict: () => fail(FailureType.Unauthorized, 'credentials rejected (401): check the integration’s secrets', false),
+  },
+  // Not found can be an answer (a lookup that found nothing) ...
+  {
+    when: (o, c) => status(o) === 404 && c.spec.notFound === 'null',
+    verdict: () => ({ ok: true, value: null }),
+  },
+  // ... or a mistake in our request.
+  {
+    when: (o) => status(o) === 404,
+    verdict: () => fail(FailureType.NotFound, 'provider answered 404', false),
+  },
+  // Any other 4xx (400, 403, 409, 422, ...) is our fault: a retry would be rejected the same way.
+  {
+    when: (o) => status(o) >= 400,
+    verdict: (o) => fail(FailureType.RequestRejected, `provider rejected the request (${status(o)})`, false),
+  },
+  // A status outside the endpoint's success list (1xx, an unexpected 2xx).
+  {
+    when: (o, c) =>
+      c.spec.successStatus ? !c.spec.successStatus.includes(status(o)) : status(o) < 200 || status(o) >= 300,
+    verdict: (o) => fail(FailureType.InvalidResponse, `unexpected status ${status(o)}`, false),
+  },
+  // A 200 from a proxy's HTML error page, or anything that is not JSON.
+  {
+    when: (o) =>
+      (o as Response).body !== '' &&
+      !/^application\/([\w.+-]*\+)?json\b/i.test(header(o as Response, 'content-type') ?? ''),
+    verdict: (o) =>
+      fail(
+        FailureType.InvalidResponse,
+        `expected JSON, got ${header(o as Response, 'content-type') ?? 'no content type'}`,
+        false,
+      ),
+  },
+  // Everything left is judged on the parsed body.
+  { when: () => true, verdict: (o, c) => judgeBody(o as Response, c) },
+];
+
+/** Runs the table. Pure: the same outcome and context give the same verdict. */
+export function classify(outcome: Outcome, context: ClassifyContext): Verdict {
+  for (const rule of rules) if (rule.when(outcome, context)) return rule.verdict(outcome, context);
+  throw new Error('unreachable: the last classification rule matches everything');
+}
+
+function judgeBody(o: Response, c: ClassifyContext): Verdict {
+  let body: unknown;
+  if (o.body !== '') {
+    try {
+      body = JSON.parse(o.body);
+    } catch {
+      return fail(FailureType.InvalidResponse, 'response body is not valid JSON', false);
+    }
+  }
+  // A 200 is not a success until the body says so.
+  const embedded = (c.spec.errorPayload ?? c.errorPayload ?? defaultErrorPayload)(body);
+  if (embedded !== undefined)
+    return fail(FailureType.InvalidResponse, `error inside a ${o.status} response: ${embedded}`, false);
+  const parsed = c.spec.response.safeParse(body);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    return fail(FailureType.InvalidResponse, `response does not match its schema: ${issues.join('; ')}`, false);
+  }
+  return { ok: true, value: parsed.data };
+}
+
+/** GraphQL's `errors` array and the `{ ok: false }` convention (Slack and many others). */
+export const defaultErrorPayload: ErrorPayloadDetector = (body) => {
+  if (!body || typeof body !== 'object') return undefined;
+  const b = body as { errors?: unknown; ok?: unknown; error?: unknown };
+  if (Array.isArray(b.errors) && b.errors.length > 0) {
+    const first = b.errors[0] as { message?: unknown };
+    return `errors[0]: ${typeof first?.message === 'string' ? first.message : JSON.stringify(first)}`;
+  }
+  if (b.ok === false) return `ok: false${typeof b.error === 'string' ? ` (${b.error})` : ''}`;
+  return undefined;
+};
+
+function rateLimited(o: Response, c: ClassifyContext): Verdict {
+  const asked = parseRetryAfter(header(o, 'retry-after'), (c.now ?? Date.now)());
+  if (asked === undefined) return retry(FailureType.RateLimited, `rate limited (${o.status}), no Retry-After`, c);
+  let delay = Math.min(asked, c.profile.maxRetryAfterMs);
+  // Spread the herd: many workflows told "retry in 10 s" should not all come back in the same millisecond.
+  if (c.profile.jitter) delay += Math.round(delay * 0.1 * (c.random ?? Math.random)());
+  return fail(
+    FailureType.RateLimited,
+    `rate limited (${o.status}); provider asked to wait ${asked} ms`,
+    true,
+    Math.max(delay, 1),
+  );
+}
+
+/** Retry-After as delta-seconds or an HTTP-date, in ms from `now`; undefined when absent or malformed. */
+export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
+  if (value === undefined) return undefined;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const date = Date.parse(v);
+  if (Number.isNaN(date) || !/[a-z]/i.test(v)) return undefined;
+  return Math.max(0, date - now);
+}
+
+/** Exponential backoff from the profile's retry policy, with "equal jitter": half fixed, half random. */
+export function backoffDelayMs(profile: Profile, attempt: number, random: () => number): number {
+  const initial = msToNumber(profile.retry.initialInterval ?? '1 second');
+  const max = msToNumber(profile.retry.maximumInterval ?? initial * 100);
+  const base = Math.min(max, initial * (profile.retry.backoffCoefficient ?? 2) ** Math.max(0, attempt - 1));
+  return Math.max(1, Math.round(base / 2 + (base / 2) * random()));
+}
+
+function header(o: Response, name: string): string | undefined {
+  const v = o.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}

@@ -1,0 +1,452 @@
+import { createHash } from 'node:crypto';
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import type { LookupFunction } from 'node:net';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import { Pool, type Dispatcher } from 'undici';
+import type { Logger } from '../../observability/logger';
+import type { AuthSpec, EndpointSpec, Integration } from '../kit/define';
+import { FailureType, type CallFailureDetails } from '../kit/failures';
+import { classify, type Outcome, type Verdict } from './classify';
+import { loggableBody, scrubText } from './redact';
+import { MissingConfigError, SecretSource } from './secrets';
+import { TokenCache, type Token } from './token-cache';
+import { UrlPolicyError, checkBaseUrl, isForbiddenAddress } from './url-policy';
+
+export interface CallContext {
+  /** 1-based attempt of the activity execution. */
+  attempt: number;
+  workflowId?: string;
+  activityId?: string;
+  signal?: AbortSignal;
+}
+
+export interface RuntimeOptions {
+  logger: Logger;
+  secrets?: SecretSource;
+  env?: NodeJS.ProcessEnv;
+  /** Replaces the per-integration pool, for unit tests with undici's MockAgent. */
+  dispatcher?: (integration: Integration) => Dispatcher;
+}
+
+/** Transport errors that prove nothing reached the provider. */
+const notSentCodes = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
+
+/**
+ * Turns integration definitions into calls: one HTTP attempt per activity execution over the
+ * integration's own connection pool, classified into a result or a typed ApplicationFailure, logged once.
+ * One instance per worker process; it owns the pools and the OAuth token caches.
+ */
+export class IntegrationRuntime {
+  readonly secrets: SecretSource;
+  private readonly env: NodeJS.ProcessEnv;
+  /** As in the config module: development unless said otherwise (production images set it). */
+  private readonly nodeEnv: string;
+  private readonly pools = new Map<string, { key: string; pool: Dispatcher }>();
+  private readonly tokens = new Map<string, TokenCache>();
+
+  constructor(private readonly options: RuntimeOptions) {
+    this.env = options.env ?? process.env;
+    this.nodeEnv = this.env.NODE_ENV || 'development';
+    this.secrets = options.secrets ?? new SecretSource(this.env);
+  }
+
+  /** The activity functions of an integration, named `<integration><Endpoint>`. */
+  activities(integration: Integration): Record<string, (input: CallInputShape) => Promise<unknown>> {
+    return Object.fromEntries(
+      Object.keys(integration.endpoints).map((endpoint) => [
+        integration.activityName(endpoint),
+        (input: CallInputShape) => {
+          const ctx = Context.current();
+          return this.call(integration, endpoint, input, {
+            attempt: ctx.info.attempt,
+            workflowId: ctx.info.workflowExecution?.workflowId,
+            activityId: ctx.info.activityId,
+            signal: ctx.cancellationSignal,
+          });
+        },
+      ]),
+    );
+  }
+
+  /** One attempt at one endpoint. Resolves with the validated body; throws an ApplicationFailure otherwise. */
+  async call(
+    integration: Integration,
+    endpointName: string,
+    input: CallInputShape,
+    ctx: CallContext,
+  ): Promise<unknown> {
+    const spec = integration.endpoints[endpointName];
+    if (!spec) throw new Error(`integration ${integration.name} has no endpoint ${endpointName}`);
+    const profile = integration.profileOf(endpointName);
+    const started = performance.now();
+    const log: Record<string, unknown> = {
+      integration: integration.name,
+      endpoint: endpointName,
+      method: spec.method,
+      attempt: ctx.attempt,
+      workflowId: ctx.workflowId,
+      activityId: ctx.activityId,
+      idempotencyKey: spec.idempotency === 'safe' ? undefined : input.key,
+    };
+    let requestBody: string | undefined;
+    let verdict: Verdict;
+    let outcome: Outcome | undefined;
+    let usedToken: Token | undefined;
+    try {
+      const request = this.buildRequest(integration, spec, input);
+      log.url = request.logUrl;
+      requestBody = request.body;
+      const auth = await this.authHeaders(integration, integration.auth);
+      usedToken = auth.token;
+      outcome = await this.send(integration, request, { ...request.headers, ...auth.headers }, profile, ctx.signal);
+      verdict = classify(outcome, {
+        spec,
+        profile,
+        attempt: ctx.attempt,
+        credentialsRefreshable: integration.auth.kind === 'oauth2ClientCredentials' && !usedToken?.afterRejection,
+        errorPayload: integration.errorPayload,
+      });
+    } catch (err) {
+      if (ctx.signal?.aborted) throw err; // cancelled by Temporal: let the SDK report it
+      verdict = setupFailure(err);
+    }
+    if (!verdict.ok && verdict.type === FailureType.CredentialsExpired && usedToken) {
+      this.tokens.get(integration.name)?.invalidate(usedToken);
+    }
+
+    const durationMs = Math.round(performance.now() - started);
+    const status = outcome?.kind === 'response' ? outcome.status : undefined;
+    const secrets = this.secrets.knownSecrets();
+    if (verdict.ok) {
+      this.options.logger.info({ ...log, status, durationMs, outcome: 'ok' }, 'integration call');
+      return verdict.value;
+    }
+    const pii = [...(integration.pii ?? []), ...(spec.pii ?? [])];
+    const message = scrubText(`${integration.name}.${endpointName}: ${verdict.message}`, secrets);
+    this.options.logger.warn(
+      {
+        ...log,
+        status,
+        durationMs,
+        outcome: verdict.type,
+        retryable: verdict.retryable,
+        nextRetryDelayMs: verdict.nextRetryDelayMs,
+        error: message,
+        code: outcome?.kind === 'transport' ? outcome.code : undefined,
+        requestBody: loggableBody(requestBody, pii, secrets),
+        responseBody: outcome?.kind === 'response' ? loggableBody(outcome.body, pii, secrets) : undefined,
+      },
+      'integration call failed',
+    );
+    const details: CallFailureDetails = {
+      integration: integration.name,
+      endpoint: endpointName,
+      method: spec.method,
+      url: typeof log.url === 'string' ? log.url : '',
+      status,
+      code: outcome?.kind === 'transport' ? outcome.code : undefined,
+      attempt: ctx.attempt,
+      idempotencyKey: log.idempotencyKey as string | undefined,
+    };
+    throw ApplicationFailure.create({
+      type: verdict.type,
+      message,
+      nonRetryable: !verdict.retryable,
+      nextRetryDelay: verdict.nextRetryDelayMs,
+      details: [details],
+    });
+  }
+
+  /** Calls the integration's `hello` endpoint once: does auth, TLS and routing work? */
+  async hello(integration: Integration): Promise<{ ok: boolean; message: string }> {
+    if (!integration.hello) return { ok: true, message: 'no hello endpoint declared' };
+    try {
+      await this.call(integration, integration.hello, {}, { attempt: 1 });
+      return { ok: true, message: `${integration.hello} answered` };
+    } catch (err) {
+      const failure = err as ApplicationFailure;
+      const hint =
+        failure.type === FailureType.Unauthorized
+          ? 'the credentials were rejected: check the secrets'
+          : failure.type === FailureType.Misconfigured
+            ? 'fix the configuration'
+            : 'the provider may be down; calls will retry';
+      return { ok: false, message: `${failure.message} (${hint})` };
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.pools.values()].map(({ pool }) => pool.close()));
+    this.pools.clear();
+  }
+
+  private buildRequest(integration: Integration, spec: EndpointSpec, input: CallInputShape) {
+    const base = checkBaseUrl(this.secrets.value(integration.baseUrl), this.nodeEnv);
+    const params = spec.params ? parseInput(spec.params, input.params, 'params') : {};
+    const query = spec.query ? parseInput(spec.query, input.query ?? {}, 'query') : undefined;
+    const body = spec.body ? parseInput(spec.body, input.body, 'body') : undefined;
+    if (spec.idempotency !== 'safe' && integration.idempotency && !input.key) {
+      throw new InputError(`a write needs an idempotency key: pass { key: stepKey('<step>') } from the workflow`);
+    }
+    const path = spec.path.replace(/:(\w+)/g, (_m, name: string) => {
+      const value = (params as Record<string, unknown>)[name];
+      if (typeof value !== 'string' && typeof value !== 'number')
+        throw new InputError(`path parameter ${name} is missing`);
+      return encodeURIComponent(value);
+    });
+    const fullPath = `${base.pathname.replace(/\/$/, '')}/${path.replace(/^\//, '')}`;
+    const search = query
+      ? new URLSearchParams(
+          Object.entries(query as Record<string, unknown>)
+            .filter(([, v]) => v !== undefined)
+            .map(([k, v]): [string, string] => [k, String(v)]),
+        ).toString()
+      : '';
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'durable-integrations' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (integration.idempotency && input.key && spec.idempotency !== 'safe')
+      headers[integration.idempotency.header.toLowerCase()] = input.key;
+    return {
+      origin: base.origin,
+      method: spec.method,
+      path: search ? `${fullPath}?${search}` : fullPath,
+      logUrl: `${base.origin}${fullPath}`,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    };
+  }
+
+  private async send(
+    integration: Integration,
+    request: ReturnType<IntegrationRuntime['buildRequest']>,
+    headers: Record<string, string>,
+    profile: ReturnType<Integration['profileOf']>,
+    signal: AbortSignal | undefined,
+  ): Promise<Outcome> {
+    try {
+      const res = await this.dispatcher(integration, request.origin).request({
+        origin: request.origin,
+        method: request.method,
+        path: request.path,
+        headers,
+        body: request.body,
+        headersTimeout: profile.headersTimeoutMs,
+        bodyTimeout: profile.bodyTimeoutMs,
+        signal,
+      });
+      const body = await res.body.text();
+      return { kind: 'response', status: res.statusCode, headers: res.headers, body };
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      if (err instanceof UrlPolicyError) throw err;
+      const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+      if (e.cause instanceof UrlPolicyError) throw e.cause;
+      const code = e.code ?? e.cause?.code ?? 'UNKNOWN';
+      return { kind: 'transport', code, message: e.message, sent: !notSentCodes.has(code) };
+    }
+  }
+
+  /** One pool per integration (per origin and client certificate, so a rotated certificate gets a new pool). */
+  private dispatcher(integration: Integration, origin: string): Dispatcher {
+    if (this.options.dispatcher) return this.options.dispatcher(integration);
+    const tls = integration.mtls
+      ? {
+          cert: this.secrets.value(integration.mtls.cert),
+          key: this.secrets.value(integration.mtls.key),
+          ca: integration.mtls.ca ? this.secrets.value(integration.mtls.ca) : undefined,
+        }
+      : undefined;
+    const key = `${origin}|${
+      tls
+        ? createHash('sha256')
+            .update(tls.cert + tls.key + (tls.ca ?? ''))
+            .digest('hex')
+        : ''
+    }`;
+    const existing = this.pools.get(integration.name);
+    if (existing?.key === key) return existing.pool;
+    if (existing) void existing.pool.close(); // finishes in-flight requests, then releases the old certificate
+    const connectTimeout = Math.min(
+      ...Object.keys(integration.endpoints).map((e) => integration.profileOf(e).connectTimeoutMs),
+    );
+    const pool = new Pool(origin, {
+      connections: integration.pool?.connections ?? 10,
+      keepAliveTimeout: integration.pool?.keepAliveMs ?? 4_000,
+      clientTtl: integration.pool?.connectionTtlMs ?? 60_000,
+      maxResponseSize: integration.pool?.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
+      connect: { timeout: connectTimeout, lookup: ssrfSafeLookup, ...(tls ?? {}) },
+    });
+    this.pools.set(integration.name, { key, pool });
+    return pool;
+  }
+
+  private async authHeaders(
+    integration: Integration,
+    auth: AuthSpec,
+  ): Promise<{ headers: Record<string, string>; token?: Token }> {
+    switch (auth.kind) {
+      case 'none':
+        return { headers: {} };
+      case 'apiKey': {
+        const key = this.secrets.value(auth.key);
+        return { headers: { [auth.header.toLowerCase()]: auth.scheme ? `${auth.scheme} ${key}` : key } };
+      }
+      case 'oauth2ClientCredentials': {
+        const token = await this.tokenCache(integration, auth).get();
+        return { headers: { authorization: `Bearer ${token.value}` }, token };
+      }
+    }
+  }
+
+  private tokenCache(
+    integration: Integration,
+    auth: Extract<AuthSpec, { kind: 'oauth2ClientCredentials' }>,
+  ): TokenCache {
+    let cache = this.tokens.get(integration.name);
+    if (!cache) {
+      cache = new TokenCache({
+        refreshAheadMs: auth.refreshAheadMs,
+        fetch: () => this.fetchToken(integration, auth),
+        onBackgroundError: (err) =>
+          this.options.logger.warn(
+            {
+              integration: integration.name,
+              error: scrubText(String((err as Error).message), this.secrets.knownSecrets()),
+            },
+            'background token refresh failed; serving the cached token while it is valid',
+          ),
+      });
+      this.tokens.set(integration.name, cache);
+    }
+    return cache;
+  }
+
+  private async fetchToken(
+    integration: Integration,
+    auth: Extract<AuthSpec, { kind: 'oauth2ClientCredentials' }>,
+  ): Promise<{ value: string; expiresInMs: number }> {
+    const base = checkBaseUrl(this.secrets.value(integration.baseUrl), this.nodeEnv);
+    const url = checkBaseUrl(
+      new URL(auth.tokenUrl.replace(/^\//, ''), `${base.href.replace(/\/$/, '')}/`).href,
+      this.nodeEnv,
+    );
+    const clientId = this.secrets.value(auth.clientId);
+    const clientSecret = this.secrets.value(auth.clientSecret);
+    const form = new URLSearchParams({
+      grant_type: 'client_credentials',
+      ...(auth.scope ? { scope: auth.scope } : {}),
+    });
+    const started = performance.now();
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await this.dispatcher(integration, url.origin).request({
+        origin: url.origin,
+        method: 'POST',
+        path: url.pathname,
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          accept: 'application/json',
+          authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64')}`,
+        },
+        body: form.toString(),
+        headersTimeout: 5_000,
+        bodyTimeout: 5_000,
+      });
+    } catch (err) {
+      throw new AuthError(`token endpoint unreachable (${(err as NodeJS.ErrnoException).code ?? 'error'})`, true);
+    }
+    const text = await res.body.text().catch(() => '');
+    const durationMs = Math.round(performance.now() - started);
+    this.options.logger.info(
+      { integration: integration.name, url: `${url.origin}${url.pathname}`, status: res.statusCode, durationMs },
+      'token request',
+    );
+    if (res.statusCode === 400 || res.statusCode === 401) {
+      throw new AuthError(
+        `token endpoint rejected the client credentials (${res.statusCode}): check the client id and secret`,
+        false,
+      );
+    }
+    if (res.statusCode < 200 || res.statusCode >= 300)
+      throw new AuthError(`token endpoint answered ${res.statusCode}`, true);
+    let parsed: { access_token?: unknown; expires_in?: unknown };
+    try {
+      parsed = JSON.parse(text) as typeof parsed;
+    } catch {
+      throw new AuthError('token endpoint answered with a body that is not JSON', true);
+    }
+    if (typeof parsed.access_token !== 'string')
+      throw new AuthError('token endpoint answered without access_token', true);
+    this.secrets.remember(parsed.access_token);
+    const expiresIn = typeof parsed.expires_in === 'number' ? parsed.expires_in : 3600;
+    return { value: parsed.access_token, expiresInMs: expiresIn * 1000 };
+  }
+}
+
+/** What the activity receives; checked against the endpoint's schemas before anything is sent. */
+export interface CallInputShape {
+  key?: string;
+  params?: unknown;
+  query?: unknown;
+  body?: unknown;
+}
+
+class InputError extends Error {}
+
+class AuthError extends Error {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+  ) {
+    super(message);
+  }
+}
+
+function parseInput(schema: NonNullable<EndpointSpec['body']>, value: unknown, field: string): unknown {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.slice(0, 3).map((i) => `${[field, ...i.path].join('.')}: ${i.message}`);
+  throw new InputError(`input does not match the endpoint's schema: ${issues.join('; ')}`);
+}
+
+/** Failures before anything was sent: bad input, bad config, auth unavailable. */
+function setupFailure(err: unknown): Verdict {
+  const message = (err as Error).message;
+  if (err instanceof AuthError) {
+    return err.retryable
+      ? { ok: false, type: FailureType.AuthUnavailable, message, retryable: true }
+      : { ok: false, type: FailureType.Unauthorized, message, retryable: false };
+  }
+  if (err instanceof InputError || err instanceof UrlPolicyError || err instanceof MissingConfigError) {
+    return { ok: false, type: FailureType.Misconfigured, message, retryable: false };
+  }
+  throw err;
+}
+
+/** DNS lookup that refuses link-local and metadata addresses, so a hostile DNS answer cannot reach them. */
+const ssrfSafeLookup: LookupFunction = (hostname, options, callback) => {
+  dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
+    if (err) return callback(err, '', 0);
+    const list = addresses;
+    const bad = list.find((a) => isForbiddenAddress(a.address));
+    if (bad)
+      return callback(
+        new UrlPolicyError(`${hostname} resolves to ${bad.address}, a link-local or metadata address`),
+        '',
+        0,
+      );
+    if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, list);
+    const first = list[0]!;
+    callback(null, first.address, first.family);
+  });
+};

@@ -1,0 +1,67 @@
+import type { Duration } from '@temporalio/common';
+import { type NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import { integrations, type IntegrationName } from '../integrations';
+import type { IntegrationRuntime } from '../integrations/runtime/engine';
+import { WORKFLOWS_TASK_QUEUE, integrationTaskQueue } from '../workflows/task-queues';
+
+export interface WorkerSetOptions {
+  connection: NativeConnection;
+  namespace: string;
+  /** Makes the HTTP calls of every activity in this process. */
+  runtime: IntegrationRuntime;
+  /** A pre-built bundle (tests, replay); otherwise `src/workflows` is bundled at start. */
+  workflowBundle?: WorkflowBundleOption;
+  /** Integrations whose activity queues this process serves. @default all of them */
+  integrations?: IntegrationName[];
+  /** Whether this process also runs workflow tasks. @default true */
+  workflows?: boolean;
+  /** Extra options per worker, e.g. a test's shorter shutdown grace. */
+  shutdownGraceTime?: Duration;
+}
+
+export const workflowsPath = require.resolve('../workflows');
+
+/**
+ * One Worker for workflow tasks plus one per integration queue, all on one connection.
+ * Activity workers load no workflow code; the workflow worker runs no activities.
+ */
+export async function createWorkers(options: WorkerSetOptions): Promise<Worker[]> {
+  const { connection, namespace } = options;
+  const shutdownGraceTime = options.shutdownGraceTime ?? '10 seconds';
+  const workers: Promise<Worker>[] = [];
+  if (options.workflows ?? true) {
+    workers.push(
+      Worker.create({
+        connection,
+        namespace,
+        taskQueue: WORKFLOWS_TASK_QUEUE,
+        ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
+        shutdownGraceTime,
+      }),
+    );
+  }
+  const activities = createActivities(options.runtime);
+  for (const name of options.integrations ?? (Object.keys(integrations) as IntegrationName[])) {
+    workers.push(
+      Worker.create({
+        connection,
+        namespace,
+        taskQueue: integrationTaskQueue(name),
+        activities: activities[name],
+        shutdownGraceTime,
+      }),
+    );
+  }
+  return Promise.all(workers);
+}
+
+/** Runs every worker until one fails or `shutdown()` is called on them; rejects with the first failure. */
+export async function runWorkers(workers: Worker[]): Promise<void> {
+  try {
+    await Promise.all(workers.map((w) => w.run()));
+  } catch (err) {
+    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    throw err;
+  }
+}

@@ -1,0 +1,48 @@
+import { sandboxAdmin } from '../support/sandbox';
+import { uniqueId, withWorkers } from '../support/temporal';
+import type { chargePayment } from '../../src/workflows/charge-payment.workflow';
+import { WORKFLOWS_TASK_QUEUE } from '../../src/workflows/task-queues';
+
+describe('chargePayment on the real dev server', () => {
+  afterEach(() => sandboxAdmin.clearFaults());
+
+  it('charges once over HTTP with a key made of the workflow ID and the step', async () => {
+    const workflowId = uniqueId('charge');
+    const payment = await withWorkers(({ client }) =>
+      client.workflow.execute<typeof chargePayment>('chargePayment', {
+        taskQueue: WORKFLOWS_TASK_QUEUE,
+        workflowId,
+        args: [{ orderId: workflowId, amount: 1250, currency: 'EUR' }],
+      }),
+    );
+    expect(payment).toMatchObject({ status: 'succeeded', amount: 1250, correlationId: `${workflowId}:charge` });
+    const effects = (await sandboxAdmin.ledger()).filter((e) => e.idempotencyKey === `${workflowId}:charge`);
+    expect(effects).toHaveLength(1);
+  });
+
+  it('rides out a 503 through a Temporal retry and leaves one effect', async () => {
+    const workflowId = uniqueId('charge-503');
+    await sandboxAdmin.fault({
+      method: 'POST',
+      path: '/payments/payments',
+      fault: 'status',
+      params: { code: 503 },
+      times: 1,
+    });
+    const { payment, attempts } = await withWorkers(async ({ client }) => {
+      const handle = await client.workflow.start<typeof chargePayment>('chargePayment', {
+        taskQueue: WORKFLOWS_TASK_QUEUE,
+        workflowId,
+        args: [{ orderId: workflowId, amount: 990, currency: 'EUR' }],
+      });
+      const result = await handle.result();
+      const history = await handle.fetchHistory();
+      const started = history.events?.filter((e) => e.activityTaskStartedEventAttributes) ?? [];
+      return { payment: result, attempts: started[0]?.activityTaskStartedEventAttributes?.attempt };
+    });
+    expect(payment.id).toMatch(/^pay_/);
+    expect(attempts).toBe(2);
+    const effects = (await sandboxAdmin.ledger()).filter((e) => e.idempotencyKey === `${workflowId}:charge`);
+    expect(effects).toHaveLength(1);
+  });
+});

@@ -1,0 +1,66 @@
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { IntegrationRuntime } from '../../src/integrations/runtime/engine';
+import { createWorkers, runWorkers, type WorkerSetOptions } from '../../src/workers/worker';
+import { testLogger } from './stack';
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the tests with \`npm test\` (jest's global setup sets it)`);
+  return value;
+}
+
+export const testEnv = {
+  get temporalAddress() {
+    return required('TEST_TEMPORAL_ADDRESS');
+  },
+  get sandboxUrl() {
+    return required('TEST_SANDBOX_URL');
+  },
+  get workflowBundle() {
+    return required('TEST_WORKFLOW_BUNDLE');
+  },
+};
+
+export interface TemporalTestContext {
+  client: Client;
+  workers: Worker[];
+  runtime: IntegrationRuntime;
+}
+
+/**
+ * Runs `fn` with this project's real workers polling the dev server, then shuts them down.
+ * Workers use the workflow bundle built once by the global setup.
+ */
+export async function withWorkers<T>(
+  fn: (ctx: TemporalTestContext) => Promise<T>,
+  options: Partial<Pick<WorkerSetOptions, 'integrations' | 'workflows' | 'runtime'>> = {},
+): Promise<T> {
+  const runtime =
+    options.runtime ?? new IntegrationRuntime({ logger: testLogger().child({ component: 'integration' }) });
+  const nativeConnection = await NativeConnection.connect({ address: testEnv.temporalAddress });
+  const connection = await Connection.connect({ address: testEnv.temporalAddress });
+  const workers = await createWorkers({
+    connection: nativeConnection,
+    namespace: 'default',
+    workflowBundle: { codePath: testEnv.workflowBundle },
+    shutdownGraceTime: '1 second',
+    ...options,
+    runtime,
+  });
+  const running = runWorkers(workers);
+  try {
+    return await fn({ client: new Client({ connection }), workers, runtime });
+  } finally {
+    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    await running;
+    if (!options.runtime) await runtime.close();
+    await connection.close();
+    await nativeConnection.close();
+  }
+}
+
+/** A workflow ID no other test (or earlier run) uses. */
+export function uniqueId(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}

@@ -1,0 +1,79 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { configVariables } from '../../src/config/config';
+
+// No Docker engine runs on these machines, so the topology is checked statically.
+interface Service {
+  image?: string;
+  build?: unknown;
+  command?: string[];
+  environment?: Record<string, string | number>;
+  ports?: string[];
+  depends_on?: Record<string, unknown>;
+}
+const root = join(__dirname, '..', '..');
+const compose = parse(readFileSync(join(root, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+  services: Record<string, Service>;
+};
+const services = compose.services;
+const ownServices = Object.entries(services).filter(([, s]) => s.build !== undefined);
+
+function hostPort(value: string | number | undefined): { host: string; port: number } {
+  const url = new URL(String(value).includes('://') ? String(value) : `grpc://${String(value)}`);
+  return { host: url.hostname, port: Number(url.port) };
+}
+
+describe('docker-compose.yml', () => {
+  it('runs Temporal on PostgreSQL with the Web UI and this project’s worker and sandbox', () => {
+    expect(Object.keys(services)).toEqual(
+      expect.arrayContaining(['postgresql', 'temporal', 'temporal-ui', 'worker', 'sandbox']),
+    );
+    expect(services.temporal?.environment?.DB).toBe('postgres12');
+  });
+
+  it('pins every image to a version', () => {
+    for (const [name, s] of Object.entries(services).filter(([, s]) => s.image)) {
+      expect([name, s.image]).toEqual([name, expect.stringMatching(/:(?!latest$)[\w.-]+$/)]);
+    }
+  });
+
+  it('gives this project’s processes only variables the config module reads', () => {
+    for (const [name, s] of ownServices) {
+      const unknown = Object.keys(s.environment ?? {}).filter((k) => !configVariables.includes(k as never));
+      expect([name, unknown]).toEqual([name, []]);
+    }
+  });
+
+  it('starts each own service with an entry point that exists', () => {
+    for (const [, s] of ownServices) {
+      const entry = s.command?.find((part) => part.endsWith('.ts'));
+      expect(entry && readFileSync(join(root, entry), 'utf8').length).toBeGreaterThan(0);
+    }
+  });
+
+  it('points every Temporal address at the temporal service’s published port', () => {
+    const published = services.temporal?.ports?.map((p) => Number(p.split(':').pop()));
+    for (const [name, s] of Object.entries(services)) {
+      const address = s.environment?.TEMPORAL_ADDRESS;
+      if (address === undefined) continue;
+      expect([name, hostPort(address).host]).toEqual([name, 'temporal']);
+      expect(published).toContain(hostPort(address).port);
+    }
+  });
+
+  it('points the worker at the sandbox port the sandbox listens on', () => {
+    const sandboxPort = Number(services.sandbox?.environment?.SANDBOX_PORT);
+    expect(services.sandbox?.ports).toContain(`${sandboxPort}:${sandboxPort}`);
+    expect(hostPort(services.worker?.environment?.PAYMENTS_URL)).toEqual({ host: 'sandbox', port: sandboxPort });
+  });
+
+  it('keeps secrets out of the file: each one is required from the environment', () => {
+    for (const [, s] of Object.entries(services)) {
+      for (const [key, value] of Object.entries(s.environment ?? {})) {
+        if (/SECRET|PASSWORD|PWD|API_KEY/.test(key))
+          expect([key, value]).toEqual([key, expect.stringMatching(/^\$\{\w+:\?.+\}$/)]);
+      }
+    }
+  });
+});
