@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { HISTORIES_DIR } from '../test/replay/histories';
 import { replayScenarios } from '../test/replay/scenarios';
-import { startTestStack } from '../test/support/stack';
+import { startTestStack, stopTestStack } from '../test/support/stack';
 import { withWorkers } from '../test/support/temporal';
 
 async function main(): Promise<void> {
@@ -27,8 +27,7 @@ async function main(): Promise<void> {
       }
     });
   } finally {
-    await stack.sandbox.stop();
-    await stack.devServer.stop();
+    await stopTestStack(stack);
   }
 }
 

@@ -1,6 +1,5 @@
+import { stopTestStack } from './support/stack';
+
 export default async function globalTeardown(): Promise<void> {
-  const stack = globalThis.__testStack;
-  if (!stack) return;
-  await stack.sandbox.stop();
-  await stack.devServer.stop();
+  if (globalThis.__testStack) await stopTestStack(globalThis.__testStack);
 }

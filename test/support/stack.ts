@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { startDevServer, type DevServer } from '../../src/devserver/dev-server';
@@ -13,8 +13,15 @@ export const TMP_DIR = join(__dirname, '..', '..', '.tmp');
 export interface TestStack {
   devServer: DevServer;
   sandbox: ServiceProcess;
-  /** Variables the test processes read (see test/support/env.ts). */
-  env: Record<string, string>;
+  /** Variables the test processes read (see test/support/temporal.ts). */
+  env: {
+    TEST_TEMPORAL_ADDRESS: string;
+    TEST_SANDBOX_URL: string;
+    TEST_WORKFLOW_BUNDLE: string;
+    PAYMENTS_URL: string;
+    PAYMENTS_CLIENT_ID: string;
+    PAYMENTS_CLIENT_SECRET: string;
+  };
 }
 
 /**
@@ -39,7 +46,7 @@ export async function startTestStack(): Promise<TestStack> {
       SANDBOX_PAYMENTS_CLIENT_ID: paymentsClientId,
       SANDBOX_PAYMENTS_CLIENT_SECRET: paymentsClientSecret,
     },
-    logFile: join(TMP_DIR, 'logs', 'sandbox.log'),
+    logFile: join(TMP_DIR, 'logs', `sandbox-${process.pid}.log`),
     readyEvent: 'sandbox.listening',
   });
   let sandboxUrl: string;
@@ -49,7 +56,8 @@ export async function startTestStack(): Promise<TestStack> {
     await devServer.stop();
     throw err;
   }
-  const bundlePath = join(TMP_DIR, 'workflow-bundle.js');
+  // Per run, so two suites running side by side never read each other's bundle.
+  const bundlePath = join(TMP_DIR, `workflow-bundle-${process.pid}.js`);
   writeFileSync(bundlePath, bundle.code);
   return {
     devServer,
@@ -78,3 +86,9 @@ const quietBundlerLogger = {
   warn: (message: string) => console.warn(message),
   error: (message: string) => console.error(message),
 };
+
+export async function stopTestStack(stack: TestStack): Promise<void> {
+  await stack.sandbox.stop();
+  await stack.devServer.stop();
+  rmSync(stack.env.TEST_WORKFLOW_BUNDLE, { force: true });
+}
