@@ -37,6 +37,8 @@ export const configSchema = z.object({
   PAYMENTS_CLIENT_ID: z.string().min(1).optional(),
   /** OAuth2 client secret for payments. Secret: never logged. */
   PAYMENTS_CLIENT_SECRET: z.string().min(1).optional(),
+  /** A file holding the payments client secret (a mounted Kubernetes secret, a vault-agent file); re-read when it changes. */
+  PAYMENTS_CLIENT_SECRET_FILE: z.string().min(1).optional(),
   /** The sandbox's own copies of the provider credentials; random per start when unset. */
   SANDBOX_PAYMENTS_CLIENT_ID: z.string().min(1).optional(),
   SANDBOX_PAYMENTS_CLIENT_SECRET: z.string().min(1).optional(),
@@ -44,8 +46,33 @@ export const configSchema = z.object({
   SANDBOX_EMAIL_API_KEY: z.string().min(1).optional(),
   SANDBOX_CRM_API_KEY: z.string().min(1).optional(),
   SANDBOX_WEBHOOK_SECRET: z.string().min(1).optional(),
+  /** When set, the sandbox also serves an mTLS port and writes its throwaway CA and certificates here. */
+  SANDBOX_MTLS_DIR: z.string().min(1).optional(),
   /** Where the sandbox POSTs its signed webhooks (the receiver). */
   SANDBOX_WEBHOOK_TARGET: z.url().optional(),
+  /** Interface the webhook receiver listens on (`0.0.0.0` in a container). @default 127.0.0.1 */
+  WEBHOOK_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Port of the webhook receiver; 0 picks a free one (announced in its ready line). @default 0 */
+  WEBHOOK_PORT: port.default(0),
+  /**
+   * Secrets of the documents provider's webhooks, comma-separated (several during a rotation: any one
+   * verifies). `whsec_<base64>` is decoded, anything else used as is. Secret: never logged.
+   */
+  WEBHOOK_DOCUMENTS_SECRETS: z.string().min(1).optional(),
+  /** A mounted file with those secrets (one per line or comma-separated); re-read when it changes. Wins over the variable. */
+  WEBHOOK_DOCUMENTS_SECRETS_FILE: z.string().min(1).optional(),
+  /** Bodies larger than this get 413. @default 65536 bytes */
+  WEBHOOK_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(10_485_760).default(65_536),
+  /** A client must send its headers within this time. @default 5000 ms */
+  WEBHOOK_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
+  /** A client must send its whole request within this time. @default 10000 ms */
+  WEBHOOK_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
+  /** Accepted skew of `webhook-timestamp`, both directions. @default 300 seconds */
+  WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
+  /** Budget to start the workflow (connecting included) before answering 503; keep it under the sender's timeout. @default 3000 ms */
+  WEBHOOK_START_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(3_000),
+  /** `Retry-After` sent with a 503. @default 5 seconds */
+  WEBHOOK_RETRY_AFTER_SECONDS: z.coerce.number().int().min(1).max(3600).default(5),
 });
 
 export type Config = z.infer<typeof configSchema>;

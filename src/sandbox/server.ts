@@ -1,4 +1,5 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { adminRoutes } from './admin';
 import { defaultConfig } from './config';
@@ -16,15 +17,34 @@ import { Stats } from './stats';
 import type { Sandbox, SandboxOptions } from './types';
 import { WebhookSender } from './webhooks';
 
-export type { LedgerEntry, ProviderName, Sandbox, SandboxCredentials, SandboxOptions } from './types';
+export type { LedgerEntry, ProviderName, Sandbox, SandboxCredentials, SandboxOptions, SandboxTls } from './types';
 
 const maxBodyBytes = 1024 * 1024;
 const faultHeader = 'x-sandbox-fault';
 
 type FaultChoice = { ok: true; fault: Fault | null } | { ok: false; reply: Reply };
 
-function formatUrl(host: string, port: number): string {
-  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+function formatUrl(protocol: 'http' | 'https', host: string, port: number): string {
+  return `${protocol}://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+async function listen(server: Server, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    // Hung (commit-then-hang) and keep-alive sockets would otherwise hold close() open forever.
+    server.closeAllConnections();
+  });
 }
 
 function validatedWebhookTarget(target: string | undefined): string | null {
@@ -133,35 +153,51 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     await runWithFault(choice.fault, run, { res, signal: lifecycle.signal, baseUrl: url });
   }
 
-  const server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch(() => {
       // A handler bug must still produce an answer, never a hung socket.
       if (!res.headersSent) writeReply(res, errorReply(500, 'internal_error'));
       else res.destroy();
     });
-  });
-  server.on('clientError', (_err, socket) => socket.destroy());
+  };
+  const server = createServer(onRequest);
+  // The same routes behind mutual TLS: the handshake fails unless the client presents a certificate signed by `ca`.
+  const mtlsServer = options.tls
+    ? createHttpsServer(
+        {
+          ca: options.tls.ca,
+          cert: options.tls.cert,
+          key: options.tls.key,
+          requestCert: true,
+          rejectUnauthorized: true,
+        },
+        onRequest,
+      )
+    : undefined;
+  const servers = mtlsServer ? [server, mtlsServer] : [server];
+  for (const s of servers) s.on('clientError', (_err, socket) => socket.destroy());
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  url = formatUrl(host, (server.address() as AddressInfo).port);
+  url = formatUrl('http', host, await listen(server, options.port ?? 0, host));
+  let mtlsUrl: string | undefined;
+  if (mtlsServer) {
+    try {
+      mtlsUrl = formatUrl('https', host, await listen(mtlsServer, options.tls?.port ?? 0, host));
+    } catch (err) {
+      server.close();
+      throw err;
+    }
+  }
 
   let closing: Promise<void> | null = null;
   return {
     url,
+    ...(mtlsUrl ? { mtlsUrl } : {}),
     ledger: () => ctx.ledger.list(),
     close() {
-      closing ??= new Promise<void>((resolve) => {
+      if (!closing) {
         lifecycle.abort();
-        server.close(() => resolve());
-        // Hung (commit-then-hang) and keep-alive sockets would otherwise hold close() open forever.
-        server.closeAllConnections();
-      });
+        closing = Promise.all(servers.map(closeServer)).then(() => undefined);
+      }
       return closing;
     },
   };

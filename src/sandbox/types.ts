@@ -20,6 +20,19 @@ export interface SandboxOptions {
   webhookTarget?: string;
   /** Clock for token expiry, rate limits and timestamps (job timers stay real). @default Date.now */
   now?: () => number;
+  /** Also serve every route over mutual TLS on a second port (see `Sandbox.mtlsUrl`). */
+  tls?: SandboxTls;
+}
+
+/** PEM material for the sandbox's mTLS port (`src/sandbox/tls.ts` generates throwaway ones). */
+export interface SandboxTls {
+  /** Client certificates must be signed by this CA; others fail the handshake. */
+  ca: string;
+  /** Server certificate and key. */
+  cert: string;
+  key: string;
+  /** 0 picks a free port. @default 0 */
+  port?: number;
 }
 
 export type ProviderName = 'payments' | 'documents' | 'email' | 'crm';
@@ -41,6 +54,8 @@ export interface LedgerEntry {
 export interface Sandbox {
   /** e.g. `http://127.0.0.1:54321` */
   url: string;
+  /** With `tls`: the same routes behind mutual TLS, e.g. `https://127.0.0.1:54322`. */
+  mtlsUrl?: string;
   close(): Promise<void>;
   ledger(): LedgerEntry[];
 }

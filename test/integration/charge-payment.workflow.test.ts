@@ -45,4 +45,32 @@ describe('chargePayment on the real dev server', () => {
     const effects = (await sandboxAdmin.ledger()).filter((e) => e.idempotencyKey === `${workflowId}:charge`);
     expect(effects).toHaveLength(1);
   });
+
+  it('resends a write whose answer never came with the same key, leaving exactly one payment', async () => {
+    const workflowId = uniqueId('charge-hang');
+    // The sandbox applies the charge, then never answers: the worker's headers timeout ends the attempt.
+    await sandboxAdmin.fault({ method: 'POST', path: '/payments/payments', fault: 'commit-then-hang', times: 1 });
+    const { payment, attempt, lastFailureType } = await withWorkers(async ({ client }) => {
+      const handle = await client.workflow.start<typeof chargePayment>('chargePayment', {
+        taskQueue: WORKFLOWS_TASK_QUEUE,
+        workflowId,
+        args: [{ orderId: workflowId, amount: 4100, currency: 'EUR' }],
+      });
+      const result = await handle.result();
+      const started = (await handle.fetchHistory()).events?.find((e) => e.activityTaskStartedEventAttributes);
+      const attributes = started?.activityTaskStartedEventAttributes;
+      return {
+        payment: result,
+        attempt: attributes?.attempt,
+        lastFailureType:
+          attributes?.lastFailure?.cause?.applicationFailureInfo?.type ??
+          attributes?.lastFailure?.applicationFailureInfo?.type,
+      };
+    });
+    // The second attempt succeeded, after the first ended as OutcomeUnknown (readable in the UI).
+    expect({ attempt, lastFailureType }).toEqual({ attempt: 2, lastFailureType: 'OutcomeUnknown' });
+    const effects = (await sandboxAdmin.ledger()).filter((e) => e.idempotencyKey === `${workflowId}:charge`);
+    expect(effects).toHaveLength(1);
+    expect(payment.id).toBe(effects[0]?.resourceId);
+  });
 });

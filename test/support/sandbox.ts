@@ -1,3 +1,4 @@
+import type { StatsSnapshot } from '../../src/sandbox/stats';
 import { testEnv } from './temporal';
 
 export interface LedgerEntry {
@@ -22,6 +23,13 @@ export const sandboxAdmin = {
   },
   async clearFaults() {
     await admin('DELETE', '/admin/faults');
+  },
+  async stats(): Promise<StatsSnapshot> {
+    return (await admin('GET', '/admin/stats')) as StatsSnapshot;
+  },
+  /** Partial sandbox settings, e.g. `{ tokenTtlSeconds: 30 }` (see src/sandbox/config.ts). */
+  async config(patch: Record<string, unknown>) {
+    await admin('POST', '/admin/config', patch);
   },
 };
 

@@ -7,11 +7,11 @@
 export const FailureType = {
   /** Connection refused, DNS failure, connect timeout: the request never left. Retryable. */
   NetworkError: 'NetworkError',
-  /** A write timed out, lost its connection after sending, or got a 504: it may or may not have been applied. */
+  /** A write timed out, lost its connection after sending, or got a 502/504: it may or may not have been applied. */
   OutcomeUnknown: 'OutcomeUnknown',
   /** A read timed out or lost its connection: safe to retry. */
   Timeout: 'Timeout',
-  /** 408, 500, 502, 503 (and 504 on a read). Retryable. */
+  /** 408 and 5xx (502/504 on a write are OutcomeUnknown instead). Retryable. */
   ServerError: 'ServerError',
   /** 429, or 503 with Retry-After. Retried after the delay the provider asked for (capped by the profile). */
   RateLimited: 'RateLimited',

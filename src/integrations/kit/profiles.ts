@@ -28,14 +28,16 @@ export interface Profile {
   jitter: boolean;
 }
 
+// HTTP timeouts sit well inside start-to-close so an attempt ends with our classified failure
+// (e.g. OutcomeUnknown) rather than Temporal's bare timeout: undici's timers tick coarsely (~1 s).
 export const userFlow: Profile = {
   name: 'userFlow',
-  startToClose: '3 seconds',
-  scheduleToClose: '8 seconds',
+  startToClose: '4 seconds',
+  scheduleToClose: '10 seconds',
   retry: { initialInterval: '300 ms', backoffCoefficient: 2, maximumInterval: '1 second', maximumAttempts: 2 },
   connectTimeoutMs: 1_000,
-  headersTimeoutMs: 2_500,
-  bodyTimeoutMs: 2_500,
+  headersTimeoutMs: 2_000,
+  bodyTimeoutMs: 1_000,
   maxRetryAfterMs: 2_000,
   jitter: false,
 };
@@ -46,8 +48,8 @@ export const background: Profile = {
   scheduleToClose: '1 hour',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes' },
   connectTimeoutMs: 5_000,
-  headersTimeoutMs: 25_000,
-  bodyTimeoutMs: 25_000,
+  headersTimeoutMs: 20_000,
+  bodyTimeoutMs: 5_000,
   maxRetryAfterMs: 10 * 60_000,
   jitter: true,
 };

@@ -13,7 +13,15 @@ export type Outcome =
       /** Whether any of the request can have reached the provider. */
       sent: boolean;
     }
-  | { kind: 'response'; status: number; headers: Record<string, string | string[] | undefined>; body: string };
+  | {
+      kind: 'response';
+      status: number;
+      headers: Record<string, string | string[] | undefined>;
+      /** Empty when `oversized`. */
+      body: string;
+      /** The body passed the integration's cap and was not read. */
+      oversized?: boolean;
+    };
 
 export type Verdict =
   | { ok: true; value: unknown }
@@ -38,6 +46,19 @@ export interface ClassifyContext {
   now?: () => number;
   random?: () => number;
 }
+
+/** Node's codes for a server certificate it refuses to trust: always raised before the request is written. */
+export const tlsVerificationCodes = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_REVOKED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
 
 type Response = Extract<Outcome, { kind: 'response' }>;
 type Transport = Extract<Outcome, { kind: 'transport' }>;
@@ -69,10 +90,16 @@ const retry = (type: FailureType, message: string, c: ClassifyContext): Verdict 
  * The classification table: the first rule that matches decides. Order matters; each line says why.
  */
 const rules: Rule[] = [
-  // A body over the cap will not shrink on a retry.
+  // Our side refused the provider's TLS certificate before sending anything: a retry meets the same
+  // certificate, and it may be an impostor. An operator has to look.
   {
-    when: (o) => isTransport(o) && o.code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE',
-    verdict: () => fail(FailureType.ResponseTooLarge, 'response body exceeds the integration cap', false),
+    when: (o) => isTransport(o) && tlsVerificationCodes.has(o.code),
+    verdict: (o) =>
+      fail(
+        FailureType.Misconfigured,
+        `provider's TLS certificate not trusted (${(o as Transport).code}): check the integration's CA`,
+        false,
+      ),
   },
   // The request never left (refused, DNS, connect timeout): safe to retry whatever the method.
   {
@@ -115,10 +142,11 @@ const rules: Rule[] = [
     when: (o) => status(o) === 503 && header(o as Response, 'retry-after') !== undefined,
     verdict: (o, c) => rateLimited(o as Response, c),
   },
-  // A gateway timeout on a write: the provider may have applied it behind the gateway (API People's 180 s case).
+  // A gateway error on a write: the provider may have applied it behind the gateway (API People's 180 s
+  // 504; a 502 from a gateway whose upstream died mid-response is just as ambiguous).
   {
-    when: (o, c) => status(o) === 504 && isWrite(c),
-    verdict: (_o, c) => retry(FailureType.OutcomeUnknown, 'gateway timeout (504) on a write: outcome unknown', c),
+    when: (o, c) => (status(o) === 504 || status(o) === 502) && isWrite(c),
+    verdict: (o, c) => retry(FailureType.OutcomeUnknown, `gateway error (${status(o)}) on a write: outcome unknown`, c),
   },
   // Transient server trouble: retry with backoff.
   {
@@ -155,6 +183,11 @@ const rules: Rule[] = [
     when: (o, c) =>
       c.spec.successStatus ? !c.spec.successStatus.includes(status(o)) : status(o) < 200 || status(o) >= 300,
     verdict: (o) => fail(FailureType.InvalidResponse, `unexpected status ${status(o)}`, false),
+  },
+  // A success body over the cap will not shrink on a retry (error bodies were judged by status above).
+  {
+    when: (o) => isResponse(o) && !!o.oversized,
+    verdict: () => fail(FailureType.ResponseTooLarge, 'response body exceeds the integration cap', false),
   },
   // A 200 from a proxy's HTML error page, or anything that is not JSON.
   {
@@ -212,8 +245,15 @@ export const defaultErrorPayload: ErrorPayloadDetector = (body) => {
 };
 
 function rateLimited(o: Response, c: ClassifyContext): Verdict {
-  const asked = parseRetryAfter(header(o, 'retry-after'), (c.now ?? Date.now)());
-  if (asked === undefined) return retry(FailureType.RateLimited, `rate limited (${o.status}), no Retry-After`, c);
+  const raw = header(o, 'retry-after');
+  const asked = parseRetryAfter(raw, (c.now ?? Date.now)());
+  if (asked === undefined) {
+    return retry(
+      FailureType.RateLimited,
+      `rate limited (${o.status}), ${raw === undefined ? 'no' : 'unreadable'} Retry-After`,
+      c,
+    );
+  }
   let delay = Math.min(asked, c.profile.maxRetryAfterMs);
   // Spread the herd: many workflows told "retry in 10 s" should not all come back in the same millisecond.
   if (c.profile.jitter) delay += Math.round(delay * 0.1 * (c.random ?? Math.random)());
@@ -230,9 +270,10 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
   if (value === undefined) return undefined;
   const v = value.trim();
   if (/^\d+$/.test(v)) return Number(v) * 1000;
+  // HTTP-date (RFC 9110 IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT"); Date.parse alone is too lenient.
+  if (!/^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/.test(v)) return undefined;
   const date = Date.parse(v);
-  if (Number.isNaN(date) || !/[a-z]/i.test(v)) return undefined;
-  return Math.max(0, date - now);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
 /** Exponential backoff from the profile's retry policy, with "equal jitter": half fixed, half random. */

@@ -7,7 +7,7 @@ import { Pool, type Dispatcher } from 'undici';
 import type { Logger } from '../../observability/logger';
 import type { AuthSpec, EndpointSpec, Integration } from '../kit/define';
 import { FailureType, type CallFailureDetails } from '../kit/failures';
-import { classify, type Outcome, type Verdict } from './classify';
+import { classify, tlsVerificationCodes, type Outcome, type Verdict } from './classify';
 import { loggableBody, scrubText } from './redact';
 import { MissingConfigError, SecretSource } from './secrets';
 import { TokenCache, type Token } from './token-cache';
@@ -127,12 +127,15 @@ export class IntegrationRuntime {
     const durationMs = Math.round(performance.now() - started);
     const status = outcome?.kind === 'response' ? outcome.status : undefined;
     const secrets = this.secrets.knownSecrets();
+    if (verdict.ok && usedToken) this.tokens.get(integration.name)?.confirm(usedToken);
     if (verdict.ok) {
       this.options.logger.info({ ...log, status, durationMs, outcome: 'ok' }, 'integration call');
       return verdict.value;
     }
     const pii = [...(integration.pii ?? []), ...(spec.pii ?? [])];
-    const message = scrubText(`${integration.name}.${endpointName}: ${verdict.message}`, secrets);
+    // A malformed or HTML body cannot be redacted by key: also scrub the PII values this call sent.
+    const hidden = [...secrets, ...valuesOf(input.body, pii)];
+    const message = scrubText(`${integration.name}.${endpointName}: ${verdict.message}`, hidden);
     this.options.logger.warn(
       {
         ...log,
@@ -143,8 +146,8 @@ export class IntegrationRuntime {
         nextRetryDelayMs: verdict.nextRetryDelayMs,
         error: message,
         code: outcome?.kind === 'transport' ? outcome.code : undefined,
-        requestBody: loggableBody(requestBody, pii, secrets),
-        responseBody: outcome?.kind === 'response' ? loggableBody(outcome.body, pii, secrets) : undefined,
+        requestBody: loggableBody(requestBody, pii, hidden),
+        responseBody: outcome?.kind === 'response' ? loggableBody(outcome.body, pii, hidden) : undefined,
       },
       'integration call failed',
     );
@@ -244,8 +247,16 @@ export class IntegrationRuntime {
         bodyTimeout: profile.bodyTimeoutMs,
         signal,
       });
-      const body = await res.body.text();
-      return { kind: 'response', status: res.statusCode, headers: res.headers, body };
+      const maxBytes = integration.pool?.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+      const declared = Number(res.headers['content-length']);
+      const body = declared > maxBytes ? (res.body.destroy(), undefined) : await readCapped(res.body, maxBytes);
+      return {
+        kind: 'response',
+        status: res.statusCode,
+        headers: res.headers,
+        body: body ?? '',
+        oversized: body === undefined,
+      };
     } catch (err) {
       if (signal?.aborted) throw err;
       if (err instanceof UrlPolicyError) throw err;
@@ -283,7 +294,6 @@ export class IntegrationRuntime {
       connections: integration.pool?.connections ?? 10,
       keepAliveTimeout: integration.pool?.keepAliveMs ?? 4_000,
       clientTtl: integration.pool?.connectionTtlMs ?? 60_000,
-      maxResponseSize: integration.pool?.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
       connect: { timeout: connectTimeout, lookup: ssrfSafeLookup, ...(tls ?? {}) },
     });
     this.pools.set(integration.name, { key, pool });
@@ -363,7 +373,15 @@ export class IntegrationRuntime {
         bodyTimeout: 5_000,
       });
     } catch (err) {
-      throw new AuthError(`token endpoint unreachable (${(err as NodeJS.ErrnoException).code ?? 'error'})`, true);
+      const e = err as NodeJS.ErrnoException & { cause?: unknown };
+      if (err instanceof MissingConfigError || err instanceof UrlPolicyError) throw err;
+      if (e.cause instanceof UrlPolicyError) throw e.cause;
+      if (e.code && tlsVerificationCodes.has(e.code)) {
+        throw new UrlPolicyError(
+          `token endpoint's TLS certificate not trusted (${e.code}): check the integration's CA`,
+        );
+      }
+      throw new AuthError(`token endpoint unreachable (${e.code ?? 'error'})`, true);
     }
     const text = await res.body.text().catch(() => '');
     const durationMs = Math.round(performance.now() - started);
@@ -431,6 +449,32 @@ function setupFailure(err: unknown): Verdict {
     return { ok: false, type: FailureType.Misconfigured, message, retryable: false };
   }
   throw err;
+}
+
+/** The string values of the given keys, at any depth of `value`. */
+function valuesOf(value: unknown, keys: readonly string[]): string[] {
+  if (keys.length === 0 || !value || typeof value !== 'object') return [];
+  return Object.entries(value as Record<string, unknown>).flatMap(([k, v]) =>
+    keys.includes(k) && typeof v === 'string' ? [v] : valuesOf(v, keys),
+  );
+}
+
+/**
+ * Reads a body as text, giving up (and destroying the stream, so the socket is not kept busy) as
+ * soon as it passes `maxBytes`, however the provider framed it (chunked bodies declare no length).
+ */
+async function readCapped(body: Dispatcher.ResponseData['body'], maxBytes: number): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (size > maxBytes) {
+      body.destroy();
+      return undefined;
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** DNS lookup that refuses link-local and metadata addresses, so a hostile DNS answer cannot reach them. */

@@ -46,7 +46,8 @@ export function scrubText(text: string, secrets: Iterable<string>): string {
     text.length > MAX_LOGGED_CHARS
       ? `${text.slice(0, MAX_LOGGED_CHARS)}…[${text.length - MAX_LOGGED_CHARS} more chars]`
       : text;
-  for (const s of secrets) if (out.includes(s)) out = out.split(s).join(REDACTED);
+  // Very short values would blank out ordinary words; secrets and PII values are longer.
+  for (const s of secrets) if (s.length >= 4 && out.includes(s)) out = out.split(s).join(REDACTED);
   return out;
 }
 

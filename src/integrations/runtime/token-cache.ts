@@ -50,6 +50,11 @@ export class TokenCache {
     return this.refresh();
   }
 
+  /** The provider accepted `used`: a later 401 with it deserves a refresh again. */
+  confirm(used: Token): void {
+    used.afterRejection = false;
+  }
+
   /** Drops `used` after the provider rejected it; the next token is marked so a second 401 is final. */
   invalidate(used: Token): void {
     if (this.token === used) {
