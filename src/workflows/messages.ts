@@ -1,4 +1,4 @@
-import { defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 
 /**
  * Signals, queries and updates, defined once and shared by workflows, clients and the webhook
@@ -21,4 +21,75 @@ export const documentJobFinished = defineSignal<[DocumentJobResult]>('documentJo
 /** The workflow ID of the workflow that waits for a document job: the webhook receiver signals it. */
 export function documentJobWorkflowId(jobId: string): string {
   return `document-job-${jobId}`;
+}
+
+/** Why a workflow is parked, as an operator reads it (query `parkedState`, memo `parked`, UI details). */
+export interface ParkedInfo {
+  integration: string;
+  endpoint: string;
+  /** The workflow step, e.g. `charge`. */
+  step: string;
+  /** The failure type that ended the attempts, e.g. `OutcomeUnknown`, `ServerError`. */
+  failureType: string;
+  attempts: number;
+  lastError: string;
+  /** Workflow time when it parked (ISO 8601). */
+  since: string;
+  /** Decisions this park accepts. */
+  allowed: OperatorDecision['action'][];
+}
+
+/**
+ * What an operator decides for a parked workflow (Temporal Update `resolveParked`):
+ * - `retry`: run the step again now, with its usual budget;
+ * - `retryWithBudget`: run it again with a new clock-time budget, e.g. `"2 hours"`;
+ * - `skip`: treat the step as done with the given result (e.g. it was fixed by hand at the provider);
+ * - `compensate`: give up on the step and undo what the workflow already did;
+ * - `fail`: end the workflow as failed, with a reason.
+ */
+export type OperatorDecision =
+  | { action: 'retry' }
+  | { action: 'retryWithBudget'; budget: string }
+  | { action: 'skip'; result: unknown }
+  | { action: 'compensate' }
+  | { action: 'fail'; reason: string };
+
+export const resolveParked = defineUpdate<{ accepted: OperatorDecision['action']; step: string }, [OperatorDecision]>(
+  'resolveParked',
+);
+export const parkedState = defineQuery<ParkedInfo | null>('parkedState');
+
+/** Where an order is, for the service that started it and for operators (query `orderStatus`). */
+export interface OrderStatus {
+  stage:
+    | 'charging'
+    | 'charged'
+    | 'invoicing'
+    | 'emailing'
+    | 'completing'
+    | 'completed'
+    | 'compensating'
+    | 'compensated'
+    | 'failed';
+  paymentId?: string;
+  invoiceUrl?: string;
+  /** Why the order did not complete, when it did not. */
+  failure?: string;
+  /** Steps undone, in the order they were undone. */
+  compensated?: string[];
+}
+
+/** The user-flow part of an order, answered as soon as the charge is settled (early return). */
+export interface ChargeOutcome {
+  charged: boolean;
+  paymentId?: string;
+  failure?: string;
+}
+
+export const orderStatus = defineQuery<OrderStatus>('orderStatus');
+/** Waits until the charge is settled; sent with update-with-start so the caller gets it in one round trip. */
+export const chargeSettled = defineUpdate<ChargeOutcome>('chargeSettled');
+
+export function orderWorkflowId(orderId: string): string {
+  return `order-${orderId}`;
 }

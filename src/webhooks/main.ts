@@ -1,0 +1,59 @@
+import { loadConfig } from '../config/config';
+import { createLogger } from '../observability/logger';
+import { documentsWebhooks } from './providers';
+import { secretList } from './secrets';
+import { startReceiver } from './server';
+
+/**
+ * Process entry: `node --import tsx src/webhooks/main.ts`. Prints one JSON line on stdout once
+ * listening (`receiver.listening`); SIGTERM/SIGINT finish in-flight requests, then exit.
+ */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger({ name: 'webhooks', level: config.LOG_LEVEL });
+  const address = config.TEMPORAL_ADDRESS ?? `127.0.0.1:${config.TEMPORAL_DEV_PORT}`;
+  const secrets = secretList({
+    name: 'WEBHOOK_DOCUMENTS_SECRETS',
+    value: config.WEBHOOK_DOCUMENTS_SECRETS,
+    file: config.WEBHOOK_DOCUMENTS_SECRETS_FILE,
+  });
+  if (secrets().length === 0) {
+    throw new Error('WEBHOOK_DOCUMENTS_SECRETS (or WEBHOOK_DOCUMENTS_SECRETS_FILE) is not set: see .env.example');
+  }
+  const receiver = await startReceiver({
+    host: config.WEBHOOK_HOST,
+    port: config.WEBHOOK_PORT,
+    providers: [{ definition: documentsWebhooks, secrets }],
+    temporal: { address, namespace: config.TEMPORAL_NAMESPACE, startTimeoutMs: config.WEBHOOK_START_TIMEOUT_MS },
+    limits: {
+      maxBodyBytes: config.WEBHOOK_MAX_BODY_BYTES,
+      headersTimeoutMs: config.WEBHOOK_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: config.WEBHOOK_REQUEST_TIMEOUT_MS,
+      toleranceSeconds: config.WEBHOOK_TOLERANCE_SECONDS,
+    },
+    retryAfterSeconds: config.WEBHOOK_RETRY_AFTER_SECONDS,
+    logger,
+  });
+  process.stdout.write(`${JSON.stringify({ event: 'receiver.listening', url: receiver.url })}\n`);
+  // Temporal is connected on the first webhook: the receiver is up (and answers 503) even while it is down.
+  logger.info({ event: 'receiver.ready', url: receiver.url, temporal: address }, 'webhook receiver listening');
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) process.exit(1); // a second signal means "now"
+    stopping = true;
+    logger.info({ event: 'receiver.stopping', signal }, 'webhook receiver stopping');
+    receiver.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch((err: unknown) => {
+  // The logger may not exist yet (bad config): stderr is the one place that always works.
+  process.stderr.write(`Webhook receiver failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,35 @@
+import { readFileSync, statSync } from 'node:fs';
+
+/** The current secrets of a provider: read on each request so a rotated file applies without a restart. */
+export type SecretList = () => readonly string[];
+
+function split(raw: string): string[] {
+  return raw
+    .split(/[,\n\r]+/)
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+/**
+ * Secrets from `<NAME>_FILE` (a mounted file, one secret per line or comma-separated; re-read whenever
+ * its mtime changes) or else from `<NAME>` (comma-separated). Several secrets = rotation: add the new
+ * one, let the sender switch, then remove the old one. Errors name the variable, never a value.
+ */
+export function secretList(options: { name: string; value?: string; file?: string }): SecretList {
+  const { name, file } = options;
+  if (!file) {
+    const secrets = split(options.value ?? '');
+    return () => secrets;
+  }
+  let cached: { mtimeMs: number; secrets: string[] } | undefined;
+  return () => {
+    let mtimeMs: number;
+    try {
+      mtimeMs = statSync(file).mtimeMs;
+    } catch {
+      throw new Error(`${name}_FILE points at ${file}, which cannot be read`);
+    }
+    if (cached?.mtimeMs !== mtimeMs) cached = { mtimeMs, secrets: split(readFileSync(file, 'utf8')) };
+    return cached.secrets;
+  };
+}

@@ -1,0 +1,127 @@
+import { createHash } from 'node:crypto';
+import { Client, Connection, isGrpcServiceError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { processWebhookEvent, WebhookEventInput } from '../workflows/process-webhook-event.workflow';
+
+export interface TemporalStarterOptions {
+  /** host:port of the Temporal frontend. */
+  address: string;
+  /** @default default */
+  namespace?: string;
+  /** Where `processWebhookEvent` runs. */
+  taskQueue: string;
+  /**
+   * Budget for one start, connecting included. Keep it under the sender's own timeout (seconds) so a
+   * down Temporal becomes a 503 the sender retries, not a timeout it may count as delivered.
+   * @default 3000 ms
+   */
+  startTimeoutMs?: number;
+}
+
+export type StartOutcome =
+  | { kind: 'started'; workflowId: string }
+  | { kind: 'duplicate'; workflowId: string }
+  /** Temporal unreachable or overloaded: the sender should retry later. */
+  | { kind: 'unavailable'; workflowId: string; error: string }
+  /** Temporal refused the start for a reason a retry will not fix (bad namespace, permissions...). */
+  | { kind: 'failed'; workflowId: string; error: string };
+
+const safeId = /^[\w.-]{1,128}$/;
+
+/**
+ * `webhook-<provider>-<eventId>`: the event ID *is* the deduplication key, kept by Temporal for the
+ * namespace's retention after the workflow closes. An ID outside a safe charset or too long is hashed
+ * (stable, collision-free in practice, and it keeps odd characters out of the UI and of queries).
+ */
+export function webhookWorkflowId(provider: string, eventId: string): string {
+  const id = safeId.test(eventId) ? eventId : `sha256-${createHash('sha256').update(eventId).digest('hex')}`;
+  return `webhook-${provider}-${id}`;
+}
+
+// Fail the request, not the process: these gRPC codes mean a retry will not help.
+const permanentCodes = new Set([3 /* INVALID_ARGUMENT */, 5 /* NOT_FOUND */, 7 /* PERMISSION_DENIED */, 9, 12, 16]);
+
+function grpcCode(err: unknown): number | undefined {
+  for (let e = err; e instanceof Error; e = e.cause) {
+    if (isGrpcServiceError(e)) return e.code;
+  }
+  return undefined;
+}
+
+/**
+ * Starts `processWebhookEvent` with the event ID as workflow ID. Connects lazily and again after a failed
+ * connect, so the receiver starts (and answers 503) while Temporal is down and recovers when it is back.
+ */
+export class TemporalStarter {
+  private pending: Promise<{ connection: Connection; client: Client }> | null = null;
+  private readonly startTimeoutMs: number;
+
+  constructor(private readonly options: TemporalStarterOptions) {
+    this.startTimeoutMs = options.startTimeoutMs ?? 3000;
+  }
+
+  async start(event: WebhookEventInput): Promise<StartOutcome> {
+    const workflowId = webhookWorkflowId(event.provider, event.eventId);
+    const deadline = Date.now() + this.startTimeoutMs;
+    let target: { connection: Connection; client: Client };
+    try {
+      target = await this.connect(deadline);
+    } catch (err) {
+      return { kind: 'unavailable', workflowId, error: `cannot reach Temporal: ${(err as Error).message}` };
+    }
+    try {
+      await target.connection.withDeadline(deadline, () =>
+        target.client.workflow.start<typeof processWebhookEvent>('processWebhookEvent', {
+          taskQueue: this.options.taskQueue,
+          workflowId,
+          args: [event],
+          // Closed workflows are remembered for the namespace retention: it must exceed the sender's
+          // redelivery horizon, or a very late redelivery would run the event a second time.
+          workflowIdReusePolicy: 'REJECT_DUPLICATE',
+          workflowIdConflictPolicy: 'FAIL',
+          staticSummary: `${event.provider} ${event.type} ${event.eventId}`,
+        }),
+      );
+      return { kind: 'started', workflowId };
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) return { kind: 'duplicate', workflowId };
+      const code = grpcCode(err);
+      const error = (err as Error).message;
+      return code !== undefined && permanentCodes.has(code)
+        ? { kind: 'failed', workflowId, error }
+        : { kind: 'unavailable', workflowId, error };
+    }
+  }
+
+  /** Concurrent requests share one connection attempt; a failed attempt is forgotten so the next retries. */
+  private connect(deadline: number): Promise<{ connection: Connection; client: Client }> {
+    this.pending ??= this.open(deadline).catch((err: unknown) => {
+      this.pending = null;
+      throw err;
+    });
+    return this.pending;
+  }
+
+  private async open(deadline: number): Promise<{ connection: Connection; client: Client }> {
+    const connection = Connection.lazy({
+      address: this.options.address,
+      connectTimeout: Math.max(1, deadline - Date.now()),
+      // Reconnect quickly once Temporal is back (gRPC's default backoff grows to two minutes).
+      channelArgs: { 'grpc.initial_reconnect_backoff_ms': 200, 'grpc.max_reconnect_backoff_ms': 2000 },
+    });
+    try {
+      await connection.ensureConnected();
+    } catch (err) {
+      await connection.close().catch(() => undefined);
+      throw err;
+    }
+    return { connection, client: new Client({ connection, namespace: this.options.namespace ?? 'default' }) };
+  }
+
+  async close(): Promise<void> {
+    const pending = this.pending;
+    this.pending = null;
+    const target = await pending?.catch(() => null);
+    await target?.connection.close();
+  }
+}
