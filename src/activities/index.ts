@@ -8,5 +8,10 @@ export type ActivitySet = Record<string, (input: never) => Promise<unknown>>;
  * task queue (`integration-<name>`), so its rate limits and failures stay its own.
  */
 export function createActivities(runtime: IntegrationRuntime): Record<IntegrationName, ActivitySet> {
-  return { payments: runtime.activities(integrations.payments) };
+  return {
+    payments: runtime.activities(integrations.payments),
+    documents: runtime.activities(integrations.documents),
+    email: runtime.activities(integrations.email),
+    crm: runtime.activities(integrations.crm),
+  };
 }

@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig, type Config } from '../config/config';
+import { loadConfig } from '../config/config';
+import { devCredentials } from '../devserver/dev-credentials';
 import { startDevServer, type DevServer } from '../devserver/dev-server';
 import { startService, type ServiceProcess } from '../devserver/service-process';
 import { createLogger } from '../observability/logger';
@@ -56,11 +56,17 @@ async function main(): Promise<number> {
       say(`Using the Temporal server at ${address}`);
     }
 
-    const env = childEnv(config, address);
+    const credentials = devCredentials();
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      NODE_ENV: config.NODE_ENV,
+      TEMPORAL_ADDRESS: address,
+      TEMPORAL_NAMESPACE: config.TEMPORAL_NAMESPACE,
+    };
     const sandbox = startService({
       name: 'sandbox',
       entry: 'src/sandbox/main.ts',
-      env,
+      env: { ...env, SANDBOX_PORT: String(config.SANDBOX_PORT), ...credentials.sandboxEnv },
       logFile: join(logDir, 'sandbox.log'),
       readyEvent: 'sandbox.listening',
     });
@@ -71,7 +77,7 @@ async function main(): Promise<number> {
     const worker = startService({
       name: 'worker',
       entry: 'src/workers/main.ts',
-      env: { ...env, PAYMENTS_URL: `${sandboxUrl}/payments` },
+      env: { ...env, ...credentials.integrationEnv(sandboxUrl) },
       logFile: join(logDir, 'worker.log'),
       readyEvent: 'worker.ready',
     });
@@ -93,27 +99,6 @@ async function main(): Promise<number> {
     await shutdown();
     return 1;
   }
-}
-
-/**
- * Environment for the sandbox and worker. The dev credentials are fresh random values each start,
- * handed to both sides through the environment: no secret is ever written to the repository.
- */
-function childEnv(config: Config, address: string): NodeJS.ProcessEnv {
-  const secret = () => randomBytes(24).toString('base64url');
-  const paymentsClientId = `dev-${randomBytes(4).toString('hex')}`;
-  const paymentsClientSecret = secret();
-  return {
-    ...process.env,
-    NODE_ENV: config.NODE_ENV,
-    TEMPORAL_ADDRESS: address,
-    TEMPORAL_NAMESPACE: config.TEMPORAL_NAMESPACE,
-    SANDBOX_PORT: String(config.SANDBOX_PORT),
-    SANDBOX_PAYMENTS_CLIENT_ID: paymentsClientId,
-    SANDBOX_PAYMENTS_CLIENT_SECRET: paymentsClientSecret,
-    PAYMENTS_CLIENT_ID: paymentsClientId,
-    PAYMENTS_CLIENT_SECRET: paymentsClientSecret,
-  };
 }
 
 void main().then((code) => process.exit(code));

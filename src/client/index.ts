@@ -1,6 +1,19 @@
-import { Client, Connection, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  WithStartWorkflowOperation,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
 import type { Payment } from '../integrations/payments/payments.integration';
 import type { chargePayment, ChargePaymentInput } from '../workflows/charge-payment.workflow';
+import type { fulfillOrder, FulfillOrderInput } from '../workflows/fulfill-order.workflow';
+import {
+  chargeSettled,
+  orderStatus,
+  orderWorkflowId,
+  type ChargeOutcome,
+  type OrderStatus,
+} from '../workflows/messages';
 import { WORKFLOWS_TASK_QUEUE } from '../workflows/task-queues';
 
 export interface ClientOptions {
@@ -37,6 +50,34 @@ export class IntegrationsClient {
 
   async chargePayment(input: ChargePaymentInput): Promise<Payment> {
     return (await this.startChargePayment(input)).result();
+  }
+
+  /**
+   * Starts an order and answers as soon as its charge is settled (update-with-start: one round trip),
+   * while the invoice, email and CRM steps go on in the background. Calling it again for the same order
+   * attaches to the running workflow instead of starting a second one.
+   */
+  async startOrder(input: FulfillOrderInput): Promise<{ workflowId: string; charge: ChargeOutcome }> {
+    const start = new WithStartWorkflowOperation<typeof fulfillOrder>('fulfillOrder', {
+      taskQueue: WORKFLOWS_TASK_QUEUE,
+      workflowId: orderWorkflowId(input.orderId),
+      args: [input],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+    });
+    const charge = await this.temporal.workflow.executeUpdateWithStart(chargeSettled, {
+      startWorkflowOperation: start,
+    });
+    return { workflowId: orderWorkflowId(input.orderId), charge };
+  }
+
+  /** Where an order is now. */
+  async orderStatus(orderId: string): Promise<OrderStatus> {
+    return this.temporal.workflow.getHandle(orderWorkflowId(orderId)).query(orderStatus);
+  }
+
+  /** Waits for an order to finish (completed, compensated or failed). */
+  async orderResult(orderId: string): Promise<OrderStatus> {
+    return this.temporal.workflow.getHandle<typeof fulfillOrder>(orderWorkflowId(orderId)).result();
   }
 
   async close(): Promise<void> {

@@ -39,6 +39,18 @@ export const configSchema = z.object({
   PAYMENTS_CLIENT_SECRET: z.string().min(1).optional(),
   /** A file holding the payments client secret (a mounted Kubernetes secret, a vault-agent file); re-read when it changes. */
   PAYMENTS_CLIENT_SECRET_FILE: z.string().min(1).optional(),
+  /** Documents provider (TurboDocx-like): base URL and API key (or a file holding it). */
+  DOCUMENTS_URL: z.url().optional(),
+  DOCUMENTS_API_KEY: z.string().min(1).optional(),
+  DOCUMENTS_API_KEY_FILE: z.string().min(1).optional(),
+  /** Email provider (SendGrid-like): base URL and API key (or a file holding it). */
+  EMAIL_URL: z.url().optional(),
+  EMAIL_API_KEY: z.string().min(1).optional(),
+  EMAIL_API_KEY_FILE: z.string().min(1).optional(),
+  /** CRM: base URL and API key (or a file holding it). */
+  CRM_URL: z.url().optional(),
+  CRM_API_KEY: z.string().min(1).optional(),
+  CRM_API_KEY_FILE: z.string().min(1).optional(),
   /** The sandbox's own copies of the provider credentials; random per start when unset. */
   SANDBOX_PAYMENTS_CLIENT_ID: z.string().min(1).optional(),
   SANDBOX_PAYMENTS_CLIENT_SECRET: z.string().min(1).optional(),

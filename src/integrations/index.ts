@@ -1,3 +1,6 @@
+import { crm } from './crm/crm.integration';
+import { documents } from './documents/documents.integration';
+import { email } from './email/email.integration';
 import type { Integration } from './kit/define';
 import { payments } from './payments/payments.integration';
 
@@ -5,6 +8,6 @@ import { payments } from './payments/payments.integration';
  * Every integration this project declares: the catalog (`npm run catalog`), the worker's activity
  * queues and its start-up checks all come from this list.
  */
-export const integrations = { payments } as const satisfies Record<string, Integration>;
+export const integrations = { payments, documents, email, crm } as const satisfies Record<string, Integration>;
 
 export type IntegrationName = keyof typeof integrations;

@@ -1,3 +1,6 @@
 // Every workflow type the workers register. Names here are an API: renaming one breaks running
 // executions and recorded histories.
+export { awaitDocumentJob } from './await-document-job.workflow';
 export { chargePayment } from './charge-payment.workflow';
+export { fulfillOrder } from './fulfill-order.workflow';
+export { processWebhookEvent } from './process-webhook-event.workflow';

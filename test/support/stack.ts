@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { devCredentials } from '../../src/devserver/dev-credentials';
 import { startDevServer, type DevServer } from '../../src/devserver/dev-server';
 import { startService, type ServiceProcess } from '../../src/devserver/service-process';
 import { createLogger } from '../../src/observability/logger';
@@ -18,10 +18,8 @@ export interface TestStack {
     TEST_TEMPORAL_ADDRESS: string;
     TEST_SANDBOX_URL: string;
     TEST_WORKFLOW_BUNDLE: string;
-    PAYMENTS_URL: string;
-    PAYMENTS_CLIENT_ID: string;
-    PAYMENTS_CLIENT_SECRET: string;
-  };
+  } & ReturnType<ReturnType<typeof devCredentials>['integrationEnv']> &
+    ReturnType<typeof devCredentials>['receiverEnv'];
 }
 
 /**
@@ -31,8 +29,7 @@ export interface TestStack {
 export async function startTestStack(): Promise<TestStack> {
   mkdirSync(TMP_DIR, { recursive: true });
   installTemporalRuntime(testLogger());
-  const paymentsClientId = `test-${randomBytes(4).toString('hex')}`;
-  const paymentsClientSecret = randomBytes(24).toString('base64url');
+  const credentials = devCredentials();
   const [devServer, bundle] = await Promise.all([
     startDevServer({ onProgress: (line) => console.log(line) }),
     bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger }),
@@ -43,8 +40,7 @@ export async function startTestStack(): Promise<TestStack> {
     env: {
       ...process.env,
       SANDBOX_PORT: '0',
-      SANDBOX_PAYMENTS_CLIENT_ID: paymentsClientId,
-      SANDBOX_PAYMENTS_CLIENT_SECRET: paymentsClientSecret,
+      ...credentials.sandboxEnv,
     },
     logFile: join(TMP_DIR, 'logs', `sandbox-${process.pid}.log`),
     readyEvent: 'sandbox.listening',
@@ -66,9 +62,8 @@ export async function startTestStack(): Promise<TestStack> {
       TEST_TEMPORAL_ADDRESS: devServer.address,
       TEST_SANDBOX_URL: sandboxUrl,
       TEST_WORKFLOW_BUNDLE: bundlePath,
-      PAYMENTS_URL: `${sandboxUrl}/payments`,
-      PAYMENTS_CLIENT_ID: paymentsClientId,
-      PAYMENTS_CLIENT_SECRET: paymentsClientSecret,
+      ...credentials.integrationEnv(sandboxUrl),
+      ...credentials.receiverEnv,
     },
   };
 }

@@ -1,5 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { IntegrationRuntime } from '../../src/integrations/runtime/engine';
 import { createWorkers, runWorkers, type WorkerSetOptions } from '../../src/workers/worker';
 import { testLogger } from './stack';
@@ -34,7 +34,10 @@ export interface TemporalTestContext {
  */
 export async function withWorkers<T>(
   fn: (ctx: TemporalTestContext) => Promise<T>,
-  options: Partial<Pick<WorkerSetOptions, 'integrations' | 'workflows' | 'runtime'>> = {},
+  options: Partial<Pick<WorkerSetOptions, 'integrations' | 'workflows' | 'runtime'>> & {
+    /** Test-only workflows (a bundle built from this path) on their own task queue, beside the real ones. */
+    testWorkflows?: { path: string; taskQueue: string };
+  } = {},
 ): Promise<T> {
   const runtime =
     options.runtime ?? new IntegrationRuntime({ logger: testLogger().child({ component: 'integration' }) });
@@ -48,6 +51,17 @@ export async function withWorkers<T>(
     ...options,
     runtime,
   });
+  if (options.testWorkflows) {
+    workers.push(
+      await Worker.create({
+        connection: nativeConnection,
+        namespace: 'default',
+        taskQueue: options.testWorkflows.taskQueue,
+        workflowsPath: options.testWorkflows.path,
+        shutdownGraceTime: '1 second',
+      }),
+    );
+  }
   const running = runWorkers(workers);
   try {
     return await fn({ client: new Client({ connection }), workers, runtime });

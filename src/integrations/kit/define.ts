@@ -116,6 +116,21 @@ export function oauth2ClientCredentials(
   return { kind: 'oauth2ClientCredentials', ...options };
 }
 
+/**
+ * A two-step job's status check: which endpoint to poll and when its answer means "finished". From it
+ * come two activities: `<integration><Poller>` polls every `intervalMs` inside one heartbeating
+ * execution (waits of seconds); `<integration><Poller>Once` checks once and fails `NotReady`, so
+ * Temporal's retries do the waiting (minutes to hours).
+ */
+export interface PollerSpec {
+  /** The endpoint to poll (a safe read); checked by `defineIntegration`. */
+  endpoint: string;
+  /** True when the status answer means the job is finished (successfully or not). */
+  done: (result: unknown) => boolean;
+  /** Gap between polls inside the heartbeating activity, ms. @default 1000 */
+  intervalMs?: number;
+}
+
 export interface IntegrationSpec<E extends Record<string, EndpointSpec>> {
   /** Lower-case identifier: names the task queue (`integration-<name>`) and activities (`<name><Endpoint>`). */
   name: string;
@@ -150,11 +165,15 @@ export interface IntegrationSpec<E extends Record<string, EndpointSpec>> {
   /** A cheap endpoint the worker calls at start to check that credentials and TLS work. */
   hello?: keyof E & string;
   endpoints: E;
+  /** Status checks of two-step jobs (trigger, then poll). */
+  pollers?: Record<string, PollerSpec>;
 }
 
 export type Integration<E extends Record<string, EndpointSpec> = Record<string, EndpointSpec>> = IntegrationSpec<E> & {
   /** The activity type of an endpoint: an API, stored in histories. */
   activityName(endpoint: keyof E & string): string;
+  /** The activity types of a poller: heartbeating (`<name>`) and check-once (`<name>Once`). */
+  pollerActivityName(poller: string, mode: 'heartbeat' | 'once'): string;
   profileOf(endpoint: keyof E & string): Profile;
 };
 
@@ -187,10 +206,17 @@ export function defineIntegration<E extends Record<string, EndpointSpec>>(spec: 
     }
   }
   if (spec.hello && !(spec.hello in spec.endpoints)) fail('hello', `no endpoint named "${spec.hello}"`);
+  for (const [name, poller] of Object.entries(spec.pollers ?? {})) {
+    if (!(poller.endpoint in spec.endpoints))
+      fail(`pollers.${name}.endpoint`, `no endpoint named "${poller.endpoint}"`);
+    if (spec.endpoints[poller.endpoint]!.idempotency !== 'safe')
+      fail(`pollers.${name}`, 'a poller must poll a safe read');
+  }
   const capitalized = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
   return {
     ...spec,
     activityName: (endpoint) => `${spec.name}${capitalized(endpoint)}`,
+    pollerActivityName: (poller, mode) => `${spec.name}${capitalized(poller)}${mode === 'once' ? 'Once' : ''}`,
     profileOf: (endpoint) => resolveProfile(spec.endpoints[endpoint]!.profile, spec.endpoints[endpoint]!.overrides),
   };
 }

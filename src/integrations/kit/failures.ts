@@ -31,6 +31,10 @@ export const FailureType = {
   ResponseTooLarge: 'ResponseTooLarge',
   /** A 3xx: redirects are not followed. */
   UnexpectedRedirect: 'UnexpectedRedirect',
+  /** A polled job is not finished yet: retried on the poller's fixed interval until the deadline. */
+  NotReady: 'NotReady',
+  /** A polled job did not finish before its deadline. */
+  DeadlineExceeded: 'DeadlineExceeded',
   /** Base URL, secret or input that can never work (HTTP in production, a metadata address, a bad input). */
   Misconfigured: 'Misconfigured',
 } as const;

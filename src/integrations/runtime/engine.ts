@@ -60,22 +60,41 @@ export class IntegrationRuntime {
     this.secrets = options.secrets ?? new SecretSource(this.env);
   }
 
-  /** The activity functions of an integration, named `<integration><Endpoint>`. */
+  /**
+   * The activity functions of an integration: `<integration><Endpoint>` for each endpoint, and for each
+   * poller `<integration><Poller>` (polls inside one heartbeating execution) and `<...>Once`.
+   */
   activities(integration: Integration): Record<string, (input: CallInputShape) => Promise<unknown>> {
-    return Object.fromEntries(
-      Object.keys(integration.endpoints).map((endpoint) => [
-        integration.activityName(endpoint),
-        (input: CallInputShape) => {
-          const ctx = Context.current();
-          return this.call(integration, endpoint, input, {
-            attempt: ctx.info.attempt,
-            workflowId: ctx.info.workflowExecution?.workflowId,
-            activityId: ctx.info.activityId,
-            signal: ctx.cancellationSignal,
+    const activities: Record<string, (input: CallInputShape) => Promise<unknown>> = {};
+    for (const endpoint of Object.keys(integration.endpoints)) {
+      activities[integration.activityName(endpoint)] = (input) =>
+        this.call(integration, endpoint, input, activityContext());
+    }
+    for (const [name, poller] of Object.entries(integration.pollers ?? {})) {
+      activities[integration.pollerActivityName(name, 'heartbeat')] = async (input) => {
+        const ctx = Context.current();
+        // A retried execution resumes the count where the last one heartbeated.
+        let polls = (ctx.info.heartbeatDetails as { polls?: number } | undefined)?.polls ?? 0;
+        for (;;) {
+          const result = await this.call(integration, poller.endpoint, input, {
+            ...activityContext(),
+            attempt: ++polls,
           });
-        },
-      ]),
-    );
+          if (poller.done(result)) return result;
+          ctx.heartbeat({ polls });
+          await ctx.sleep(poller.intervalMs ?? 1_000); // throws CancelledFailure when the workflow stops waiting
+        }
+      };
+      activities[integration.pollerActivityName(name, 'once')] = async (input) => {
+        const result = await this.call(integration, poller.endpoint, input, activityContext());
+        if (poller.done(result)) return result;
+        throw ApplicationFailure.create({
+          type: FailureType.NotReady,
+          message: `${integration.name}.${name}: not finished yet`,
+        });
+      };
+    }
+    return activities;
   }
 
   /** One attempt at one endpoint. Resolves with the validated body; throws an ApplicationFailure otherwise. */
@@ -409,6 +428,16 @@ export class IntegrationRuntime {
     const expiresIn = typeof parsed.expires_in === 'number' ? parsed.expires_in : 3600;
     return { value: parsed.access_token, expiresInMs: expiresIn * 1000 };
   }
+}
+
+function activityContext(): CallContext {
+  const ctx = Context.current();
+  return {
+    attempt: ctx.info.attempt,
+    workflowId: ctx.info.workflowExecution?.workflowId,
+    activityId: ctx.info.activityId,
+    signal: ctx.cancellationSignal,
+  };
 }
 
 /** What the activity receives; checked against the endpoint's schemas before anything is sent. */

@@ -1,0 +1,68 @@
+import { z } from 'zod';
+import { apiKey, defineIntegration, post } from '../kit/define';
+import { env, secret } from '../kit/refs';
+
+/**
+ * Transactional email provider, modelled on SendGrid: `Authorization: Bearer <key>`, a hard request
+ * rate limit (429 with Retry-After, which Temporal honours through `nextRetryDelay`), single and batch
+ * send, both answered 202. `Idempotency-Key` is optional at the provider; we always send one, so a
+ * resent message is delivered once. Recipient addresses are PII: never logged, at any depth.
+ */
+
+export const EmailMessage = z.object({
+  to: z.email().describe('recipient address (PII: redacted from every log line)'),
+  subject: z.string().min(1).max(998).describe('subject line (RFC 5322 caps a line at 998 characters)'),
+  body: z.string().max(1_000_000).describe('plain-text body'),
+});
+export type EmailMessage = z.infer<typeof EmailMessage>;
+
+/** The provider's cap on one batch request. */
+export const MAX_BATCH_MESSAGES = 100;
+
+export const EmailBatch = z.object({
+  messages: z
+    .array(EmailMessage)
+    .min(1)
+    .max(MAX_BATCH_MESSAGES)
+    .describe(`1 to ${MAX_BATCH_MESSAGES} messages, accepted or refused together`),
+});
+export type EmailBatch = z.infer<typeof EmailBatch>;
+
+export const EmailAccepted = z.object({
+  messageId: z.string().min(1).describe('provider message id; the same id when a keyed send is resent'),
+});
+export type EmailAccepted = z.infer<typeof EmailAccepted>;
+
+export const EmailBatchAccepted = z.object({
+  messageIds: z.array(z.string().min(1)).min(1).describe('one provider message id per message, in request order'),
+});
+export type EmailBatchAccepted = z.infer<typeof EmailBatchAccepted>;
+
+export const email = defineIntegration({
+  name: 'email',
+  version: 'v1',
+  purpose: 'Send transactional email (receipts, notifications)',
+  owner: 'notifications-team',
+  baseUrl: env('EMAIL_URL'),
+  auth: apiKey({ header: 'authorization', scheme: 'Bearer', key: secret('EMAIL_API_KEY') }),
+  // Keys are remembered for 24 hours; the background budget (1 hour) ends well inside it.
+  idempotency: { header: 'Idempotency-Key', retention: '24 hours' },
+  pii: ['to'],
+  endpoints: {
+    send: post('send', {
+      body: EmailMessage,
+      response: EmailAccepted,
+      profile: 'background',
+      // 202 when accepted; a resend with the same key is answered 200 with the first result.
+      successStatus: [200, 202],
+      description: 'Send one message; keyed, so a resend is delivered once. 429s wait for Retry-After',
+    }),
+    sendBatch: post('batch', {
+      body: EmailBatch,
+      response: EmailBatchAccepted,
+      profile: 'background',
+      successStatus: [200, 202],
+      description: `Send up to ${MAX_BATCH_MESSAGES} messages in one request (one rate-limit slot); keyed`,
+    }),
+  },
+});

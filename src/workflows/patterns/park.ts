@@ -1,0 +1,112 @@
+import { msToNumber } from '@temporalio/common/lib/time';
+import {
+  condition,
+  log,
+  metricMeter,
+  setCurrentDetails,
+  setHandler,
+  upsertMemo,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { parkedState, resolveParked, type OperatorDecision, type ParkedInfo } from '../messages';
+import { IntegrationName, NeedsAttention, WorkflowStage } from '../search-attributes';
+
+let parked: ParkedInfo | null = null;
+let decision: OperatorDecision | undefined;
+let handlersInstalled = false;
+
+/** The decisions every park accepts; `compensate` only where there is something to undo. */
+const allActions: OperatorDecision['action'][] = ['retry', 'retryWithBudget', 'skip', 'compensate', 'fail'];
+
+/** Registers `parkedState` and `resolveParked`; `runStep` calls it first, so they answer before any park. */
+export function installOperatorHandlers(): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  setHandler(parkedState, () => parked);
+  setHandler(
+    resolveParked,
+    (d) => {
+      const step = parked!.step;
+      decision = d;
+      return { accepted: d.action, step };
+    },
+    { validator: validateDecision },
+  );
+}
+
+/** Rejects a decision before it enters history, with a message that says what would be accepted. */
+function validateDecision(d: OperatorDecision): void {
+  if (!parked) throw new Error('nothing is parked: this workflow is not waiting for a decision');
+  if (decision) throw new Error('a decision was already accepted and is being carried out');
+  if (!d || typeof d !== 'object' || !parked.allowed.includes(d.action)) {
+    throw new Error(`action must be one of ${parked.allowed.join(', ')}, e.g. {"action":"retry"}`);
+  }
+  if (d.action === 'retryWithBudget') {
+    let ms = Number.NaN;
+    try {
+      ms = msToNumber(d.budget as never);
+    } catch {
+      // reported below
+    }
+    if (!(ms > 0)) throw new Error('retryWithBudget needs a budget such as "30 minutes" or "2 hours"');
+  }
+  if (d.action === 'skip' && !('result' in d))
+    throw new Error('skip needs the result to continue with: {"action":"skip","result":{...}}');
+  if (d.action === 'fail' && (typeof d.reason !== 'string' || d.reason.trim() === ''))
+    throw new Error('fail needs a reason');
+}
+
+/**
+ * Parks the workflow for an operator instead of failing it: records why (query `parkedState`, memo,
+ * the UI's details panel), marks it `NeedsAttention` in search attributes so it can be listed, alerts,
+ * and waits for a decision delivered as the Update `resolveParked`.
+ */
+export async function park(
+  reason: Omit<ParkedInfo, 'since' | 'allowed'>,
+  options: { canCompensate: boolean },
+): Promise<OperatorDecision> {
+  installOperatorHandlers();
+  parked = {
+    ...reason,
+    since: new Date(Date.now()).toISOString(), // workflow time: deterministic on replay
+    allowed: options.canCompensate ? allActions : allActions.filter((a) => a !== 'compensate'),
+  };
+  decision = undefined;
+  upsertSearchAttributes([
+    { key: NeedsAttention, value: true },
+    { key: IntegrationName, value: reason.integration },
+    { key: WorkflowStage, value: 'parked' },
+  ]);
+  upsertMemo({ parked });
+  setCurrentDetails(parkedDetails(parked));
+  log.error('workflow parked: needs an operator decision', { ...parked });
+  metricMeter.createCounter('integration_parked', 'workflows', 'workflows parked for an operator').add(1, {
+    integration: reason.integration,
+    failure_type: reason.failureType,
+  });
+
+  await condition(() => decision !== undefined);
+  const chosen = decision!;
+  log.warn('operator decision accepted', { step: reason.step, action: chosen.action });
+  upsertSearchAttributes([
+    { key: NeedsAttention, value: false },
+    { key: WorkflowStage, value: `resumed:${chosen.action}` },
+  ]);
+  upsertMemo({ parked: null, lastDecision: { step: reason.step, ...chosen } });
+  setCurrentDetails('');
+  parked = null;
+  return chosen;
+}
+
+/** The details panel an operator sees in the UI: what failed, and the exact command to resolve it. */
+function parkedDetails(info: ParkedInfo): string {
+  const id = workflowInfo().workflowId;
+  return [
+    `**Parked: needs an operator decision** (since ${info.since})`,
+    `Step \`${info.step}\` on \`${info.integration}.${info.endpoint}\` ended with \`${info.failureType}\` after ${info.attempts} attempt(s).`,
+    `Last error: ${info.lastError}`,
+    `Allowed: ${info.allowed.join(', ')}. Resolve with:`,
+    `\`temporal workflow update execute --workflow-id ${id} --name resolveParked --input '{"action":"retry"}'\``,
+  ].join('\n\n');
+}

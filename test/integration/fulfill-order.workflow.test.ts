@@ -1,0 +1,97 @@
+import { IntegrationsClient } from '../../src/client';
+import { createLogger } from '../../src/observability/logger';
+import { documentsWebhooks } from '../../src/webhooks/providers';
+import { startReceiver } from '../../src/webhooks/server';
+import type { LedgerEntry } from '../support/sandbox';
+import { sandboxAdmin } from '../support/sandbox';
+import { testEnv, uniqueId, withWorkers } from '../support/temporal';
+
+/** The ledger entries whose idempotency key belongs to this order's workflow. */
+async function effectsOf(orderId: string): Promise<(LedgerEntry & { seq: number })[]> {
+  const ledger = (await sandboxAdmin.ledger()) as (LedgerEntry & { seq: number })[];
+  return ledger.filter((e) => e.idempotencyKey?.startsWith(`order-${orderId}:`));
+}
+const effectNames = (effects: LedgerEntry[]) => effects.map((e) => `${e.effect}@${e.idempotencyKey?.split(':').pop()}`);
+
+describe('fulfillOrder on the real dev server', () => {
+  let client: IntegrationsClient;
+  beforeAll(async () => {
+    client = await IntegrationsClient.connect({ address: testEnv.temporalAddress });
+    await sandboxAdmin.config({ jobMs: 300 });
+  });
+  afterAll(async () => {
+    await sandboxAdmin.config({ jobMs: 1500, webhook: { target: null } });
+    await client.close();
+  });
+  afterEach(() => sandboxAdmin.clearFaults());
+
+  it('answers as soon as the charge is settled, then charges, invoices, emails and notes the CRM once each', async () => {
+    const orderId = uniqueId('happy');
+    const { charge, result } = await withWorkers(async () => {
+      const started = await client.startOrder({ orderId, customerId: 'cus_0007', amount: 5000, currency: 'EUR' });
+      return { charge: started.charge, result: await client.orderResult(orderId) };
+    });
+    expect(charge).toEqual({ charged: true, paymentId: expect.stringMatching(/^pay_/) as string });
+    expect(result).toMatchObject({
+      stage: 'completed',
+      paymentId: charge.paymentId,
+      invoiceUrl: expect.any(String) as string,
+    });
+    expect(effectNames(await effectsOf(orderId)).sort()).toEqual(
+      [
+        'customer.updated@crm-invoiced',
+        'customer.updated@crm-pending',
+        'document.generated@invoice',
+        'email.sent@email-invoice',
+        'payment.created@charge',
+      ].sort(),
+    );
+  });
+
+  it('undoes what happened, newest first, when a later step is rejected: one refund, the CRM note restored', async () => {
+    const orderId = uniqueId('compensate');
+    await sandboxAdmin.fault({ method: 'POST', path: '/email/send', fault: 'status', params: { code: 422 } });
+    const result = await withWorkers(async () => {
+      await client.startOrder({ orderId, customerId: 'cus_0008', amount: 1200, currency: 'EUR' });
+      return client.orderResult(orderId);
+    });
+    expect(result).toMatchObject({ stage: 'compensated', compensated: ['crm-note', 'charge'] });
+    expect(result.failure).toContain('provider rejected the request (422)');
+    const effects = await effectsOf(orderId);
+    expect(effectNames(effects)).toEqual([
+      'payment.created@charge',
+      'customer.updated@crm-pending',
+      'document.generated@invoice',
+      'customer.updated@crm-pending-undo',
+      'refund.created@refund',
+    ]);
+    expect(effects.filter((e) => e.effect === 'refund.created')).toHaveLength(1);
+  });
+
+  it('finishes the invoice wait through the provider’s webhook, via the receiver, long before the next poll', async () => {
+    const orderId = uniqueId('webhook');
+    const receiver = await startReceiver({
+      providers: [{ definition: documentsWebhooks, secrets: [process.env.WEBHOOK_DOCUMENTS_SECRETS!] }],
+      temporal: { address: testEnv.temporalAddress },
+      logger: createLogger({ name: 'receiver', level: 'error' }),
+    });
+    try {
+      await sandboxAdmin.config({ webhook: { target: `${receiver.url}/webhooks/documents` } });
+      const result = await withWorkers(async () => {
+        // Timers mode with an hour between checks: only the webhook can finish it within the test.
+        await client.startOrder({
+          orderId,
+          customerId: 'cus_0009',
+          amount: 700,
+          currency: 'EUR',
+          invoice: { mode: 'timers', interval: '1 hour' },
+        });
+        return client.orderResult(orderId);
+      });
+      expect(result.stage).toBe('completed');
+      expect(receiver.stats()).toMatchObject({ accepted: 1 });
+    } finally {
+      await receiver.close();
+    }
+  });
+});

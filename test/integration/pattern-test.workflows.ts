@@ -1,0 +1,43 @@
+// Test-only workflows that exercise the patterns one at a time, against the real integration workers.
+import type { Duration } from '@temporalio/common';
+import { payments, type Payment } from '../../src/integrations/payments/payments.integration';
+import { proxyIntegration } from '../../src/workflows/integration-proxy';
+import { stepKey } from '../../src/workflows/keys';
+import { runStep, type StepResult } from '../../src/workflows/patterns/steps';
+
+const pay = proxyIntegration(payments);
+
+export interface ChargeStepInput {
+  orderId: string;
+  amount: number;
+  /** The charge's clock-time budget. @default the userFlow profile's */
+  budget?: Duration;
+  /** Reconcile an unknown outcome with the findPayment lookup. */
+  lookup: boolean;
+  lookupInterval?: Duration;
+  lookupBudget?: Duration;
+}
+
+/** One charge as a durable step: what runStep does with every outcome the sandbox can produce. */
+export async function chargeStep(input: ChargeStepInput): Promise<StepResult<Payment>> {
+  const key = stepKey('charge');
+  const budget = input.budget ?? payments.profileOf('createPayment').scheduleToClose;
+  return runStep({
+    step: 'charge',
+    integration: 'payments',
+    endpoint: 'createPayment',
+    budget,
+    call: (o) =>
+      pay.createPayment(
+        { key, body: { orderId: input.orderId, amount: input.amount, currency: 'EUR' } },
+        { ...o, scheduleToClose: o.scheduleToClose ?? budget },
+      ),
+    reconcile: {
+      lookup: input.lookup ? (o) => pay.findPayment({ query: { correlationId: key } }, o) : undefined,
+      keyRetention: '24 hours',
+      lookupInterval: input.lookupInterval,
+      lookupBudget: input.lookupBudget,
+    },
+    canCompensate: true,
+  });
+}
