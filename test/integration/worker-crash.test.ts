@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { IntegrationsClient } from '../../src/client';
 import { startService, type ServiceProcess } from '../../src/devserver/service-process';
 import { TMP_DIR } from '../support/stack';
-import { sandboxAdmin, type LedgerEntry } from '../support/sandbox';
+import { sandboxAdmin } from '../support/sandbox';
 import { testEnv, uniqueId } from '../support/temporal';
 import { waitFor } from '../support/wait';
 
