@@ -1,5 +1,7 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { IntegrationsClient } from '../client';
+import type { FulfillOrderInput } from '../workflows/fulfill-order.workflow';
+import { orderWorkflowId, parkedState, resolveParked, type OrderStatus } from '../workflows/messages';
 
 export interface DemoOptions {
   address: string;
@@ -7,36 +9,46 @@ export interface DemoOptions {
   uiUrl?: string;
   sandboxUrl: string;
   say: (line: string) => void;
+  /** Interactive runs leave the parked order for the operator; `--once` resolves it itself. */
+  leaveParked: boolean;
+}
+
+interface Fault {
+  method: string;
+  path: string;
+  fault: string;
+  params?: Record<string, unknown>;
+  times?: number;
 }
 
 interface Scenario {
   title: string;
-  /** Provider misbehaviour to set up in the sandbox before the run. */
-  fault?: { method: string; path: string; fault: string; params?: Record<string, unknown>; times?: number };
-  run: (client: IntegrationsClient, orderId: string) => Promise<{ workflowId: string; runId: string; detail: string }>;
-}
-
-function charge(amount: number): Scenario['run'] {
-  return async (client, orderId) => {
-    const handle = await client.startChargePayment({ orderId, amount, currency: 'EUR' });
-    const payment = await handle.result();
-    return {
-      workflowId: handle.workflowId,
-      runId: handle.firstExecutionRunId,
-      detail: `payment ${payment.id} ${payment.status}`,
-    };
-  };
+  /** Provider misbehaviour set up in the sandbox before the order starts. */
+  faults?: Fault[];
+  order?: Partial<FulfillOrderInput>;
+  /** The stage the order must end in for the scenario to count as a success. */
+  expect: OrderStatus['stage'];
+  /** The order parks: what the operator (or `--once`) does about it. */
+  parks?: boolean;
 }
 
 const scenarios: Scenario[] = [
+  { title: 'order: charge, invoice (webhook or poll), email, CRM', expect: 'completed' },
   {
-    title: 'charge a payment',
-    run: charge(4200),
+    title: 'order whose charge answer is lost (504 after applying): found by lookup, not charged twice',
+    faults: [{ method: 'POST', path: '/payments/payments', fault: 'commit-then-504', params: { ms: 10 }, times: 2 }],
+    expect: 'completed',
   },
   {
-    title: 'charge while the provider answers 503 once (Temporal retries the activity)',
-    fault: { method: 'POST', path: '/payments/payments', fault: 'status', params: { code: 503 }, times: 1 },
-    run: charge(1999),
+    title: 'order whose invoice email is rejected (422): CRM note restored, payment refunded',
+    faults: [{ method: 'POST', path: '/email/send', fault: 'status', params: { code: 422 }, times: 1 }],
+    expect: 'compensated',
+  },
+  {
+    title: 'order whose email credentials are rejected (401): parked for an operator',
+    faults: [{ method: 'POST', path: '/email/send', fault: 'status', params: { code: 401 } }],
+    expect: 'completed',
+    parks: true,
   },
 ];
 
@@ -47,12 +59,45 @@ export async function runDemo(options: DemoOptions): Promise<boolean> {
   let allOk = true;
   try {
     for (const [i, scenario] of scenarios.entries()) {
-      if (scenario.fault) await setFault(options.sandboxUrl, scenario.fault);
+      await admin(options.sandboxUrl, 'DELETE', '/admin/faults');
+      for (const fault of scenario.faults ?? []) await admin(options.sandboxUrl, 'POST', '/admin/faults', fault);
       const orderId = `demo-${batch}-${i + 1}`;
+      const link = workflowLink(options, orderWorkflowId(orderId));
       try {
-        const { workflowId, runId, detail } = await scenario.run(client, orderId);
-        options.say(`  ok    ${scenario.title}: ${detail}`);
-        options.say(`        ${workflowLink(options, workflowId, runId)}`);
+        const started = Date.now();
+        const { charge } = await client.startOrder({
+          orderId,
+          customerId: `cus_00${10 + i}`,
+          amount: 1000 + i,
+          currency: 'EUR',
+          ...scenario.order,
+        });
+        const chargeMs = Date.now() - started;
+        if (scenario.parks) {
+          const handle = client.temporal.workflow.getHandle(orderWorkflowId(orderId));
+          const parked = await waitUntilParked(handle);
+          options.say(`  PARKED ${scenario.title}`);
+          options.say(`         ${parked}; ${link}`);
+          const resolve = `temporal workflow update execute --workflow-id ${orderWorkflowId(orderId)} --name resolveParked --input '{"action":"retry"}'`;
+          if (options.leaveParked) {
+            options.say(`         Fix it, then resolve it in the UI or with: ${resolve}`);
+            options.say(
+              `         (the email fault stays on until you clear it: curl -X DELETE ${options.sandboxUrl}/admin/faults)`,
+            );
+            continue;
+          }
+          await admin(options.sandboxUrl, 'DELETE', '/admin/faults'); // the operator fixed the credentials...
+          await handle.executeUpdate(resolveParked, { args: [{ action: 'retry' }] }); // ...and retried
+          options.say(`         resolved as an operator would: ${resolve}`);
+        }
+        const result = await client.orderResult(orderId);
+        const ok = result.stage === scenario.expect;
+        allOk &&= ok;
+        const detail = `charge answered in ${chargeMs} ms (${charge.charged ? charge.paymentId : charge.failure}); order ${result.stage}`;
+        options.say(
+          `  ${ok ? 'ok    ' : 'FAIL  '}${scenario.title}: ${detail}${result.compensated ? ` [undone: ${result.compensated.join(', ')}]` : ''}`,
+        );
+        options.say(`        ${link}`);
       } catch (err) {
         allOk = false;
         const cause = err instanceof WorkflowFailedError ? (err.cause?.message ?? err.message) : (err as Error).message;
@@ -65,16 +110,28 @@ export async function runDemo(options: DemoOptions): Promise<boolean> {
   return allOk;
 }
 
-function workflowLink(options: DemoOptions, workflowId: string, runId: string): string {
-  if (!options.uiUrl) return `workflow ${workflowId} (run ${runId})`;
-  return `${options.uiUrl}/namespaces/${options.namespace}/workflows/${encodeURIComponent(workflowId)}/${runId}/history`;
+async function waitUntilParked(
+  handle: ReturnType<IntegrationsClient['temporal']['workflow']['getHandle']>,
+): Promise<string> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const info = await handle.query(parkedState);
+    if (info) return `${info.integration}.${info.endpoint} failed with ${info.failureType}: ${info.lastError}`;
+    if (Date.now() > deadline) throw new Error('the order did not park within a minute');
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
-async function setFault(sandboxUrl: string, fault: NonNullable<Scenario['fault']>): Promise<void> {
-  const res = await fetch(`${sandboxUrl}/admin/faults`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(fault),
+function workflowLink(options: DemoOptions, workflowId: string): string {
+  if (!options.uiUrl) return `workflow ${workflowId}`;
+  return `${options.uiUrl}/namespaces/${options.namespace}/workflows/${encodeURIComponent(workflowId)}`;
+}
+
+async function admin(sandboxUrl: string, method: string, path: string, body?: unknown): Promise<void> {
+  const res = await fetch(`${sandboxUrl}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
   });
-  if (!res.ok) throw new Error(`sandbox refused the fault ${JSON.stringify(fault)}: ${res.status}`);
+  if (!res.ok) throw new Error(`sandbox refused ${method} ${path}: ${res.status} ${await res.text()}`);
 }

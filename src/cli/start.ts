@@ -63,16 +63,32 @@ async function main(): Promise<number> {
       TEMPORAL_ADDRESS: address,
       TEMPORAL_NAMESPACE: config.TEMPORAL_NAMESPACE,
     };
+    const receiver = startService({
+      name: 'webhooks',
+      entry: 'src/webhooks/main.ts',
+      env: { ...env, ...credentials.receiverEnv },
+      logFile: join(logDir, 'webhooks.log'),
+      readyEvent: 'receiver.listening',
+    });
+    services.push(receiver);
+    const receiverUrl = String((await receiver.ready).url);
+    say(`Webhook receiver at ${receiverUrl}`);
+
     const sandbox = startService({
       name: 'sandbox',
       entry: 'src/sandbox/main.ts',
-      env: { ...env, SANDBOX_PORT: String(config.SANDBOX_PORT), ...credentials.sandboxEnv },
+      env: {
+        ...env,
+        SANDBOX_PORT: String(config.SANDBOX_PORT),
+        SANDBOX_WEBHOOK_TARGET: `${receiverUrl}/webhooks/documents`,
+        ...credentials.sandboxEnv,
+      },
       logFile: join(logDir, 'sandbox.log'),
       readyEvent: 'sandbox.listening',
     });
     services.push(sandbox);
     const sandboxUrl = String((await sandbox.ready).url);
-    say(`Provider sandbox at ${sandboxUrl}`);
+    say(`Provider sandbox at ${sandboxUrl} (its document webhooks go to the receiver)`);
 
     const worker = startService({
       name: 'worker',
@@ -85,7 +101,14 @@ async function main(): Promise<number> {
     await worker.ready;
     say(`Worker ready (logs in ${logDir})`);
 
-    const ok = await runDemo({ address, namespace: config.TEMPORAL_NAMESPACE, uiUrl, sandboxUrl, say });
+    const ok = await runDemo({
+      address,
+      namespace: config.TEMPORAL_NAMESPACE,
+      uiUrl,
+      sandboxUrl,
+      say,
+      leaveParked: !once,
+    });
     if (once) {
       await shutdown();
       return ok ? 0 : 1;

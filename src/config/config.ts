@@ -9,6 +9,11 @@ const port = z.coerce.number().int().min(0).max(65535);
 export const configSchema = z.object({
   /** `development` allows plain HTTP to loopback providers; anything else demands HTTPS. @default development */
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  /**
+   * Hosts integrations may reach over plain HTTP (comma-separated), e.g. the sandbox inside
+   * docker-compose's network. Leave empty in production: everything else must be HTTPS.
+   */
+  ALLOW_HTTP_HOSTS: z.string().optional(),
   /** pino level. @default info */
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   /**

@@ -1,4 +1,6 @@
-import { ConfigError, loadConfig } from '../../src/config/config';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError, configVariables, loadConfig } from '../../src/config/config';
 
 describe('loadConfig', () => {
   it('applies the documented defaults to an empty environment', () => {
@@ -28,5 +30,11 @@ describe('loadConfig', () => {
     expect(message).toContain('TEMPORAL_DEV_PORT="seventy"');
     expect(message).toContain('TEMPORAL_ADDRESS="no-port-here": expected host:port');
     expect(message).toContain('see .env.example');
+  });
+
+  it('documents every variable it reads in .env.example', () => {
+    const example = readFileSync(join(__dirname, '..', '..', '.env.example'), 'utf8');
+    const documented = [...example.matchAll(/^([A-Z_]+)=/gm)].map((m) => m[1]);
+    expect(configVariables.filter((v) => !documented.includes(v))).toEqual([]);
   });
 });

@@ -27,7 +27,7 @@ function hostPort(value: string | number | undefined): { host: string; port: num
 describe('docker-compose.yml', () => {
   it('runs Temporal on PostgreSQL with the Web UI and this project’s worker and sandbox', () => {
     expect(Object.keys(services)).toEqual(
-      expect.arrayContaining(['postgresql', 'temporal', 'temporal-ui', 'worker', 'sandbox']),
+      expect.arrayContaining(['postgresql', 'temporal', 'temporal-ui', 'worker', 'sandbox', 'webhooks']),
     );
     expect(services.temporal?.environment?.DB).toBe('postgres12');
   });
@@ -66,6 +66,12 @@ describe('docker-compose.yml', () => {
     const sandboxPort = Number(services.sandbox?.environment?.SANDBOX_PORT);
     expect(services.sandbox?.ports).toContain(`${sandboxPort}:${sandboxPort}`);
     expect(hostPort(services.worker?.environment?.PAYMENTS_URL)).toEqual({ host: 'sandbox', port: sandboxPort });
+  });
+
+  it('sends the sandbox’s webhooks to the port the receiver listens on', () => {
+    const port = Number(services.webhooks?.environment?.WEBHOOK_PORT);
+    expect(services.webhooks?.ports).toContain(`${port}:${port}`);
+    expect(hostPort(services.sandbox?.environment?.SANDBOX_WEBHOOK_TARGET)).toEqual({ host: 'webhooks', port });
   });
 
   it('keeps secrets out of the file: each one is required from the environment', () => {

@@ -12,6 +12,11 @@ describe('checkBaseUrl', () => {
     expect(() => checkBaseUrl('http://api.example.com', 'development')).toThrow(UrlPolicyError);
   });
 
+  it('accepts plain HTTP to a host listed as allowed (the sandbox in docker-compose), and only to it', () => {
+    expect(checkBaseUrl('http://sandbox:8081/payments', 'production', ['sandbox']).origin).toBe('http://sandbox:8081');
+    expect(() => checkBaseUrl('http://other:8081', 'production', ['sandbox'])).toThrow(/ALLOW_HTTP_HOSTS/);
+  });
+
   it('refuses link-local and metadata addresses even over HTTPS', () => {
     for (const url of ['https://169.254.169.254/latest', 'https://[fe80::1]/', 'https://metadata.google.internal/']) {
       expect(() => checkBaseUrl(url, 'production')).toThrow(/link-local or metadata/);

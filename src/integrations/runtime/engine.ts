@@ -51,12 +51,17 @@ export class IntegrationRuntime {
   private readonly env: NodeJS.ProcessEnv;
   /** As in the config module: development unless said otherwise (production images set it). */
   private readonly nodeEnv: string;
+  private readonly allowHttpHosts: string[];
   private readonly pools = new Map<string, { key: string; pool: Dispatcher }>();
   private readonly tokens = new Map<string, TokenCache>();
 
   constructor(private readonly options: RuntimeOptions) {
     this.env = options.env ?? process.env;
     this.nodeEnv = this.env.NODE_ENV || 'development';
+    this.allowHttpHosts = (this.env.ALLOW_HTTP_HOSTS ?? '')
+      .split(',')
+      .map((h) => h.trim())
+      .filter(Boolean);
     this.secrets = options.secrets ?? new SecretSource(this.env);
   }
 
@@ -213,7 +218,7 @@ export class IntegrationRuntime {
   }
 
   private buildRequest(integration: Integration, spec: EndpointSpec, input: CallInputShape) {
-    const base = checkBaseUrl(this.secrets.value(integration.baseUrl), this.nodeEnv);
+    const base = checkBaseUrl(this.secrets.value(integration.baseUrl), this.nodeEnv, this.allowHttpHosts);
     const params = spec.params ? parseInput(spec.params, input.params, 'params') : {};
     const query = spec.query ? parseInput(spec.query, input.query ?? {}, 'query') : undefined;
     const body = spec.body ? parseInput(spec.body, input.body, 'body') : undefined;
@@ -364,7 +369,7 @@ export class IntegrationRuntime {
     integration: Integration,
     auth: Extract<AuthSpec, { kind: 'oauth2ClientCredentials' }>,
   ): Promise<{ value: string; expiresInMs: number }> {
-    const base = checkBaseUrl(this.secrets.value(integration.baseUrl), this.nodeEnv);
+    const base = checkBaseUrl(this.secrets.value(integration.baseUrl), this.nodeEnv, this.allowHttpHosts);
     const url = checkBaseUrl(
       new URL(auth.tokenUrl.replace(/^\//, ''), `${base.href.replace(/\/$/, '')}/`).href,
       this.nodeEnv,

@@ -28,7 +28,11 @@ export function isForbiddenAddress(address: string): boolean {
   return false;
 }
 
-export function checkBaseUrl(raw: string, nodeEnv: string | undefined): URL {
+/**
+ * @param allowHttpHosts hosts that may be reached over plain HTTP whatever NODE_ENV says (the sandbox
+ *   inside docker-compose's network); empty in a real deployment.
+ */
+export function checkBaseUrl(raw: string, nodeEnv: string | undefined, allowHttpHosts: readonly string[] = []): URL {
   let url: URL;
   try {
     url = new URL(raw);
@@ -36,9 +40,10 @@ export function checkBaseUrl(raw: string, nodeEnv: string | undefined): URL {
     throw new UrlPolicyError(`base URL ${JSON.stringify(raw)} is not an absolute URL`);
   }
   const devLoopback = (nodeEnv === 'development' || nodeEnv === 'test') && isLoopback(url.hostname);
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && devLoopback)) {
+  const allowed = devLoopback || allowHttpHosts.includes(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && allowed)) {
     throw new UrlPolicyError(
-      `base URL ${url.origin} is not HTTPS: use https:// (plain http is allowed only to loopback with NODE_ENV=development or test)`,
+      `base URL ${url.origin} is not HTTPS: use https:// (plain http is allowed only to loopback with NODE_ENV=development or test, or to a host listed in ALLOW_HTTP_HOSTS)`,
     );
   }
   if (url.username || url.password) throw new UrlPolicyError(`base URL ${url.origin} must not carry credentials`);
