@@ -1,6 +1,7 @@
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig } from '../config/config';
+import { encryptionKeysFromEnv, generateEncryptionKey, parseEncryptionKeys } from '../codec/encryption-codec';
+import { loadConfig, type Config } from '../config/config';
 import { devCredentials } from '../devserver/dev-credentials';
 import { startDevServer, type DevServer } from '../devserver/dev-server';
 import { startService, type ServiceProcess } from '../devserver/service-process';
@@ -36,6 +37,25 @@ async function main(): Promise<number> {
   process.once('SIGTERM', () => void shutdown().then(() => process.exit(143)));
 
   try {
+    // Payloads are encrypted (DESIGN rule 9); the codec server lets the UI show them. It needs no Temporal,
+    // and the dev server must know its URL when it starts: so it comes first.
+    say(payloadKeys(config));
+    const codec = startService({
+      name: 'codec',
+      entry: 'src/codec/main.ts',
+      env: {
+        ...process.env,
+        CODEC_CORS_ORIGINS:
+          process.env.CODEC_CORS_ORIGINS ||
+          `http://127.0.0.1:${config.TEMPORAL_UI_PORT},http://localhost:${config.TEMPORAL_UI_PORT}`,
+      },
+      logFile: join(logDir, 'codec.log'),
+      readyEvent: 'codec.listening',
+    });
+    services.push(codec);
+    const codecUrl = String((await codec.ready).url);
+    say(`Codec server at ${codecUrl} (the Web UI decrypts payloads through it)`);
+
     let address = config.TEMPORAL_ADDRESS;
     let uiUrl: string | undefined;
     if (!address) {
@@ -44,6 +64,7 @@ async function main(): Promise<number> {
         dbFilename: join(config.DATA_DIR, 'temporal.sqlite'),
         port: config.TEMPORAL_DEV_PORT,
         uiPort: config.TEMPORAL_UI_PORT,
+        uiCodecEndpoint: codecUrl,
         namespace: config.TEMPORAL_NAMESPACE,
         onProgress: say,
       });
@@ -122,6 +143,29 @@ async function main(): Promise<number> {
     await shutdown();
     return 1;
   }
+}
+
+/**
+ * The payload encryption keys of this run, put in `process.env.PAYLOAD_ENCRYPTION_KEYS` for the demo client
+ * and every child. Configured keys win; otherwise the key kept in `<DATA_DIR>/payload-key` (mode 0600),
+ * generated on the first run, so histories kept by the dev server stay readable after a restart.
+ */
+function payloadKeys(config: Config): string {
+  const configured = encryptionKeysFromEnv(process.env);
+  if (configured) return `Payload encryption: configured keys (current: ${configured[0]!.id})`;
+  const file = join(config.DATA_DIR, 'payload-key');
+  let created = false;
+  if (!existsSync(file)) {
+    mkdirSync(config.DATA_DIR, { recursive: true });
+    const id = `dev-${new Date().toISOString().slice(0, 10).replaceAll('-', '')}`;
+    writeFileSync(file, `${generateEncryptionKey(id)}\n`, { mode: 0o600, flag: 'wx' });
+    created = true;
+  }
+  chmodSync(file, 0o600);
+  const spec = readFileSync(file, 'utf8').trim();
+  const keys = parseEncryptionKeys(spec, file);
+  process.env.PAYLOAD_ENCRYPTION_KEYS = spec;
+  return `Payload encryption: key ${keys[0]!.id} ${created ? 'generated into' : 'from'} ${file}`;
 }
 
 void main().then((code) => process.exit(code));

@@ -4,6 +4,8 @@ import {
   WithStartWorkflowOperation,
   type WorkflowHandleWithFirstExecutionRunId,
 } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
+import { dataConverterFromConfig } from '../codec/data-converter';
 import type { Payment } from '../integrations/payments/payments.integration';
 import type { chargePayment, ChargePaymentInput } from '../workflows/charge-payment.workflow';
 import type { fulfillOrder, FulfillOrderInput } from '../workflows/fulfill-order.workflow';
@@ -19,6 +21,11 @@ import { WORKFLOWS_TASK_QUEUE } from '../workflows/task-queues';
 export interface ClientOptions {
   address: string;
   namespace?: string;
+  /**
+   * Payload codecs; must match the workers'. When omitted, read from the environment
+   * (`PAYLOAD_ENCRYPTION_KEYS(_FILE)`, see `dataConverterFromConfig`); `null` forces plain payloads.
+   */
+  dataConverter?: DataConverter | null;
 }
 
 /** What a service uses to start and follow this project's workflows. */
@@ -29,8 +36,13 @@ export class IntegrationsClient {
   ) {}
 
   static async connect(options: ClientOptions): Promise<IntegrationsClient> {
+    const dataConverter =
+      options.dataConverter === undefined ? dataConverterFromConfig(process.env) : (options.dataConverter ?? undefined);
     const connection = await Connection.connect({ address: options.address });
-    return new IntegrationsClient(new Client({ connection, namespace: options.namespace ?? 'default' }), connection);
+    return new IntegrationsClient(
+      new Client({ connection, namespace: options.namespace ?? 'default', dataConverter }),
+      connection,
+    );
   }
 
   /**
@@ -63,6 +75,7 @@ export class IntegrationsClient {
       workflowId: orderWorkflowId(input.orderId),
       args: [input],
       workflowIdConflictPolicy: 'USE_EXISTING',
+      staticSummary: `Fulfil order ${input.orderId}: charge, invoice, email, CRM`,
     });
     const charge = await this.temporal.workflow.executeUpdateWithStart(chargeSettled, {
       startWorkflowOperation: start,

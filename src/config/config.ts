@@ -90,6 +90,22 @@ export const configSchema = z.object({
   WEBHOOK_START_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(3_000),
   /** `Retry-After` sent with a 503. @default 5 seconds */
   WEBHOOK_RETRY_AFTER_SECONDS: z.coerce.number().int().min(1).max(3600).default(5),
+  /**
+   * Payload encryption keys (AES-256-GCM), `id:base64key` pairs, comma-separated; the first encrypts, every
+   * one decrypts (rotation: put the new key first, keep the old ones while histories need them). Unset: no
+   * encryption. Checked at start-up by `src/codec` (never here: a bad value would be echoed). Secret: never logged.
+   */
+  PAYLOAD_ENCRYPTION_KEYS: z.string().min(1).optional(),
+  /** A mounted file with those keys (same format, one per line or comma-separated). Wins over the variable. */
+  PAYLOAD_ENCRYPTION_KEYS_FILE: z.string().min(1).optional(),
+  /** Interface the codec server (decodes payloads for the Web UI) listens on. Keep it loopback or behind auth. @default 127.0.0.1 */
+  CODEC_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Port of the codec server; 0 picks a free one (announced in its ready line). @default 0 */
+  CODEC_PORT: port.default(0),
+  /** Origins (the Web UI's) allowed to call the codec server from a browser, comma-separated. @default http://127.0.0.1:8233,http://localhost:8233 */
+  CODEC_CORS_ORIGINS: z.string().min(1).default('http://127.0.0.1:8233,http://localhost:8233'),
+  /** Codec server requests larger than this get 413. @default 4194304 bytes */
+  CODEC_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(67_108_864).default(4_194_304),
 });
 
 export type Config = z.infer<typeof configSchema>;

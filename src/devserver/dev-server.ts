@@ -11,6 +11,8 @@ export interface DevServerOptions {
   port?: number;
   /** Web UI port; no UI when unset. */
   uiPort?: number;
+  /** A codec server's URL the Web UI sends encrypted payloads to for display (`--ui-codec-endpoint`). */
+  uiCodecEndpoint?: string;
   namespace?: string;
   env?: NodeJS.ProcessEnv;
   onProgress?: (line: string) => void;
@@ -61,6 +63,7 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
         uiPort: options.uiPort,
         searchAttributes: customSearchAttributes,
         log: { format: 'json', level: 'error' },
+        ...(options.uiCodecEndpoint ? { extraArgs: ['--ui-codec-endpoint', options.uiCodecEndpoint] } : {}),
       },
     });
   } catch (err) {

@@ -1,3 +1,4 @@
+import { dataConverterFromConfig } from '../codec/data-converter';
 import { loadConfig } from '../config/config';
 import { createLogger } from '../observability/logger';
 import { documentsWebhooks } from './providers';
@@ -24,7 +25,12 @@ async function main(): Promise<void> {
     host: config.WEBHOOK_HOST,
     port: config.WEBHOOK_PORT,
     providers: [{ definition: documentsWebhooks, secrets }],
-    temporal: { address, namespace: config.TEMPORAL_NAMESPACE, startTimeoutMs: config.WEBHOOK_START_TIMEOUT_MS },
+    temporal: {
+      address,
+      namespace: config.TEMPORAL_NAMESPACE,
+      startTimeoutMs: config.WEBHOOK_START_TIMEOUT_MS,
+      dataConverter: dataConverterFromConfig(process.env),
+    },
     limits: {
       maxBodyBytes: config.WEBHOOK_MAX_BODY_BYTES,
       headersTimeoutMs: config.WEBHOOK_HEADERS_TIMEOUT_MS,

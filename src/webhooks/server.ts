@@ -6,7 +6,7 @@ import type { WebhookEventInput } from '../workflows/process-webhook-event.workf
 import type { WebhookProviderDefinition } from './providers';
 import type { SecretList } from './secrets';
 import { ReceiverStats, type ReceiverStatsSnapshot } from './stats';
-import { TemporalStarter } from './temporal-starter';
+import { TemporalStarter, type TemporalStarterOptions } from './temporal-starter';
 import { checkTimestamp, StandardWebhooksVerifier, verifyHexHmac } from './verify';
 
 export interface ReceiverProvider {
@@ -41,6 +41,8 @@ export interface ReceiverOptions {
     taskQueue?: string;
     /** Budget for one workflow start, connecting included. @default 3000 ms */
     startTimeoutMs?: number;
+    /** Payload codecs (encryption), the same as the workers'. @default none (plain payloads) */
+    dataConverter?: TemporalStarterOptions['dataConverter'];
   };
   limits?: ReceiverLimits;
   /** `Retry-After` of a 503. @default 5 seconds */
@@ -158,6 +160,7 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
     namespace: options.temporal.namespace,
     taskQueue: options.temporal.taskQueue ?? WORKFLOWS_TASK_QUEUE,
     startTimeoutMs: options.temporal.startTimeoutMs,
+    dataConverter: options.temporal.dataConverter,
   });
 
   function reject(provider: string | undefined, rejection: Rejection, context: Record<string, unknown> = {}): Reply {

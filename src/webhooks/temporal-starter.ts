@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Client, Connection, isGrpcServiceError } from '@temporalio/client';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { WorkflowExecutionAlreadyStartedError, type DataConverter } from '@temporalio/common';
 import type { processWebhookEvent, WebhookEventInput } from '../workflows/process-webhook-event.workflow';
 
 export interface TemporalStarterOptions {
@@ -16,6 +16,8 @@ export interface TemporalStarterOptions {
    * @default 3000 ms
    */
   startTimeoutMs?: number;
+  /** Payload codecs (encryption): the event reaches the history encrypted like every other payload. */
+  dataConverter?: DataConverter;
 }
 
 export type StartOutcome =
@@ -115,7 +117,8 @@ export class TemporalStarter {
       await connection.close().catch(() => undefined);
       throw err;
     }
-    return { connection, client: new Client({ connection, namespace: this.options.namespace ?? 'default' }) };
+    const { namespace = 'default', dataConverter } = this.options;
+    return { connection, client: new Client({ connection, namespace, dataConverter }) };
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,9 @@
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
+import { dataConverterFromConfig } from '../codec/data-converter';
 import { loadConfig } from '../config/config';
 import { integrations } from '../integrations';
+import { ControlPlane } from '../integrations/runtime/control';
 import { IntegrationRuntime } from '../integrations/runtime/engine';
 import { createLogger, type Logger } from '../observability/logger';
 import { installTemporalRuntime } from './runtime';
@@ -11,21 +14,39 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ name: 'worker', level: config.LOG_LEVEL });
   installTemporalRuntime(logger);
+  // Before connecting: a bad key stops the process at start-up, not on its first payload.
+  const dataConverter = dataConverterFromConfig(process.env);
   const address = config.TEMPORAL_ADDRESS ?? `127.0.0.1:${config.TEMPORAL_DEV_PORT}`;
   const connection = await NativeConnection.connect({ address }).catch((err: Error) => {
     throw new Error(
       `Cannot reach Temporal at ${address} (${err.message}). Start it (npm start) or set TEMPORAL_ADDRESS.`,
     );
   });
-  const runtime = new IntegrationRuntime({ logger: logger.child({ component: 'integration' }) });
+  // Circuit breakers and kill switches live in Temporal; reading them needs a client connection.
+  const clientConnection = await Connection.connect({ address });
+  const control = new ControlPlane({
+    client: new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE, dataConverter }),
+    logger: logger.child({ component: 'control' }),
+  });
+  const runtime = new IntegrationRuntime({ logger: logger.child({ component: 'integration' }), control });
   await checkIntegrations(runtime, logger);
-  const workers = await createWorkers({ connection, namespace: config.TEMPORAL_NAMESPACE, runtime });
+  const workers = await createWorkers({ connection, namespace: config.TEMPORAL_NAMESPACE, runtime, dataConverter });
   const stop = () => workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown());
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
-  logger.info({ event: 'worker.ready', address, taskQueues: workers.map((w) => w.options.taskQueue) }, 'worker ready');
+  logger.info(
+    {
+      event: 'worker.ready',
+      address,
+      taskQueues: workers.map((w) => w.options.taskQueue),
+      payloadEncryption: dataConverter ? 'aes-256-gcm' : 'off',
+    },
+    'worker ready',
+  );
   await runWorkers(workers);
+  await control.close();
   await runtime.close();
+  await clientConnection.close();
   await connection.close();
   logger.info({ event: 'worker.stopped' }, 'worker stopped');
 }

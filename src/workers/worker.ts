@@ -1,4 +1,4 @@
-import type { Duration } from '@temporalio/common';
+import type { DataConverter, Duration } from '@temporalio/common';
 import { type NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { integrations, type IntegrationName } from '../integrations';
@@ -18,6 +18,8 @@ export interface WorkerSetOptions {
   workflows?: boolean;
   /** Extra options per worker, e.g. a test's shorter shutdown grace. */
   shutdownGraceTime?: Duration;
+  /** Payload codecs (encryption, `dataConverterFromConfig`) for every worker; plain payloads when unset. */
+  dataConverter?: DataConverter;
 }
 
 export const workflowsPath = require.resolve('../workflows');
@@ -29,6 +31,7 @@ export const workflowsPath = require.resolve('../workflows');
 export async function createWorkers(options: WorkerSetOptions): Promise<Worker[]> {
   const { connection, namespace } = options;
   const shutdownGraceTime = options.shutdownGraceTime ?? '10 seconds';
+  const dataConverter = options.dataConverter;
   const workers: Promise<Worker>[] = [];
   if (options.workflows ?? true) {
     workers.push(
@@ -38,6 +41,7 @@ export async function createWorkers(options: WorkerSetOptions): Promise<Worker[]
         taskQueue: WORKFLOWS_TASK_QUEUE,
         ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
         shutdownGraceTime,
+        dataConverter,
       }),
     );
   }
@@ -50,6 +54,7 @@ export async function createWorkers(options: WorkerSetOptions): Promise<Worker[]
         taskQueue: integrationTaskQueue(name),
         activities: activities[name],
         shutdownGraceTime,
+        dataConverter,
       }),
     );
   }

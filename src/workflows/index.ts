@@ -3,4 +3,5 @@
 export { awaitDocumentJob } from './await-document-job.workflow';
 export { chargePayment } from './charge-payment.workflow';
 export { fulfillOrder } from './fulfill-order.workflow';
+export { integrationControl } from './integration-control.workflow';
 export { processWebhookEvent } from './process-webhook-event.workflow';

@@ -41,3 +41,8 @@ export async function chargeStep(input: ChargeStepInput): Promise<StepResult<Pay
     canCompensate: true,
   });
 }
+
+/** A background read (findPayment): what a kill switch pauses and lifting it resumes. */
+export async function backgroundLookup(correlationId: string): Promise<Payment | null> {
+  return pay.findPayment({ query: { correlationId } });
+}

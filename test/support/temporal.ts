@@ -34,37 +34,41 @@ export interface TemporalTestContext {
  */
 export async function withWorkers<T>(
   fn: (ctx: TemporalTestContext) => Promise<T>,
-  options: Partial<Pick<WorkerSetOptions, 'integrations' | 'workflows' | 'runtime'>> & {
+  options: Partial<Pick<WorkerSetOptions, 'integrations' | 'workflows' | 'runtime' | 'dataConverter'>> & {
     /** Test-only workflows (a bundle built from this path) on their own task queue, beside the real ones. */
     testWorkflows?: { path: string; taskQueue: string };
+    /** Another server than the global setup's (host:port), e.g. one a test started with the UI. */
+    address?: string;
   } = {},
 ): Promise<T> {
   const runtime =
     options.runtime ?? new IntegrationRuntime({ logger: testLogger().child({ component: 'integration' }) });
-  const nativeConnection = await NativeConnection.connect({ address: testEnv.temporalAddress });
-  const connection = await Connection.connect({ address: testEnv.temporalAddress });
+  const { address = testEnv.temporalAddress, testWorkflows, ...workerOptions } = options;
+  const nativeConnection = await NativeConnection.connect({ address });
+  const connection = await Connection.connect({ address });
   const workers = await createWorkers({
     connection: nativeConnection,
     namespace: 'default',
     workflowBundle: { codePath: testEnv.workflowBundle },
     shutdownGraceTime: '1 second',
-    ...options,
+    ...workerOptions,
     runtime,
   });
-  if (options.testWorkflows) {
+  if (testWorkflows) {
     workers.push(
       await Worker.create({
         connection: nativeConnection,
         namespace: 'default',
-        taskQueue: options.testWorkflows.taskQueue,
-        workflowsPath: options.testWorkflows.path,
+        taskQueue: testWorkflows.taskQueue,
+        workflowsPath: testWorkflows.path,
         shutdownGraceTime: '1 second',
+        dataConverter: options.dataConverter,
       }),
     );
   }
   const running = runWorkers(workers);
   try {
-    return await fn({ client: new Client({ connection }), workers, runtime });
+    return await fn({ client: new Client({ connection, dataConverter: options.dataConverter }), workers, runtime });
   } finally {
     for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
     await running;

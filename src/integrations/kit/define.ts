@@ -167,6 +167,15 @@ export interface IntegrationSpec<E extends Record<string, EndpointSpec>> {
   endpoints: E;
   /** Status checks of two-step jobs (trigger, then poll). */
   pollers?: Record<string, PollerSpec>;
+  /** The shared circuit breaker (see src/workflows/integration-control.workflow.ts). */
+  breaker?: BreakerSpec;
+}
+
+export interface BreakerSpec {
+  /** Consecutive "provider is unwell" failures that open it. @default 10 */
+  failures?: number;
+  /** How long it stays open before one probe is let through, ms. @default 60000 */
+  cooldownMs?: number;
 }
 
 export type Integration<E extends Record<string, EndpointSpec> = Record<string, EndpointSpec>> = IntegrationSpec<E> & {

@@ -35,6 +35,10 @@ export const FailureType = {
   NotReady: 'NotReady',
   /** A polled job did not finish before its deadline. */
   DeadlineExceeded: 'DeadlineExceeded',
+  /** The integration's circuit breaker is open: no request left. User flows take their fallback. */
+  CircuitOpen: 'CircuitOpen',
+  /** An operator switched the integration or endpoint off. User flows take their fallback; background work waits. */
+  KillSwitch: 'KillSwitch',
   /** Base URL, secret or input that can never work (HTTP in production, a metadata address, a bad input). */
   Misconfigured: 'Misconfigured',
 } as const;

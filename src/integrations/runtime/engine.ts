@@ -7,7 +7,9 @@ import { Pool, type Dispatcher } from 'undici';
 import type { Logger } from '../../observability/logger';
 import type { AuthSpec, EndpointSpec, Integration } from '../kit/define';
 import { FailureType, type CallFailureDetails } from '../kit/failures';
+import type { Profile } from '../kit/profiles';
 import { classify, tlsVerificationCodes, type Outcome, type Verdict } from './classify';
+import type { ControlPlane } from './control';
 import { loggableBody, scrubText } from './redact';
 import { MissingConfigError, SecretSource } from './secrets';
 import { TokenCache, type Token } from './token-cache';
@@ -25,6 +27,8 @@ export interface RuntimeOptions {
   logger: Logger;
   secrets?: SecretSource;
   env?: NodeJS.ProcessEnv;
+  /** Shared circuit breakers and kill switches; none when unset (every call proceeds). */
+  control?: ControlPlane;
   /** Replaces the per-integration pool, for unit tests with undici's MockAgent. */
   dispatcher?: (integration: Integration) => Dispatcher;
 }
@@ -112,6 +116,7 @@ export class IntegrationRuntime {
     const spec = integration.endpoints[endpointName];
     if (!spec) throw new Error(`integration ${integration.name} has no endpoint ${endpointName}`);
     const profile = integration.profileOf(endpointName);
+    const probe = await this.gate(integration, endpointName, profile, ctx);
     const started = performance.now();
     const log: Record<string, unknown> = {
       integration: integration.name,
@@ -151,6 +156,7 @@ export class IntegrationRuntime {
     const durationMs = Math.round(performance.now() - started);
     const status = outcome?.kind === 'response' ? outcome.status : undefined;
     const secrets = this.secrets.knownSecrets();
+    this.options.control?.record(integration, verdict.ok ? undefined : verdict.type, probe);
     if (verdict.ok && usedToken) this.tokens.get(integration.name)?.confirm(usedToken);
     if (verdict.ok) {
       this.options.logger.info({ ...log, status, durationMs, outcome: 'ok' }, 'integration call');
@@ -191,6 +197,41 @@ export class IntegrationRuntime {
       nonRetryable: !verdict.retryable,
       nextRetryDelay: verdict.nextRetryDelayMs,
       details: [details],
+    });
+  }
+
+  /**
+   * The shared controls, before anything is sent: a kill switch or an open breaker stops the call.
+   * User flows fail fast (non-retryable) and take their fallback; background work is retried after the
+   * cooldown, spread over half of it again so waiting work resumes in waves, not all at once.
+   * Returns whether this call is the half-open probe.
+   */
+  private async gate(integration: Integration, endpoint: string, profile: Profile, ctx: CallContext): Promise<boolean> {
+    if (!this.options.control) return false;
+    const decision = await this.options.control.gate(integration, endpoint);
+    if (decision.proceed) return decision.probe;
+    const userFlow = profile.name === 'userFlow';
+    const delay = Math.round(decision.retryAfterMs * (1 + Math.random() * 0.5));
+    const message =
+      decision.reason === 'KillSwitch'
+        ? `${integration.name}.${endpoint}: switched off by an operator (kill switch)`
+        : `${integration.name}.${endpoint}: circuit breaker open; no request sent`;
+    this.options.logger.warn(
+      {
+        integration: integration.name,
+        endpoint,
+        attempt: ctx.attempt,
+        workflowId: ctx.workflowId,
+        outcome: decision.reason,
+        retryInMs: userFlow ? undefined : delay,
+      },
+      'integration call held back',
+    );
+    throw ApplicationFailure.create({
+      type: decision.reason === 'KillSwitch' ? FailureType.KillSwitch : FailureType.CircuitOpen,
+      message: userFlow ? `${message}: take the fallback` : `${message}: waiting ${delay} ms`,
+      nonRetryable: userFlow,
+      nextRetryDelay: userFlow ? undefined : delay,
     });
   }
 

@@ -107,6 +107,15 @@ function parkedDetails(info: ParkedInfo): string {
     `Step \`${info.step}\` on \`${info.integration}.${info.endpoint}\` ended with \`${info.failureType}\` after ${info.attempts} attempt(s).`,
     `Last error: ${info.lastError}`,
     `Allowed: ${info.allowed.join(', ')}. Resolve with:`,
-    `\`temporal workflow update execute --workflow-id ${id} --name resolveParked --input '{"action":"retry"}'\``,
+    // One option a line: the UI's panel does not wrap long lines.
+    [
+      '```',
+      'temporal workflow update execute \\',
+      `  --workflow-id ${id} \\`,
+      '  --name resolveParked \\',
+      `  --input '{"action":"retry"}'`,
+      '```',
+    ].join('\n'),
+    'Other decisions: `retryWithBudget` (with a `budget`), `skip` (with a `result`), `compensate`, `fail` (with a `reason`).',
   ].join('\n\n');
 }

@@ -1,0 +1,55 @@
+import { loadConfig } from '../config/config';
+import { createLogger } from '../observability/logger';
+import { parseCorsOrigins, startCodecServer } from './codec-server';
+import { EncryptionCodec, encryptionKeysFromEnv } from './encryption-codec';
+
+/**
+ * Process entry: `npm run codec`. The codec server the Temporal Web UI (and `temporal ... --codec-endpoint`)
+ * calls to show encrypted payloads decoded. Prints one JSON line on stdout once listening
+ * (`codec.listening`); SIGTERM/SIGINT close it.
+ */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger({ name: 'codec', level: config.LOG_LEVEL });
+  const keys = encryptionKeysFromEnv(process.env);
+  if (!keys) {
+    throw new Error(
+      'PAYLOAD_ENCRYPTION_KEYS (or PAYLOAD_ENCRYPTION_KEYS_FILE) is not set: the codec server has no key to decode with (see .env.example)',
+    );
+  }
+  const codec = new EncryptionCodec(keys);
+  const corsOrigins = parseCorsOrigins(config.CODEC_CORS_ORIGINS);
+  const server = await startCodecServer({
+    codec,
+    host: config.CODEC_HOST,
+    port: config.CODEC_PORT,
+    corsOrigins,
+    maxBodyBytes: config.CODEC_MAX_BODY_BYTES,
+    logger,
+  });
+  process.stdout.write(`${JSON.stringify({ event: 'codec.listening', url: server.url })}\n`);
+  // Key ids only, never keys.
+  logger.info(
+    { event: 'codec.ready', url: server.url, corsOrigins, currentKeyId: codec.currentKeyId, keyIds: codec.keyIds },
+    'codec server listening',
+  );
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) process.exit(1); // a second signal means "now"
+    stopping = true;
+    logger.info({ event: 'codec.stopping', signal }, 'codec server stopping');
+    server.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch((err: unknown) => {
+  // The logger may not exist yet (bad config): stderr is the one place that always works.
+  process.stderr.write(`Codec server failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
