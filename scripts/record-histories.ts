@@ -1,6 +1,6 @@
 // `npm run record-histories`: runs every replay scenario on a fresh dev server and sandbox and writes
 // each history to test/replay/histories/<scenario>.json, replacing what was there.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { HISTORIES_DIR } from '../test/replay/histories';
@@ -13,8 +13,18 @@ async function main(): Promise<void> {
   const stack = await startTestStack();
   Object.assign(process.env, stack.env);
   try {
-    rmSync(HISTORIES_DIR, { recursive: true, force: true });
     mkdirSync(HISTORIES_DIR, { recursive: true });
+    // Only this script's own recordings are replaced: `legacy.*` histories, recorded by older code,
+    // stay to prove that executions started before a patched() change still replay.
+    for (const file of readdirSync(HISTORIES_DIR)) {
+      if (
+        replayScenarios.some(
+          (s) => file === `${s.name}.json` || new RegExp(`^${s.name.replace(/\./g, '\\.')}\\.\\d+\\.json$`).test(file),
+        )
+      ) {
+        rmSync(join(HISTORIES_DIR, file));
+      }
+    }
     await withWorkers(async ({ client }) => {
       for (const scenario of replayScenarios) {
         const ids = await scenario.run(client, `replay-${scenario.name}`);

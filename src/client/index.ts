@@ -6,6 +6,7 @@ import {
 } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { dataConverterFromConfig } from '../codec/data-converter';
+import { configSchema } from '../config/config';
 import type { Payment } from '../integrations/payments/payments.integration';
 import type { chargePayment, ChargePaymentInput } from '../workflows/charge-payment.workflow';
 import type { fulfillOrder, FulfillOrderInput } from '../workflows/fulfill-order.workflow';
@@ -26,6 +27,15 @@ export interface ClientOptions {
    * (`PAYLOAD_ENCRYPTION_KEYS(_FILE)`, see `dataConverterFromConfig`); `null` forces plain payloads.
    */
   dataConverter?: DataConverter | null;
+}
+
+/** CRM API v2 rollout from the environment (CRM_V2_DARK_LAUNCH, CRM_V2_CANARY_PERCENT). */
+export function crmV2Rollout(env: NodeJS.ProcessEnv = process.env): { darkLaunch: boolean; canaryPercent: number } {
+  const parsed = configSchema.pick({ CRM_V2_DARK_LAUNCH: true, CRM_V2_CANARY_PERCENT: true }).parse({
+    CRM_V2_DARK_LAUNCH: env.CRM_V2_DARK_LAUNCH || undefined,
+    CRM_V2_CANARY_PERCENT: env.CRM_V2_CANARY_PERCENT || undefined,
+  });
+  return { darkLaunch: parsed.CRM_V2_DARK_LAUNCH === 'true', canaryPercent: parsed.CRM_V2_CANARY_PERCENT };
 }
 
 /** What a service uses to start and follow this project's workflows. */
@@ -73,7 +83,8 @@ export class IntegrationsClient {
     const start = new WithStartWorkflowOperation<typeof fulfillOrder>('fulfillOrder', {
       taskQueue: WORKFLOWS_TASK_QUEUE,
       workflowId: orderWorkflowId(input.orderId),
-      args: [input],
+      // The rollout is decided here, once, and recorded with the order: replays never see a later setting.
+      args: [{ crmV2: crmV2Rollout(), ...input }],
       workflowIdConflictPolicy: 'USE_EXISTING',
       staticSummary: `Fulfil order ${input.orderId}: charge, invoice, email, CRM`,
     });

@@ -1,3 +1,4 @@
+import { runServer } from '../process/lifecycle';
 import { loadConfig } from '../config/config';
 import { createLogger } from '../observability/logger';
 import { parseCorsOrigins, startCodecServer } from './codec-server';
@@ -8,7 +9,7 @@ import { EncryptionCodec, encryptionKeysFromEnv } from './encryption-codec';
  * calls to show encrypted payloads decoded. Prints one JSON line on stdout once listening
  * (`codec.listening`); SIGTERM/SIGINT close it.
  */
-async function main(): Promise<void> {
+async function main(): Promise<{ close(): Promise<void> }> {
   const config = loadConfig();
   const logger = createLogger({ name: 'codec', level: config.LOG_LEVEL });
   const keys = encryptionKeysFromEnv(process.env);
@@ -34,22 +35,7 @@ async function main(): Promise<void> {
     'codec server listening',
   );
 
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) process.exit(1); // a second signal means "now"
-    stopping = true;
-    logger.info({ event: 'codec.stopping', signal }, 'codec server stopping');
-    server.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  return server;
 }
 
-main().catch((err: unknown) => {
-  // The logger may not exist yet (bad config): stderr is the one place that always works.
-  process.stderr.write(`Codec server failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+runServer('Codec server', main);

@@ -56,6 +56,10 @@ export const configSchema = z.object({
   CRM_URL: z.url().optional(),
   CRM_API_KEY: z.string().min(1).optional(),
   CRM_API_KEY_FILE: z.string().min(1).optional(),
+  /** Share of orders (0-100, by customer id) whose CRM reads go to API v2 for real (canary). @default 0 */
+  CRM_V2_CANARY_PERCENT: z.coerce.number().min(0).max(100).default(0),
+  /** Run CRM API v2 in shadow next to v1 and record the differences (dark launch). @default true */
+  CRM_V2_DARK_LAUNCH: z.enum(['true', 'false']).default('true'),
   /** The sandbox's own copies of the provider credentials; random per start when unset. */
   SANDBOX_PAYMENTS_CLIENT_ID: z.string().min(1).optional(),
   SANDBOX_PAYMENTS_CLIENT_SECRET: z.string().min(1).optional(),
@@ -106,6 +110,20 @@ export const configSchema = z.object({
   CODEC_CORS_ORIGINS: z.string().min(1).default('http://127.0.0.1:8233,http://localhost:8233'),
   /** Codec server requests larger than this get 413. @default 4194304 bytes */
   CODEC_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(67_108_864).default(4_194_304),
+  /**
+   * Redis for the fallback cache of user-flow reads (`redis://[:password@]host:port[/db]`, `rediss://` for
+   * TLS), shared by every worker. Unset: each worker keeps its own in-memory cache. May hold a password:
+   * never logged, and checked by the worker (src/integrations/runtime/fallback-cache.ts), never here: a bad
+   * value would be echoed. The cached answers (customer records...) are stored in it: protect it like the data.
+   */
+  FALLBACK_REDIS_URL: z.string().min(1).optional(),
+  /**
+   * PostgreSQL database of the local store (background syncs write provider data there; user flows
+   * read it). `?options=-c%20search_path%3D<schema>` picks a schema. May carry a password: never logged,
+   * and checked by the worker (src/activities/crm-sync.activities.ts), never here: a bad value would be echoed.
+   * @default postgres://postgres@127.0.0.1:5432/postgres
+   */
+  LOCAL_STORE_URL: z.string().min(1).default('postgres://postgres@127.0.0.1:5432/postgres'),
 });
 
 export type Config = z.infer<typeof configSchema>;

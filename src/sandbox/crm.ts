@@ -119,6 +119,16 @@ export function crmProvider(ctx: SandboxContext): Provider {
     return exists(id) ? json(200, current(id)) : errorReply(404, 'not_found');
   }
 
+  /** API v2 of the same read: the customer wrapped in an envelope, `tier` renamed `plan` (for dark launches). */
+  function getCustomerV2(req: SandboxRequest): Reply {
+    const denied = authenticate(req);
+    if (denied) return denied;
+    const id = req.params.id ?? '';
+    if (!exists(id)) return errorReply(404, 'not_found');
+    const { tier, ...rest } = current(id);
+    return json(200, { apiVersion: 2, customer: { ...rest, plan: tier } });
+  }
+
   async function listCustomers(req: SandboxRequest): Promise<Reply> {
     const denied = authenticate(req);
     if (denied) return denied;
@@ -169,6 +179,7 @@ export function crmProvider(ctx: SandboxContext): Provider {
     routes: [
       { method: 'GET', pattern: '/crm/customers', handle: listCustomers },
       { method: 'GET', pattern: '/crm/customers/:id', handle: getCustomer },
+      { method: 'GET', pattern: '/crm/v2/customers/:id', handle: getCustomerV2 },
       { method: 'PATCH', pattern: '/crm/customers/:id', handle: patchCustomer },
     ],
     reset() {

@@ -1,3 +1,4 @@
+import { runServer } from '../process/lifecycle';
 import { randomBytes } from 'node:crypto';
 import { startSandbox } from './server';
 import { generateTlsMaterial, writeTlsMaterial } from './tls';
@@ -53,7 +54,7 @@ async function prepareTls(dir: string | undefined): Promise<SandboxTls | undefin
   return { ca: material.ca.cert, cert: material.server.cert, key: material.server.key };
 }
 
-async function main(): Promise<void> {
+async function main(): Promise<{ close(): Promise<void> }> {
   const { credentials, generated } = readCredentials(process.env);
   const webhookTarget = process.env.SANDBOX_WEBHOOK_TARGET;
   const mtlsDir = process.env.SANDBOX_MTLS_DIR;
@@ -77,21 +78,7 @@ async function main(): Promise<void> {
   // Names only: a generated value is useless to anyone but this process, and must stay that way.
   if (generated.length > 0) process.stderr.write(`Generated random values for unset ${generated.join(', ')}\n`);
 
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) process.exit(1); // a second signal means "now"
-    stopping = true;
-    process.stderr.write(`Sandbox stopping (${signal})\n`);
-    sandbox.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  return sandbox;
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`Sandbox failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+runServer('Sandbox', main);

@@ -1,3 +1,4 @@
+import { runServer } from '../process/lifecycle';
 import { dataConverterFromConfig } from '../codec/data-converter';
 import { loadConfig } from '../config/config';
 import { createLogger } from '../observability/logger';
@@ -9,7 +10,7 @@ import { startReceiver } from './server';
  * Process entry: `node --import tsx src/webhooks/main.ts`. Prints one JSON line on stdout once
  * listening (`receiver.listening`); SIGTERM/SIGINT finish in-flight requests, then exit.
  */
-async function main(): Promise<void> {
+async function main(): Promise<{ close(): Promise<void> }> {
   const config = loadConfig();
   const logger = createLogger({ name: 'webhooks', level: config.LOG_LEVEL });
   const address = config.TEMPORAL_ADDRESS ?? `127.0.0.1:${config.TEMPORAL_DEV_PORT}`;
@@ -44,22 +45,7 @@ async function main(): Promise<void> {
   // Temporal is connected on the first webhook: the receiver is up (and answers 503) even while it is down.
   logger.info({ event: 'receiver.ready', url: receiver.url, temporal: address }, 'webhook receiver listening');
 
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals): void => {
-    if (stopping) process.exit(1); // a second signal means "now"
-    stopping = true;
-    logger.info({ event: 'receiver.stopping', signal }, 'webhook receiver stopping');
-    receiver.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  return receiver;
 }
 
-main().catch((err: unknown) => {
-  // The logger may not exist yet (bad config): stderr is the one place that always works.
-  process.stderr.write(`Webhook receiver failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+runServer('Webhook receiver', main);

@@ -3,8 +3,10 @@ import { NativeConnection } from '@temporalio/worker';
 import { dataConverterFromConfig } from '../codec/data-converter';
 import { loadConfig } from '../config/config';
 import { integrations } from '../integrations';
+import { AdaptiveLimiter } from '../integrations/runtime/adaptive-limiter';
 import { ControlPlane } from '../integrations/runtime/control';
 import { IntegrationRuntime } from '../integrations/runtime/engine';
+import { MemoryFallbackCache, RedisFallbackCache } from '../integrations/runtime/fallback-cache';
 import { createLogger, type Logger } from '../observability/logger';
 import { installTemporalRuntime } from './runtime';
 import { createWorkers, runWorkers } from './worker';
@@ -28,7 +30,18 @@ async function main(): Promise<void> {
     client: new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE, dataConverter }),
     logger: logger.child({ component: 'control' }),
   });
-  const runtime = new IntegrationRuntime({ logger: logger.child({ component: 'integration' }), control });
+  // Paces integrations that declare `traffic` and slows down when a provider rate-limits (AIMD).
+  const limiter = new AdaptiveLimiter({ logger: logger.child({ component: 'traffic' }) });
+  // Fallbacks of user-flow reads: per worker in memory, or shared in Redis when FALLBACK_REDIS_URL is set.
+  const fallbackCache = config.FALLBACK_REDIS_URL
+    ? new RedisFallbackCache({ url: config.FALLBACK_REDIS_URL, logger: logger.child({ component: 'fallback-cache' }) })
+    : new MemoryFallbackCache();
+  const runtime = new IntegrationRuntime({
+    logger: logger.child({ component: 'integration' }),
+    control,
+    limiter,
+    fallbackCache,
+  });
   await checkIntegrations(runtime, logger);
   const workers = await createWorkers({ connection, namespace: config.TEMPORAL_NAMESPACE, runtime, dataConverter });
   const stop = () => workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown());
@@ -46,6 +59,7 @@ async function main(): Promise<void> {
   await runWorkers(workers);
   await control.close();
   await runtime.close();
+  await fallbackCache.close();
   await clientConnection.close();
   await connection.close();
   logger.info({ event: 'worker.stopped' }, 'worker stopped');

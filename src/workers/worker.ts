@@ -53,6 +53,10 @@ export async function createWorkers(options: WorkerSetOptions): Promise<Worker[]
         namespace,
         taskQueue: integrationTaskQueue(name),
         activities: activities[name],
+        // The declared traffic limits (undefined: the SDK's defaults). The queue rate is enforced by the
+        // server for every worker of the queue; the concurrency is per process.
+        maxTaskQueueActivitiesPerSecond: integrations[name].traffic?.ratePerSecond,
+        maxConcurrentActivityTaskExecutions: integrations[name].traffic?.concurrency,
         shutdownGraceTime,
         dataConverter,
       }),

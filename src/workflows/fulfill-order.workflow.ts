@@ -1,20 +1,23 @@
 import type { Duration } from '@temporalio/common';
 import { msToNumber } from '@temporalio/common/lib/time';
-import { ApplicationFailure, condition, executeChild, log, setHandler } from '@temporalio/workflow';
+import { ApplicationFailure, condition, executeChild, log, patched, setHandler } from '@temporalio/workflow';
+import { crmV2, customerFromV2 } from '../integrations/crm/crm-v2.integration';
 import { crm, type Customer } from '../integrations/crm/crm.integration';
 import { documents } from '../integrations/documents/documents.integration';
 import { email } from '../integrations/email/email.integration';
 import type { Integration } from '../integrations/kit/define';
 import { payments } from '../integrations/payments/payments.integration';
 import { awaitDocumentJob, type AwaitDocumentJobInput } from './await-document-job.workflow';
-import { proxyIntegration } from './integration-proxy';
+import { proxyIntegration, type CallOptions } from './integration-proxy';
 import { stepKey } from './keys';
 import { chargeSettled, documentJobWorkflowId, orderStatus, type ChargeOutcome, type OrderStatus } from './messages';
 import { Saga } from './patterns/saga';
 import { failureSummary, runStep } from './patterns/steps';
+import { chooseVersion, settleShadows, shadow } from './patterns/versions';
 
 const pay = proxyIntegration(payments);
 const customers = proxyIntegration(crm);
+const customersV2 = proxyIntegration(crmV2);
 const docs = proxyIntegration(documents);
 const mail = proxyIntegration(email);
 
@@ -26,6 +29,11 @@ export interface FulfillOrderInput {
   /** Minor units. */
   amount: number;
   currency: string;
+  /**
+   * CRM API v2 rollout, decided by the service when it starts the order (so it is in the history and
+   * replays the same, whatever the configuration is later). @default v1 only, no shadow
+   */
+  crmV2?: { darkLaunch: boolean; canaryPercent: number };
   /** How to wait for the invoice document. @default heartbeat polling, 10 minutes */
   invoice?: { mode: AwaitDocumentJobInput['mode']; within?: string; interval?: AwaitDocumentJobInput['interval'] };
 }
@@ -79,14 +87,27 @@ export async function fulfillOrder(input: FulfillOrderInput): Promise<OrderStatu
       }),
     );
 
+    // Running executions started before the v2 rollout replay without it.
+    const rollout = patched('crm-v2-rollout') ? input.crmV2 : undefined;
+    const crmVersion = rollout ? chooseVersion(input.customerId, rollout.canaryPercent) : 'v1';
+    // Fresh, not a cached fallback: the saga restores these notes if the order fails.
+    const readV1 = (o: CallOptions) => customers.getCustomer({ params: { id: input.customerId }, fresh: true }, o);
+    const readV2 = (o: CallOptions) =>
+      customersV2.getCustomer({ params: { id: input.customerId } }, o).then(customerFromV2);
+    // The shadow read starts with the real one, so both see the customer as it is before we write to it.
+    const compareShadow =
+      rollout?.darkLaunch && crmVersion === 'v1'
+        ? shadow('crm.getCustomer v2', () => readV2({ summary: 'dark launch: CRM v2, compared, not used' }))
+        : undefined;
     const customer = await runStep({
       step: 'customer',
-      integration: 'crm',
+      integration: crmVersion === 'v2' ? 'crmv2' : 'crm',
       endpoint: 'getCustomer',
       budget: crm.profileOf('getCustomer').scheduleToClose,
-      call: (o) => customers.getCustomer({ params: { id: input.customerId } }, o),
+      call: crmVersion === 'v2' ? readV2 : readV1,
       canCompensate: true,
     });
+    compareShadow?.(customer.value);
     if (!customer.value)
       throw ApplicationFailure.nonRetryable(`customer ${input.customerId} not found in the CRM`, 'CustomerNotFound');
     await noteOnCustomer(customer.value, 'pending', `order ${input.orderId}: invoice pending`);
@@ -153,6 +174,7 @@ export async function fulfillOrder(input: FulfillOrderInput): Promise<OrderStatu
     status.stage = 'completing';
     await noteOnCustomer(customer.value, 'invoiced', `order ${input.orderId}: invoiced`);
     status.stage = 'completed';
+    await settleShadows();
     return status;
   } catch (err) {
     const failure = failureSummary(err);
@@ -164,6 +186,7 @@ export async function fulfillOrder(input: FulfillOrderInput): Promise<OrderStatu
     status.stage = 'compensating';
     status.compensated = await saga.compensate(failure);
     status.stage = status.compensated.length > 0 ? 'compensated' : 'failed';
+    await settleShadows();
     return status;
   }
 }

@@ -2,6 +2,8 @@
 // executions and recorded histories.
 export { awaitDocumentJob } from './await-document-job.workflow';
 export { chargePayment } from './charge-payment.workflow';
+export { emailBatcher } from './email-batcher.workflow';
 export { fulfillOrder } from './fulfill-order.workflow';
 export { integrationControl } from './integration-control.workflow';
 export { processWebhookEvent } from './process-webhook-event.workflow';
+export { syncCrmCustomers } from './sync-crm.workflow';

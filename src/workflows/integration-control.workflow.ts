@@ -2,6 +2,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -43,6 +44,7 @@ export async function integrationControl(config: ControlConfig, carried?: Contro
   const publish = () => {
     const open =
       state.breaker.state !== 'closed' || state.killSwitch.integration || state.killSwitch.endpoints.length > 0;
+    setCurrentDetails(details(state));
     upsertSearchAttributes([
       { key: IntegrationName, value: config.integration },
       {
@@ -149,6 +151,28 @@ function effective(state: ControlState): ControlState {
   if (b.state === 'open' && b.openUntil !== undefined && Date.now() >= b.openUntil)
     return { ...state, breaker: { ...b, state: 'half-open' } };
   return state;
+}
+
+/** What an operator reads in the UI (User Metadata -> Current Details): state, switches, recent history. */
+function details(state: ControlState): string {
+  const b = state.breaker;
+  const until = b.state === 'open' && b.openUntil ? ` until ${new Date(b.openUntil).toISOString()}` : '';
+  const switches = state.killSwitch.integration
+    ? 'the whole integration'
+    : state.killSwitch.endpoints.length > 0
+      ? state.killSwitch.endpoints.join(', ')
+      : 'none';
+  return [
+    `**Breaker: ${b.forced ? `forced ${b.forced}` : b.state}${until}** (opens after ${state.config.failures} consecutive failures, cooldown ${state.config.cooldownMs / 1000} s)`,
+    `Kill switch on: ${switches}`,
+    `Recent: ${
+      state.history
+        .slice(-5)
+        .map((h) => `${h.at} ${h.event}`)
+        .join('; ') || 'nothing yet'
+    }`,
+    'Change it with the Updates `forceBreaker` ({"mode":"open|closed|auto","reason":"…"}) and `setKillSwitch` ({"endpoint":"…","on":true,"reason":"…"}).',
+  ].join('\n\n');
 }
 
 function validate(ok: boolean, message: string, reason: unknown): void {

@@ -93,3 +93,45 @@ export const chargeSettled = defineUpdate<ChargeOutcome>('chargeSettled');
 export function orderWorkflowId(orderId: string): string {
   return `order-${orderId}`;
 }
+
+/** One message for the email batcher (signal `queueEmail`); the shape of `email.send`'s body. */
+export interface QueuedEmail {
+  /** Recipient address (PII: in histories only as encrypted payloads, never in IDs or search attributes). */
+  to: string;
+  subject: string;
+  body: string;
+}
+
+/** Queues a message for the next batch; services send it with signalWithStart, so the batcher starts if needed. */
+export const queueEmail = defineSignal<[QueuedEmail]>('queueEmail');
+
+/** One flush of the email batcher. */
+export interface BatchFlush {
+  /** 1-based across continue-as-new; the idempotency key is `<workflowId>:batch-<n>`. */
+  batch: number;
+  size: number;
+  /** What triggered it: the batch was full, the oldest message waited `maxWait`, or the batcher was stopping. */
+  reason: 'size' | 'timer' | 'drain';
+  /** How it ended: sent, or refused by the provider (logged as an error; the messages are dropped). */
+  outcome: 'sent' | 'refused';
+}
+
+/** The email batcher's counters (query `batcherState`), carried across continue-as-new. */
+export interface BatcherState {
+  /** Messages queued and not yet sent (those of a flush in progress included). */
+  pending: number;
+  /** Flushes done, every run together. */
+  flushes: number;
+  /** Messages the provider accepted. */
+  sent: number;
+  /** Messages dropped when queued because they were malformed. */
+  rejected: number;
+  /** Messages in batches the provider refused. */
+  refused: number;
+  /** Workflow time (ISO 8601) by which the pending messages are flushed at the latest; absent when none wait. */
+  flushBy?: string;
+  /** The latest flushes, oldest first (at most 20). */
+  recent: BatchFlush[];
+}
+
+export const batcherState = defineQuery<BatcherState>('batcherState');

@@ -141,6 +141,7 @@ describe('integration controls shared through Temporal', () => {
         try {
           await runtime.call(payments, 'hello', {}, { attempt: 1 });
           await control.flush(); // the payments control workflow now exists
+          const flipped = Date.now();
           await killSwitch(true, 'provider asked us to stop');
           await waitFor(
             'the kill switch',
@@ -153,6 +154,7 @@ describe('integration controls shared through Temporal', () => {
             5_000,
             50,
           );
+          console.log(`kill switch took effect at the worker after ${Date.now() - flipped} ms`);
           const work = await client.workflow.start<typeof backgroundLookup>('backgroundLookup', {
             taskQueue: 'pattern-tests-controls',
             workflowId: uniqueId('paused'),

@@ -88,8 +88,10 @@ describe('fulfillOrder on the real dev server', () => {
         });
         return client.orderResult(orderId);
       });
+      // Only the webhook can finish a wait that checks once an hour; other tests' slow jobs may finish
+      // meanwhile and be delivered here too, so the count is at least one.
       expect(result.stage).toBe('completed');
-      expect(receiver.stats()).toMatchObject({ accepted: 1 });
+      expect(receiver.stats().accepted).toBeGreaterThanOrEqual(1);
     } finally {
       await receiver.close();
     }

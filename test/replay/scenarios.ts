@@ -173,6 +173,21 @@ export const replayScenarios: ReplayScenario[] = [
     },
   },
   {
+    name: 'fulfill-order.crm-v2-canary',
+    run: async (_client, id) => {
+      await runOrder(id, { crmV2: { darkLaunch: true, canaryPercent: 100 } });
+      return [orderWorkflowId(id)];
+    },
+  },
+  {
+    name: 'fulfill-order.crm-v2-shadow-failed',
+    run: async (_client, id) => {
+      await sandboxAdmin.fault({ method: 'GET', path: '/crm/v2/customers', fault: 'status', params: { code: 500 } });
+      await runOrder(id, { crmV2: { darkLaunch: true, canaryPercent: 0 } });
+      return [orderWorkflowId(id)];
+    },
+  },
+  {
     name: 'fulfill-order.invoice-by-webhook',
     run: async (_client, id) => {
       const receiver = await startReceiver({

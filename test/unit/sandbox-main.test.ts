@@ -1,5 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
+import { waitFor } from '../support/wait';
 
 const root = join(__dirname, '..', '..');
 const matching = (pattern: RegExp): unknown => expect.stringMatching(pattern);
@@ -27,24 +28,17 @@ function startMain(): { child: ChildProcessWithoutNullStreams; out: () => string
   return { child, out: () => out, err: () => err };
 }
 
-async function until(check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 describe('sandbox process (src/sandbox/main.ts)', () => {
   it('announces its URL as one JSON line, serves requests, never prints secrets and exits 0 on SIGTERM', async () => {
     const { child, out, err } = startMain();
     try {
-      await until(() => out().includes('\n'), 20_000);
+      await waitFor('the ready line', () => out().includes('\n'), 20_000);
       const lines = out().trim().split('\n');
       expect(lines).toHaveLength(1);
       const ready = JSON.parse(lines[0] ?? '') as { event: string; url: string };
       expect(ready).toEqual({ event: 'sandbox.listening', url: matching(/^http:\/\/127\.0\.0\.1:\d+$/) });
-      expect(err()).toContain(`Sandbox listening on ${ready.url}`);
+      // stderr is a separate pipe: its line may arrive after stdout's.
+      await waitFor('the human-readable line', () => err().includes(`Sandbox listening on ${ready.url}`), 5_000);
 
       const token = await fetch(`${ready.url}/payments/oauth/token`, {
         method: 'POST',

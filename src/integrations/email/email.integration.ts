@@ -48,6 +48,8 @@ export const email = defineIntegration({
   // Keys are remembered for 24 hours; the background budget (1 hour) ends well inside it.
   idempotency: { header: 'Idempotency-Key', retention: '24 hours' },
   pii: ['to'],
+  // The provider allows 100 requests per minute (1.67/s): 1.5/s leaves room for retries and skew.
+  traffic: { ratePerSecond: 1.5 },
   endpoints: {
     send: post('send', {
       body: EmailMessage,

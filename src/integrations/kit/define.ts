@@ -50,6 +50,27 @@ export interface EndpointSpec<
   /** Body fields (any depth) never logged, in addition to the integration's. */
   pii?: string[];
   description?: string;
+  /**
+   * What a user-flow read answers when the provider cannot: only for safe reads (`idempotency: 'safe'`;
+   * `defineIntegration` refuses it elsewhere). Applies when the runtime has a fallback cache
+   * (`RuntimeOptions.fallbackCache`), for failures that mean the provider is unavailable (NetworkError,
+   * Timeout, ServerError, RateLimited, CircuitOpen, KillSwitch). Every stale or default answer is logged
+   * and counted as degraded.
+   */
+  fallback?: EndpointFallback;
+}
+
+export interface EndpointFallback {
+  /**
+   * Keep the last good answer per input (params and query, hashed).
+   * - `freshMs`: for this long after it was stored, it is served without calling the provider at all.
+   * - `staleMs`: for this long after freshness ends, it may still be served: at once while one
+   *   background refresh fetches a new one (stale-while-revalidate), and for as long as that refresh
+   *   fails (stale-if-error). After `freshMs + staleMs` it is gone.
+   */
+  cache?: { freshMs: number; staleMs: number };
+  /** The answer when nothing usable is cached and the provider is unavailable; must match `response`. */
+  default?: unknown;
 }
 
 type EndpointOptions<P, Q, B, R> = Partial<
@@ -169,6 +190,24 @@ export interface IntegrationSpec<E extends Record<string, EndpointSpec>> {
   pollers?: Record<string, PollerSpec>;
   /** The shared circuit breaker (see src/workflows/integration-control.workflow.ts). */
   breaker?: BreakerSpec;
+  /** Traffic shaping: how fast and how many calls at once. No limit when unset. */
+  traffic?: TrafficSpec;
+}
+
+/**
+ * Limits of one integration's traffic. Set them below the provider's documented limit (e.g. 90 % of
+ * it), so retries, the start-up check and clock skew between our count and theirs still fit.
+ */
+export interface TrafficSpec {
+  /**
+   * Calls per second. The integration's task queue dispatches no faster (Temporal's
+   * `maxTaskQueueActivitiesPerSecond`: server-side, shared by every worker of the queue), and each
+   * worker process paces its calls at most this fast, slowing down when the provider rate-limits
+   * (see src/integrations/runtime/adaptive-limiter.ts).
+   */
+  ratePerSecond?: number;
+  /** Calls in flight at once per worker process (`maxConcurrentActivityTaskExecutions`). */
+  concurrency?: number;
 }
 
 export interface BreakerSpec {
@@ -204,6 +243,7 @@ export function defineIntegration<E extends Record<string, EndpointSpec>>(spec: 
     if (ep.idempotency === 'lookup' && !ep.lookup) fail(where, "idempotency 'lookup' needs `lookup: '<endpoint>'`");
     if (ep.lookup && !(ep.lookup in spec.endpoints)) fail(`${where}.lookup`, `no endpoint named "${ep.lookup}"`);
     const profile = resolveProfile(ep.profile, ep.overrides);
+    if (ep.fallback) validateFallback(ep, `${where}.fallback`, fail);
     if (ep.idempotency === 'key' && retentionMs !== undefined) {
       const budget = msToNumber(profile.scheduleToClose);
       if (budget >= retentionMs) {
@@ -230,6 +270,21 @@ export function defineIntegration<E extends Record<string, EndpointSpec>>(spec: 
   };
 }
 
+function validateFallback(ep: EndpointSpec, field: string, fail: (field: string, message: string) => never): void {
+  const fallback = ep.fallback!;
+  if (ep.idempotency !== 'safe')
+    fail(field, `only a safe read may declare a fallback (this endpoint is idempotency '${ep.idempotency}')`);
+  if (fallback.cache) {
+    const { freshMs, staleMs } = fallback.cache;
+    if (!Number.isFinite(freshMs) || freshMs < 0) fail(`${field}.cache.freshMs`, 'expected a number of ms >= 0');
+    if (!Number.isFinite(staleMs) || staleMs < 0) fail(`${field}.cache.staleMs`, 'expected a number of ms >= 0');
+    if (freshMs + staleMs <= 0) fail(`${field}.cache`, 'freshMs + staleMs must be > 0');
+  }
+  if ('default' in fallback && !ep.response.safeParse(fallback.default).success)
+    fail(`${field}.default`, "does not match the endpoint's response schema");
+  if (!fallback.cache && !('default' in fallback)) fail(field, 'declare `cache`, `default` or both');
+}
+
 /** `true` when an endpoint declares no schema for a part (its type is the unconstrained default). */
 type Undeclared<S> = S extends z.ZodType ? (unknown extends z.input<S> ? true : false) : true;
 
@@ -237,9 +292,11 @@ type Undeclared<S> = S extends z.ZodType ? (unknown extends z.input<S> ? true : 
  * The input of an endpoint's activity, typed from its schemas. `key` is the idempotency key the
  * workflow derived (see `stepKey`); writes without one are refused at call time.
  */
-export type CallInput<S extends EndpointSpec> = { key?: string } & (Undeclared<S['params']> extends true
-  ? { params?: never }
-  : { params: z.input<NonNullable<S['params']>> }) &
+export type CallInput<S extends EndpointSpec> = {
+  key?: string;
+  /** Skip a declared fallback (cache or default): the provider's own answer, or its failure. */
+  fresh?: boolean;
+} & (Undeclared<S['params']> extends true ? { params?: never } : { params: z.input<NonNullable<S['params']>> }) &
   (Undeclared<S['query']> extends true ? { query?: never } : { query: z.input<NonNullable<S['query']>> }) &
   (Undeclared<S['body']> extends true ? { body?: never } : { body: z.input<NonNullable<S['body']>> });
 

@@ -8,8 +8,10 @@ import type { Logger } from '../../observability/logger';
 import type { AuthSpec, EndpointSpec, Integration } from '../kit/define';
 import { FailureType, type CallFailureDetails } from '../kit/failures';
 import type { Profile } from '../kit/profiles';
+import type { AdaptiveLimiter } from './adaptive-limiter';
 import { classify, tlsVerificationCodes, type Outcome, type Verdict } from './classify';
 import type { ControlPlane } from './control';
+import { fallbackKey, type FallbackCache } from './fallback-cache';
 import { loggableBody, scrubText } from './redact';
 import { MissingConfigError, SecretSource } from './secrets';
 import { TokenCache, type Token } from './token-cache';
@@ -29,9 +31,25 @@ export interface RuntimeOptions {
   env?: NodeJS.ProcessEnv;
   /** Shared circuit breakers and kill switches; none when unset (every call proceeds). */
   control?: ControlPlane;
+  /** Paces integrations that declare `traffic.ratePerSecond` and adapts to 429s; none when unset (no pacing). */
+  limiter?: AdaptiveLimiter;
   /** Replaces the per-integration pool, for unit tests with undici's MockAgent. */
   dispatcher?: (integration: Integration) => Dispatcher;
+  /** Where declared fallbacks (`EndpointSpec.fallback`) keep answers; none when unset: no fallbacks at all. */
+  fallbackCache?: FallbackCache;
+  /** Clock of the fallbacks' freshness (give the cache the same one), ms since the epoch. @default Date.now */
+  now?: () => number;
 }
+
+/** Failures that mean the provider cannot answer now: a declared fallback may answer instead. */
+const unavailable = new Set<string>([
+  FailureType.NetworkError,
+  FailureType.Timeout,
+  FailureType.ServerError,
+  FailureType.RateLimited,
+  FailureType.CircuitOpen,
+  FailureType.KillSwitch,
+]);
 
 /** Transport errors that prove nothing reached the provider. */
 const notSentCodes = new Set([
@@ -58,6 +76,10 @@ export class IntegrationRuntime {
   private readonly allowHttpHosts: string[];
   private readonly pools = new Map<string, { key: string; pool: Dispatcher }>();
   private readonly tokens = new Map<string, TokenCache>();
+  /** Background refreshes of stale fallback answers, by cache key: at most one in flight per key. */
+  private readonly refreshing = new Map<string, Promise<void>>();
+  /** Degraded answers served (stale or default), by `<integration>.<endpoint> <reason>`. */
+  private readonly degraded = new Map<string, number>();
 
   constructor(private readonly options: RuntimeOptions) {
     this.env = options.env ?? process.env;
@@ -106,8 +128,143 @@ export class IntegrationRuntime {
     return activities;
   }
 
-  /** One attempt at one endpoint. Resolves with the validated body; throws an ApplicationFailure otherwise. */
+  /**
+   * One attempt at one endpoint. Resolves with the validated body; throws an ApplicationFailure otherwise.
+   * An endpoint that declares a fallback (and a runtime with a fallback cache) may answer from it instead.
+   */
   async call(
+    integration: Integration,
+    endpointName: string,
+    input: CallInputShape,
+    ctx: CallContext,
+  ): Promise<unknown> {
+    const fallback = integration.endpoints[endpointName]?.fallback;
+    const cache = this.options.fallbackCache;
+    // A caller that will write based on this answer asks for the provider's current one (`fresh: true`).
+    if (!fallback || !cache || input.fresh) return this.callProvider(integration, endpointName, input, ctx);
+    return this.callWithFallback(integration, endpointName, input, ctx, fallback, cache);
+  }
+
+  /**
+   * A declared fallback around the call: a fresh cached answer is served without calling; a stale one
+   * (inside `staleMs`) is served at once while one background refresh runs (stale-while-revalidate; if
+   * the refresh fails, the stale answer keeps being served until `staleMs` runs out: stale-if-error);
+   * otherwise the provider is called, and when it is unavailable (including an open breaker or a kill
+   * switch, which throw from `gate` before anything is sent) the declared default answers. Any other
+   * failure (a rejected request, an invalid response) is thrown as before.
+   */
+  private async callWithFallback(
+    integration: Integration,
+    endpointName: string,
+    input: CallInputShape,
+    ctx: CallContext,
+    fallback: NonNullable<EndpointSpec['fallback']>,
+    cache: FallbackCache,
+  ): Promise<unknown> {
+    const window = fallback.cache;
+    const key = window ? fallbackKey(integration, endpointName, input) : undefined;
+    const cached = key ? await cache.get(key).catch(() => undefined) : undefined;
+    if (window && key && cached) {
+      const age = this.now() - cached.storedAt;
+      if (age < window.freshMs) return cached.value; // fresh: no request leaves
+      if (age < window.freshMs + window.staleMs) {
+        this.revalidate(integration, endpointName, input, ctx, key, window, cache);
+        this.recordDegraded(integration, endpointName, ctx, 'stale-while-revalidate', age);
+        return cached.value;
+      }
+    }
+    try {
+      const value = await this.callProvider(integration, endpointName, input, ctx);
+      if (window && key) await cache.set(key, value, window.freshMs + window.staleMs).catch(() => undefined);
+      return value;
+    } catch (err) {
+      if (!(err instanceof ApplicationFailure) || !unavailable.has(err.type ?? '') || !('default' in fallback))
+        throw err;
+      this.recordDegraded(integration, endpointName, ctx, err.type!, undefined);
+      return fallback.default;
+    }
+  }
+
+  /** Refreshes a stale cached answer in the background, once per key at a time; a failure keeps the stale one. */
+  private revalidate(
+    integration: Integration,
+    endpointName: string,
+    input: CallInputShape,
+    ctx: CallContext,
+    key: string,
+    window: { freshMs: number; staleMs: number },
+    cache: FallbackCache,
+  ): void {
+    if (this.refreshing.has(key)) return;
+    // No cancellation signal: the refresh outlives the activity that served the stale answer.
+    const refresh = this.callProvider(integration, endpointName, input, {
+      attempt: 1,
+      workflowId: ctx.workflowId,
+      activityId: ctx.activityId,
+    })
+      .then((value) => cache.set(key, value, window.freshMs + window.staleMs))
+      .catch((err: unknown) => {
+        // Already logged by the call itself; this says what it means for the callers.
+        this.options.logger.warn(
+          {
+            integration: integration.name,
+            endpoint: endpointName,
+            outcome: (err as ApplicationFailure).type ?? 'error',
+          },
+          'fallback refresh failed; the stale answer is served until it expires',
+        );
+      })
+      .finally(() => this.refreshing.delete(key));
+    this.refreshing.set(key, refresh);
+  }
+
+  /** Logs (once per answer, at warn) and counts a degraded answer, so affected flows can be reviewed. */
+  private recordDegraded(
+    integration: Integration,
+    endpoint: string,
+    ctx: CallContext,
+    reason: string,
+    ageMs: number | undefined,
+  ): void {
+    const counter = `${integration.name}.${endpoint} ${reason}`;
+    this.degraded.set(counter, (this.degraded.get(counter) ?? 0) + 1);
+    this.options.logger.warn(
+      {
+        integration: integration.name,
+        endpoint,
+        workflowId: ctx.workflowId,
+        activityId: ctx.activityId,
+        reason,
+        answer: ageMs === undefined ? 'default' : 'stale',
+        ageMs,
+      },
+      'degraded answer served (fallback)',
+    );
+  }
+
+  /** Degraded answers served so far (stale or default), in total or for one integration. */
+  degradedCount(integration?: string): number {
+    let total = 0;
+    for (const [counter, n] of this.degraded) if (!integration || counter.startsWith(`${integration}.`)) total += n;
+    return total;
+  }
+
+  /** Degraded answers served so far, by `<integration>.<endpoint> <reason>`. */
+  degradedAnswers(): Record<string, number> {
+    return Object.fromEntries(this.degraded);
+  }
+
+  /** Resolves when every background refresh in flight has finished (tests; shutdown). */
+  async refreshesSettled(): Promise<void> {
+    while (this.refreshing.size > 0) await Promise.all(this.refreshing.values());
+  }
+
+  private now(): number {
+    return (this.options.now ?? Date.now)();
+  }
+
+  /** One HTTP attempt (the breaker and kill switch first), logged and classified. */
+  private async callProvider(
     integration: Integration,
     endpointName: string,
     input: CallInputShape,
@@ -116,6 +273,8 @@ export class IntegrationRuntime {
     const spec = integration.endpoints[endpointName];
     if (!spec) throw new Error(`integration ${integration.name} has no endpoint ${endpointName}`);
     const profile = integration.profileOf(endpointName);
+    // Traffic shaping first: a call refused here sends nothing and takes no half-open probe.
+    await this.pace(integration, endpointName, profile, ctx);
     const probe = await this.gate(integration, endpointName, profile, ctx);
     const started = performance.now();
     const log: Record<string, unknown> = {
@@ -157,6 +316,13 @@ export class IntegrationRuntime {
     const status = outcome?.kind === 'response' ? outcome.status : undefined;
     const secrets = this.secrets.knownSecrets();
     this.options.control?.record(integration, verdict.ok ? undefined : verdict.type, probe);
+    // The provider's answer (429, `x-ratelimit-remaining: 0`, or clean) adapts the integration's rate.
+    if (outcome?.kind === 'response' && integration.traffic?.ratePerSecond !== undefined) {
+      this.options.limiter?.observe(integration.name, integration.traffic.ratePerSecond, {
+        rateLimited: !verdict.ok && verdict.type === FailureType.RateLimited,
+        headers: outcome.headers,
+      });
+    }
     if (verdict.ok && usedToken) this.tokens.get(integration.name)?.confirm(usedToken);
     if (verdict.ok) {
       this.options.logger.info({ ...log, status, durationMs, outcome: 'ok' }, 'integration call');
@@ -197,6 +363,41 @@ export class IntegrationRuntime {
       nonRetryable: !verdict.retryable,
       nextRetryDelay: verdict.nextRetryDelayMs,
       details: [details],
+    });
+  }
+
+  /**
+   * Traffic shaping (see adaptive-limiter.ts), before anything is sent: waits for the integration's token.
+   * A call that would wait longer than its profile allows (user flows: a fraction of a second) sends
+   * nothing and fails `RateLimited`, retryable, with the estimated wait as `nextRetryDelay`.
+   */
+  private async pace(integration: Integration, endpoint: string, profile: Profile, ctx: CallContext): Promise<void> {
+    const limiter = this.options.limiter;
+    const rate = integration.traffic?.ratePerSecond;
+    if (!limiter || rate === undefined) return;
+    const admission = await limiter.acquire(integration.name, rate, {
+      maxWaitMs: limiter.maxWaitMs(profile.name),
+      signal: ctx.signal, // a cancelled activity stops waiting
+    });
+    if (admission.admitted) return;
+    // Background work must not come back in lockstep.
+    const delay = Math.round(admission.retryAfterMs * (profile.jitter ? 1 + Math.random() * 0.2 : 1));
+    this.options.logger.warn(
+      {
+        integration: integration.name,
+        endpoint,
+        attempt: ctx.attempt,
+        workflowId: ctx.workflowId,
+        outcome: FailureType.RateLimited,
+        retryInMs: delay,
+      },
+      'integration call held back',
+    );
+    throw ApplicationFailure.create({
+      type: FailureType.RateLimited,
+      message: `${integration.name}.${endpoint}: over its rate limit in this worker; no request sent: retry in ${delay} ms`,
+      nonRetryable: false,
+      nextRetryDelay: delay,
     });
   }
 
@@ -254,6 +455,7 @@ export class IntegrationRuntime {
   }
 
   async close(): Promise<void> {
+    await this.refreshesSettled(); // background fallback refreshes use the pools
     await Promise.all([...this.pools.values()].map(({ pool }) => pool.close()));
     this.pools.clear();
   }
@@ -489,6 +691,8 @@ function activityContext(): CallContext {
 /** What the activity receives; checked against the endpoint's schemas before anything is sent. */
 export interface CallInputShape {
   key?: string;
+  /** Skip a declared fallback: no cached or default answer, the provider's own or its failure. */
+  fresh?: boolean;
   params?: unknown;
   query?: unknown;
   body?: unknown;

@@ -1,0 +1,135 @@
+import type { Duration } from '@temporalio/common';
+import { msToNumber } from '@temporalio/common/lib/time';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  isCancellation,
+  log,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { email, EmailMessage, MAX_BATCH_MESSAGES } from '../integrations/email/email.integration';
+import { proxyIntegration } from './integration-proxy';
+import { stepKey } from './keys';
+import { batcherState, queueEmail, type BatchFlush, type BatcherState, type QueuedEmail } from './messages';
+import { failureSummary, runStep } from './patterns/steps';
+
+const mail = proxyIntegration(email);
+
+/** A queued message and the workflow time it was queued (the timer counts from the oldest one). */
+export interface PendingEmail {
+  message: QueuedEmail;
+  queuedAt: number;
+}
+
+export interface EmailBatcherInput {
+  /** Flush as soon as this many messages wait; 1 to {@link MAX_BATCH_MESSAGES}. @default 100 */
+  maxBatchSize?: number;
+  /** Flush this long after the oldest waiting message was queued, full or not. @default 10 seconds */
+  maxWait?: Duration;
+  /** Continue-as-new after this many flushes, so one run's history stays short. @default 100 */
+  flushesPerRun?: number;
+  /** Set by continue-as-new: what the previous run had not sent yet, and its counters. */
+  carried?: { pending: PendingEmail[]; state: Omit<BatcherState, 'pending' | 'flushBy'> };
+}
+
+const RECENT_FLUSHES = 20;
+
+/**
+ * Accumulates emails received by signal (`queueEmail`) and sends them with `email.sendBatch`: one
+ * request (one rate-limit slot) per batch. A batch leaves when it is full or when its oldest message has
+ * waited `maxWait`. Each flush is a keyed durable step (`batch-<n>`, numbered across continue-as-new), so
+ * a retried or resent flush is delivered once. Messages leave the queue only once their batch is settled;
+ * continue-as-new carries the rest. Cancelling it flushes what waits, then it returns its counters.
+ */
+export async function emailBatcher(input: EmailBatcherInput = {}): Promise<BatcherState> {
+  const maxBatchSize = Math.min(Math.max(1, Math.floor(input.maxBatchSize ?? MAX_BATCH_MESSAGES)), MAX_BATCH_MESSAGES);
+  const maxWaitMs = msToNumber(input.maxWait ?? '10 seconds');
+  const flushesPerRun = Math.max(1, input.flushesPerRun ?? 100);
+  const pending: PendingEmail[] = [...(input.carried?.pending ?? [])];
+  const counters = input.carried?.state ?? { flushes: 0, sent: 0, rejected: 0, refused: 0, recent: [] };
+
+  const state = (): BatcherState => ({
+    ...counters,
+    pending: pending.length,
+    ...(pending[0] ? { flushBy: new Date(pending[0].queuedAt + maxWaitMs).toISOString() } : {}),
+    recent: [...counters.recent],
+  });
+  setHandler(batcherState, state);
+  setHandler(queueEmail, (message) => {
+    // A signal cannot be refused: a malformed message is dropped here, before it can sink a whole batch.
+    const parsed = EmailMessage.safeParse(message);
+    if (!parsed.success) {
+      counters.rejected += 1;
+      log.warn('queueEmail: malformed message dropped', { issues: parsed.error.issues.map((i) => i.path.join('.')) });
+      return;
+    }
+    pending.push({ message: parsed.data, queuedAt: Date.now() });
+  });
+
+  async function flush(reason: BatchFlush['reason']): Promise<void> {
+    const batch = pending.slice(0, maxBatchSize);
+    const n = counters.flushes + 1;
+    const step = `batch-${n}`;
+    let outcome: BatchFlush['outcome'] = 'sent';
+    try {
+      await runStep({
+        step,
+        integration: 'email',
+        endpoint: 'sendBatch',
+        budget: email.profileOf('sendBatch').scheduleToClose,
+        call: (o) =>
+          mail.sendBatch(
+            { key: stepKey(step), body: { messages: batch.map((p) => p.message) } },
+            { summary: `${step}: ${batch.length} messages (${reason})`, ...o },
+          ),
+        reconcile: { keyRetention: email.idempotency?.retention as Duration | undefined },
+        canCompensate: false,
+      });
+      counters.sent += batch.length;
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      if (err instanceof ApplicationFailure && err.type === 'OperatorFailed') throw err;
+      // A definite refusal of the whole batch (4xx): resending cannot help, and it must not block the queue.
+      outcome = 'refused';
+      counters.refused += batch.length;
+      log.error('email batch refused by the provider; its messages are dropped', {
+        step,
+        messages: batch.length,
+        failure: failureSummary(err),
+      });
+    }
+    pending.splice(0, batch.length);
+    counters.flushes = n;
+    counters.recent = [...counters.recent, { batch: n, size: batch.length, reason, outcome }].slice(-RECENT_FLUSHES);
+  }
+
+  try {
+    for (let flushes = 0; ;) {
+      if (flushes >= flushesPerRun || workflowInfo().continueAsNewSuggested) {
+        await condition(allHandlersFinished);
+        return await continueAsNew<typeof emailBatcher>({
+          ...input,
+          carried: { pending, state: { ...counters } },
+        });
+      }
+      await condition(() => pending.length > 0);
+      const waitMs = pending[0]!.queuedAt + maxWaitMs - Date.now();
+      const full =
+        pending.length >= maxBatchSize ||
+        (waitMs > 0 && (await condition(() => pending.length >= maxBatchSize, waitMs)));
+      await flush(full ? 'size' : 'timer');
+      flushes += 1;
+    }
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    // Stopping: what was queued is still sent (the flushes themselves must not be cancelled).
+    await CancellationScope.nonCancellable(async () => {
+      while (pending.length > 0) await flush('drain');
+    });
+    return state();
+  }
+}
