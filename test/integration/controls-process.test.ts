@@ -1,0 +1,80 @@
+import { join } from 'node:path';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import type { ApplicationFailure } from '@temporalio/common';
+import { startService } from '../../src/devserver/service-process';
+import { payments } from '../../src/integrations/payments/payments.integration';
+import { ControlPlane } from '../../src/integrations/runtime/control';
+import { IntegrationRuntime } from '../../src/integrations/runtime/engine';
+import type { chargePayment } from '../../src/workflows/charge-payment.workflow';
+import { controlWorkflowId, forceBreaker } from '../../src/workflows/control-messages';
+import { WORKFLOWS_TASK_QUEUE } from '../../src/workflows/task-queues';
+import { captureLogs } from '../support/log-capture';
+import { sandboxAdmin } from '../support/sandbox';
+import { TMP_DIR } from '../support/stack';
+import { testEnv, uniqueId } from '../support/temporal';
+
+const charges = async () => (await sandboxAdmin.stats()).requests['POST /payments/payments'] ?? 0;
+
+describe('a breaker opened in one process, seen by a worker process', () => {
+  it('stops the other process’s calls: its charge fails fast with CircuitOpen and sends nothing', async () => {
+    const connection = await Connection.connect({ address: testEnv.temporalAddress });
+    const client = new Client({ connection });
+    // Process B: a real worker (src/workers/main.ts), with its own cache of the control state.
+    const worker = startService({
+      name: 'worker-b',
+      entry: 'src/workers/main.ts',
+      env: { ...process.env, TEMPORAL_ADDRESS: testEnv.temporalAddress },
+      logFile: join(TMP_DIR, 'logs', `worker-breaker-${process.pid}.log`),
+      readyEvent: 'worker.ready',
+    });
+    // Process A: this test, reporting the failures it saw to the shared breaker.
+    const control = new ControlPlane({ client, logger: captureLogs().logger });
+    const runtime = new IntegrationRuntime({ logger: captureLogs().logger, control });
+    try {
+      await worker.ready;
+      await sandboxAdmin.fault({
+        method: 'GET',
+        path: '/payments/hello',
+        fault: 'status',
+        params: { code: 503 },
+        times: 10,
+      });
+      for (let i = 0; i < 10; i++) {
+        await runtime
+          .call(payments, 'hello', {}, { attempt: 1 })
+          .catch((err: ApplicationFailure) => expect(err.type).toBe('ServerError'));
+      }
+      await control.flush();
+      const opened = Date.now();
+      const before = await charges();
+
+      // B's next charge (a user-flow call) is held back: the workflow fails fast, the provider sees nothing.
+      const workflowId = uniqueId('charge-open');
+      const failure = await client.workflow
+        .execute<typeof chargePayment>('chargePayment', {
+          taskQueue: WORKFLOWS_TASK_QUEUE,
+          workflowId,
+          args: [{ orderId: workflowId, amount: 100, currency: 'EUR' }],
+        })
+        .catch((err: unknown) => err);
+      const elapsed = Date.now() - opened;
+      console.log(`breaker opened in this process stopped the worker process's charge ${elapsed} ms later`);
+      expect(failure).toBeInstanceOf(WorkflowFailedError);
+      expect(((failure as WorkflowFailedError).cause?.cause as ApplicationFailure | undefined)?.type).toBe(
+        'CircuitOpen',
+      );
+      expect(elapsed).toBeLessThan(5_000);
+      expect(await charges()).toBe(before);
+    } finally {
+      await client.workflow
+        .getHandle(controlWorkflowId('payments'))
+        .executeUpdate(forceBreaker, { args: [{ mode: 'auto', reason: 'test cleanup' }] })
+        .catch(() => undefined);
+      await sandboxAdmin.clearFaults();
+      await control.close();
+      await runtime.close();
+      await worker.stop();
+      await connection.close();
+    }
+  }, 90_000);
+});
