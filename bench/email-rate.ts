@@ -28,6 +28,7 @@ import { IntegrationRuntime } from '../src/integrations/runtime/engine';
 import { createLogger } from '../src/observability/logger';
 import { startSandbox } from '../src/sandbox/server';
 import { installTemporalRuntime } from '../src/workers/runtime';
+import { quietBundlerLogger } from '../test/support/stack';
 
 const emails = Number(process.env.BENCH_EMAILS ?? 150);
 const providerLimit = { limit: 20, windowMs: 2_000 };
@@ -97,7 +98,7 @@ async function main(): Promise<void> {
   const connection = await Connection.connect({ address: devServer.address });
   const client = new Client({ connection });
   try {
-    const bundle = await bundleWorkflowCode({ workflowsPath: workflowFile, logger: quiet });
+    const bundle = await bundleWorkflowCode({ workflowsPath: workflowFile, logger: quietBundlerLogger });
     const workflowWorker = await Worker.create({
       connection: nativeConnection,
       taskQueue: 'bench-email-workflows',
@@ -242,15 +243,6 @@ async function main(): Promise<void> {
     await sandbox.close();
   }
 }
-
-const quiet = {
-  log: () => {},
-  trace: () => {},
-  debug: () => {},
-  info: () => {},
-  warn: (message: string) => console.warn(message),
-  error: (message: string) => console.error(message),
-};
 
 main().catch((err: unknown) => {
   console.error(err);

@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
-import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import { defineIntegration, get, oauth2ClientCredentials, post } from '../../src/integrations/kit/define';
-import { FailureType, type CallFailureDetails } from '../../src/integrations/kit/failures';
+import { FailureType } from '../../src/integrations/kit/failures';
 import { env, secret } from '../../src/integrations/kit/refs';
 import { Payment, PaymentRequest } from '../../src/integrations/payments/payments.integration';
 import { IntegrationRuntime, type CallInputShape } from '../../src/integrations/runtime/engine';
 import { sandboxAdmin } from '../support/sandbox';
 import { testLogger } from '../support/stack';
 import { testEnv } from '../support/temporal';
+import { failureOf, detailsOf } from '../support/failures';
 
 /**
  * Every row of the classification table over real HTTP: the engine against the sandbox process,
@@ -92,19 +92,6 @@ function charge(): { key: string; body: PaymentRequest } {
   const key = `classification-${randomUUID()}`;
   return { key, body: { amount: 1234, currency: 'EUR', orderId: key } };
 }
-
-async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await promise.then(
-    (value) => {
-      throw new Error(`expected the call to fail, it resolved with ${JSON.stringify(value)}`);
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ApplicationFailure);
-  return err as ApplicationFailure;
-}
-
-const detailsOf = (f: ApplicationFailure) => f.details?.[0] as CallFailureDetails;
 
 /** Applies `fault` to the next request (only) to `method path`. */
 function faultOnce(method: 'GET' | 'POST', path: string, fault: string, params?: Record<string, string | number>) {

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { ApplicationFailure } from '@temporalio/common';
 import { crm, type Customer } from '../../src/integrations/crm/crm.integration';
 import { documents, type DocumentJob } from '../../src/integrations/documents/documents.integration';
 import { email } from '../../src/integrations/email/email.integration';
@@ -10,6 +9,7 @@ import { captureLogs } from '../support/log-capture';
 import { sandboxAdmin } from '../support/sandbox';
 import { testLogger } from '../support/stack';
 import { uniqueId } from '../support/temporal';
+import { failureOf } from '../support/failures';
 
 /**
  * The documents, email and CRM declarations against the sandbox over real HTTP, through the same
@@ -33,17 +33,6 @@ async function call<E extends Record<string, EndpointSpec>, K extends keyof E & 
   rt: IntegrationRuntime = runtime,
 ): Promise<CallOutput<E[K]>> {
   return (await rt.call(integration, endpoint, input, { attempt: 1 })) as CallOutput<E[K]>;
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await promise.then(
-    (value) => {
-      throw new Error(`expected the call to fail, it resolved with ${JSON.stringify(value)}`);
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ApplicationFailure);
-  return err as ApplicationFailure;
 }
 
 async function effectsOf(key: string) {

@@ -73,7 +73,8 @@ export function testLogger() {
   return createLogger({ name: 'test', level: process.env.LOG_LEVEL ?? 'error' });
 }
 
-const quietBundlerLogger = {
+/** A bundler logger that keeps webpack's chatter out of test and benchmark output. */
+export const quietBundlerLogger = {
   log: () => {},
   trace: () => {},
   debug: () => {},

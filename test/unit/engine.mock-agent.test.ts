@@ -1,13 +1,13 @@
-import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { MockAgent } from 'undici';
 import { z } from 'zod';
 import { apiKey, defineIntegration, get, post, type EndpointSpec } from '../../src/integrations/kit/define';
-import { FailureType, type CallFailureDetails } from '../../src/integrations/kit/failures';
+import { FailureType } from '../../src/integrations/kit/failures';
 import { env, secret } from '../../src/integrations/kit/refs';
 import { IntegrationRuntime, type CallInputShape } from '../../src/integrations/runtime/engine';
 import type { Logger } from '../../src/observability/logger';
+import { failureOf, detailsOf } from '../support/failures';
 
 /**
  * The engine over undici's MockAgent: request building, response edge parsing and the activity
@@ -100,19 +100,6 @@ function answer(statusCode: number, data?: string | Buffer | object, headers: Re
 }
 
 const jsonHeaders = { 'content-type': 'application/json' };
-
-async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await promise.then(
-    (value) => {
-      throw new Error(`expected the call to fail, it resolved with ${JSON.stringify(value)}`);
-    },
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ApplicationFailure);
-  return err as ApplicationFailure;
-}
-
-const detailsOf = (f: ApplicationFailure) => f.details?.[0] as CallFailureDetails;
 
 function call(rt: IntegrationRuntime, endpoint: keyof typeof endpoints, input: CallInputShape, attempt = 1) {
   return rt.call(probe(), endpoint, input, { attempt });
