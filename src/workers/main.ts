@@ -30,6 +30,7 @@ async function main(): Promise<void> {
     client: new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE, dataConverter }),
     logger: logger.child({ component: 'control' }),
   });
+  control.prefetch(Object.values(integrations));
   // Paces integrations that declare `traffic` and slows down when a provider rate-limits (AIMD).
   const limiter = new AdaptiveLimiter({ logger: logger.child({ component: 'traffic' }) });
   // Fallbacks of user-flow reads: per worker in memory, or shared in Redis when FALLBACK_REDIS_URL is set.
@@ -42,7 +43,11 @@ async function main(): Promise<void> {
     limiter,
     fallbackCache,
   });
-  await checkIntegrations(runtime, logger);
+  // The start-up check is itself a probe: it bypasses the breaker (whose workflow this very process may
+  // host, not running yet) and the limiter, so it answers at once.
+  const checker = new IntegrationRuntime({ logger: logger.child({ component: 'integration' }) });
+  await checkIntegrations(checker, logger);
+  await checker.close();
   const workers = await createWorkers({ connection, namespace: config.TEMPORAL_NAMESPACE, runtime, dataConverter });
   const stop = () => workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown());
   process.once('SIGTERM', stop);

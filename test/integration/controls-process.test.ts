@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { Client, Connection, type WorkflowFailedError } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
 import { startService } from '../../src/devserver/service-process';
 import { payments } from '../../src/integrations/payments/payments.integration';
@@ -12,6 +12,7 @@ import { captureLogs } from '../support/log-capture';
 import { sandboxAdmin } from '../support/sandbox';
 import { TMP_DIR } from '../support/stack';
 import { testEnv, uniqueId } from '../support/temporal';
+import { waitFor } from '../support/wait';
 
 const charges = async () => (await sandboxAdmin.stats()).requests['POST /payments/payments'] ?? 0;
 
@@ -46,24 +47,35 @@ describe('a breaker opened in one process, seen by a worker process', () => {
       }
       await control.flush();
       const opened = Date.now();
-      const before = await charges();
 
-      // B's next charge (a user-flow call) is held back: the workflow fails fast, the provider sees nothing.
-      const workflowId = uniqueId('charge-open');
-      const failure = await client.workflow
-        .execute<typeof chargePayment>('chargePayment', {
-          taskQueue: WORKFLOWS_TASK_QUEUE,
-          workflowId,
-          args: [{ orderId: workflowId, amount: 100, currency: 'EUR' }],
-        })
-        .catch((err: unknown) => err);
-      const elapsed = Date.now() - opened;
-      console.log(`breaker opened in this process stopped the worker process's charge ${elapsed} ms later`);
-      expect(failure).toBeInstanceOf(WorkflowFailedError);
-      expect(((failure as WorkflowFailedError).cause?.cause as ApplicationFailure | undefined)?.type).toBe(
-        'CircuitOpen',
+      // B reads the shared state every second: within a few seconds its charges (user-flow calls) are held
+      // back, failing fast with CircuitOpen.
+      const charge = () => {
+        const workflowId = uniqueId('charge-open');
+        return client.workflow
+          .execute<typeof chargePayment>('chargePayment', {
+            taskQueue: WORKFLOWS_TASK_QUEUE,
+            workflowId,
+            args: [{ orderId: workflowId, amount: 100, currency: 'EUR' }],
+          })
+          .then(
+            () => 'charged',
+            (err: unknown) =>
+              ((err as WorkflowFailedError).cause?.cause as ApplicationFailure | undefined)?.type ?? String(err),
+          );
+      };
+      await waitFor(
+        'the worker process to hold charges back',
+        async () => (await charge()) === 'CircuitOpen',
+        10_000,
+        100,
       );
+      const elapsed = Date.now() - opened;
+      console.log(`breaker opened in this process stopped the worker process's charges ${elapsed} ms later`);
       expect(elapsed).toBeLessThan(5_000);
+      // While it is open, nothing reaches the provider from B.
+      const before = await charges();
+      expect(await charge()).toBe('CircuitOpen');
       expect(await charges()).toBe(before);
     } finally {
       await client.workflow

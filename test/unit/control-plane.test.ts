@@ -6,6 +6,7 @@ import { captureLogs } from '../support/log-capture';
 
 /** A Temporal client whose server cannot be reached: every call fails the way a dead connection does. */
 const unreachable = {
+  withDeadline: <T>(_deadline: number, fn: () => Promise<T>) => fn(),
   workflow: {
     getHandle: () => ({
       query: () => Promise.reject(new Error('14 UNAVAILABLE: No connection established')),

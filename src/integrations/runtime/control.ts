@@ -31,10 +31,17 @@ export interface ControlPlaneOptions {
   refreshMs?: number;
   /** Outcomes are sent in batches at most this often, ms. @default 250 */
   flushMs?: number;
+  /**
+   * How long a read of the control state may take before the local breaker answers instead, ms: a query
+   * waits for a worker to run the control workflow, and none may be running. @default 2000
+   */
+  readTimeoutMs?: number;
   now?: () => number;
 }
 
 const DEFAULT_FAILURES = 10;
+/** A background read of the control state gives up after this long, ms. */
+const BACKGROUND_READ_MS = 10_000;
 const DEFAULT_COOLDOWN_MS = 60_000;
 
 /**
@@ -44,13 +51,12 @@ const DEFAULT_COOLDOWN_MS = 60_000;
  * reached, a local breaker with the same thresholds takes over: the worker keeps working, alone.
  */
 export class ControlPlane {
-  private readonly cache = new Map<
-    string,
-    { state: ControlState | null; fetchedAt: number; refreshing?: Promise<void> }
-  >();
+  private readonly cache = new Map<string, { state: ControlState | null; fetchedAt: number }>();
+  private readonly refreshing = new Map<string, Promise<ControlState | null>>();
   private readonly pending = new Map<string, { integration: Integration; report: OutcomeReport }>();
   private readonly local = new Map<string, { failures: number; openUntil: number }>();
   private flushTimer: NodeJS.Timeout | undefined;
+  private refreshTimer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
 
   constructor(private readonly options: ControlPlaneOptions) {
@@ -102,7 +108,7 @@ export class ControlPlane {
             signal: reportOutcomes,
             signalArgs: [report],
           });
-          this.cache.delete(integration.name); // our own report may have changed the state: read it fresh
+          this.markStale(integration);
         } catch (err) {
           this.options.logger.warn(
             { integration: integration.name, error: (err as Error).message },
@@ -115,44 +121,94 @@ export class ControlPlane {
 
   async close(): Promise<void> {
     if (this.flushTimer) clearTimeout(this.flushTimer);
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
     await this.flush();
   }
 
+  /**
+   * The control state as this worker knows it. Fresh: from cache. Stale: the cached copy at once while one
+   * background read refreshes it (a read can stall for seconds, e.g. while the server gives up on a dead
+   * worker's sticky queue; a call must not wait for that). Never read: wait up to `readTimeoutMs`, then
+   * answer with the local breaker.
+   */
   private async state(integration: Integration): Promise<ControlState | null> {
     const cached = this.cache.get(integration.name);
     if (cached && this.now() - cached.fetchedAt < (this.options.refreshMs ?? 1_000)) return cached.state;
+    const refreshing = this.refresh(integration);
+    if (cached) return cached.state;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<null>((resolve) => {
+      timer = setTimeout(() => resolve(null), this.options.readTimeoutMs ?? 2_000);
+    });
     try {
-      const state = await this.options.client.workflow
-        .getHandle(controlWorkflowId(integration.name))
-        .query(controlState);
-      this.cache.set(integration.name, { state, fetchedAt: this.now() });
-      return state;
-    } catch (err) {
-      if (err instanceof WorkflowNotFoundError) {
-        // Nothing reported yet: nothing is open. The first report starts the control workflow.
-        const closed = initialState(integration);
-        this.cache.set(integration.name, { state: closed, fetchedAt: this.now() });
-        return closed;
-      }
-      this.options.logger.warn(
-        { integration: integration.name, error: (err as Error).message },
-        'control state unreadable; using the local breaker',
-      );
-      this.cache.set(integration.name, { state: null, fetchedAt: this.now() });
-      return null;
+      return await Promise.race([refreshing, timedOut]);
+    } finally {
+      clearTimeout(timer);
     }
+  }
+
+  /**
+   * Keeps every integration's state read in the background, every `refreshMs`: calls find it cached and
+   * a change reaches this worker within about `refreshMs` plus one read, whether or not calls are made.
+   */
+  prefetch(integrations: Integration[]): void {
+    const readAll = () => integrations.forEach((integration) => void this.refresh(integration));
+    readAll();
+    this.refreshTimer = setInterval(readAll, this.options.refreshMs ?? 1_000);
+    this.refreshTimer.unref();
+  }
+
+  /** One read per integration at a time; the result (or null: unreadable) goes to the cache. */
+  private refresh(integration: Integration): Promise<ControlState | null> {
+    const inflight = this.refreshing.get(integration.name);
+    if (inflight) return inflight;
+    const read = (async () => {
+      try {
+        const state = await this.options.client.withDeadline(Date.now() + BACKGROUND_READ_MS, () =>
+          this.options.client.workflow.getHandle(controlWorkflowId(integration.name)).query(controlState),
+        );
+        this.cache.set(integration.name, { state, fetchedAt: this.now() });
+        return state;
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) {
+          // Nothing reported yet: nothing is open. The first report starts the control workflow.
+          const closed = initialState(integration);
+          this.cache.set(integration.name, { state: closed, fetchedAt: this.now() });
+          return closed;
+        }
+        this.options.logger.warn(
+          { integration: integration.name, error: (err as Error).message },
+          'control state unreadable; using the local breaker',
+        );
+        this.cache.set(integration.name, { state: null, fetchedAt: this.now() });
+        return null;
+      } finally {
+        this.refreshing.delete(integration.name);
+      }
+    })();
+    this.refreshing.set(integration.name, read);
+    return read;
+  }
+
+  /** Our own report or probe may have changed the state: the next call reads it afresh (up to `readTimeoutMs`). */
+  private markStale(integration: Integration): void {
+    this.cache.delete(integration.name);
   }
 
   private async probe(integration: Integration): Promise<boolean> {
     try {
-      const granted = await this.options.client.workflow
-        .getHandle(controlWorkflowId(integration.name))
-        .executeUpdate(acquireProbe);
-      this.cache.delete(integration.name);
+      const granted = await this.withDeadline(() =>
+        this.options.client.workflow.getHandle(controlWorkflowId(integration.name)).executeUpdate(acquireProbe),
+      );
+      this.markStale(integration);
       return granted;
     } catch {
       return false;
     }
+  }
+
+  private withDeadline<T>(fn: () => Promise<T>): Promise<T> {
+    return this.options.client.withDeadline(Date.now() + (this.options.readTimeoutMs ?? 2_000), fn);
   }
 
   private localGate(integration: Integration, now: number): GateDecision {
