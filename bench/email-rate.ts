@@ -29,6 +29,7 @@ import { createLogger } from '../src/observability/logger';
 import { startSandbox } from '../src/sandbox/server';
 import { installTemporalRuntime } from '../src/workers/runtime';
 import { quietBundlerLogger } from '../test/support/stack';
+import { SandboxAdminClient } from '../src/sandbox/admin-client';
 
 const emails = Number(process.env.BENCH_EMAILS ?? 150);
 const providerLimit = { limit: 20, windowMs: 2_000 };
@@ -83,15 +84,7 @@ async function main(): Promise<void> {
     },
   });
   const env = { ...process.env, NODE_ENV: 'development', ...credentials.integrationEnv(sandbox.url) };
-  const admin = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${sandbox.url}${path}`, {
-      method,
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    if (!res.ok) throw new Error(`sandbox ${method} ${path}: ${res.status}`);
-    return (await res.json()) as Record<string, unknown>;
-  };
+  const admin = new SandboxAdminClient(sandbox.url);
   const devServer = await startDevServer();
   const workflowFile = require.resolve('../test/support/send-email.workflows');
   const nativeConnection = await NativeConnection.connect({ address: devServer.address });
@@ -108,7 +101,7 @@ async function main(): Promise<void> {
     const workflowsRunning = workflowWorker.run();
 
     const run = async (mode: Mode): Promise<ModeResult> => {
-      await admin('POST', '/admin/config', { emailRateLimit: providerLimit }); // a fresh provider window
+      await admin.config({ emailRateLimit: providerLimit }); // a fresh provider window
       await new Promise((r) => setTimeout(r, providerLimit.windowMs));
       const taskQueue = `bench-email-${mode.name.replace(/\W+/g, '-')}-${Date.now().toString(36)}`;
       // Every call the engine makes is logged once: the HTTP send latency comes from those lines.
@@ -139,7 +132,7 @@ async function main(): Promise<void> {
         shutdownGraceTime: '1 second',
       });
       const running = worker.run();
-      const before = (await admin('GET', '/admin/stats')).emailRateLimited as number;
+      const before = (await admin.stats()).emailRateLimited;
       const ledgerBefore = sandbox.ledger().length;
       const started = performance.now();
       const endToEnd: number[] = [];
@@ -183,7 +176,7 @@ async function main(): Promise<void> {
         achievedPerSecond: round(achieved),
         allowedPerSecond,
         achievedToAllowed: round(achieved / allowedPerSecond),
-        rateLimited429: ((await admin('GET', '/admin/stats')).emailRateLimited as number) - before,
+        rateLimited429: (await admin.stats()).emailRateLimited - before,
         attempts: calls.length,
         httpSendMs: { p50: round(percentile(http, 50)), p99: round(percentile(http, 99)) },
         endToEndMs: { p50: Math.round(percentile(e2e, 50)), p99: Math.round(percentile(e2e, 99)) },

@@ -1,5 +1,6 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { IntegrationsClient } from '../client';
+import { SandboxAdminClient, type FaultRule } from '../sandbox/admin-client';
 import type { FulfillOrderInput } from '../workflows/fulfill-order.workflow';
 import { orderWorkflowId, parkedState, resolveParked, type OrderStatus } from '../workflows/messages';
 
@@ -13,18 +14,10 @@ export interface DemoOptions {
   leaveParked: boolean;
 }
 
-interface Fault {
-  method: string;
-  path: string;
-  fault: string;
-  params?: Record<string, unknown>;
-  times?: number;
-}
-
 interface Scenario {
   title: string;
   /** Provider misbehaviour set up in the sandbox before the order starts. */
-  faults?: Fault[];
+  faults?: FaultRule[];
   order?: Partial<FulfillOrderInput>;
   /** The stage the order must end in for the scenario to count as a success. */
   expect: OrderStatus['stage'];
@@ -55,12 +48,13 @@ const scenarios: Scenario[] = [
 /** Runs each demo scenario against the live stack; prints its outcome and where to see it in the UI. */
 export async function runDemo(options: DemoOptions): Promise<boolean> {
   const client = await IntegrationsClient.connect({ address: options.address, namespace: options.namespace });
+  const sandbox = new SandboxAdminClient(options.sandboxUrl);
   const batch = Date.now().toString(36);
   let allOk = true;
   try {
     for (const [i, scenario] of scenarios.entries()) {
-      await admin(options.sandboxUrl, 'DELETE', '/admin/faults');
-      for (const fault of scenario.faults ?? []) await admin(options.sandboxUrl, 'POST', '/admin/faults', fault);
+      await sandbox.clearFaults();
+      for (const fault of scenario.faults ?? []) await sandbox.fault(fault);
       const orderId = `demo-${batch}-${i + 1}`;
       const link = workflowLink(options, orderWorkflowId(orderId));
       try {
@@ -86,7 +80,7 @@ export async function runDemo(options: DemoOptions): Promise<boolean> {
             );
             continue;
           }
-          await admin(options.sandboxUrl, 'DELETE', '/admin/faults'); // the operator fixed the credentials...
+          await sandbox.clearFaults(); // the operator fixed the credentials...
           await handle.executeUpdate(resolveParked, { args: [{ action: 'retry' }] }); // ...and retried
           options.say(`         resolved as an operator would: ${resolve}`);
         }
@@ -125,13 +119,4 @@ async function waitUntilParked(
 function workflowLink(options: DemoOptions, workflowId: string): string {
   if (!options.uiUrl) return `workflow ${workflowId}`;
   return `${options.uiUrl}/namespaces/${options.namespace}/workflows/${encodeURIComponent(workflowId)}`;
-}
-
-async function admin(sandboxUrl: string, method: string, path: string, body?: unknown): Promise<void> {
-  const res = await fetch(`${sandboxUrl}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (!res.ok) throw new Error(`sandbox refused ${method} ${path}: ${res.status} ${await res.text()}`);
 }

@@ -8,7 +8,7 @@ import { Payment, PaymentRequest } from '../../src/integrations/payments/payment
 import { IntegrationRuntime, type CallInputShape } from '../../src/integrations/runtime/engine';
 import { sandboxAdmin } from '../support/sandbox';
 import { testLogger } from '../support/stack';
-import { testEnv } from '../support/temporal';
+
 import { failureOf, detailsOf } from '../support/failures';
 
 /**
@@ -100,18 +100,6 @@ function faultOnce(method: 'GET' | 'POST', path: string, fault: string, params?:
 
 async function effectsOf(key: string) {
   return (await sandboxAdmin.ledger()).filter((e) => e.idempotencyKey === key);
-}
-
-interface Stats {
-  tokenRequests: number;
-  tokensIssued: number;
-  requests: Record<string, number>;
-}
-
-async function stats(): Promise<Stats> {
-  const res = await fetch(`${testEnv.sandboxUrl}/admin/stats`);
-  expect(res.status).toBe(200);
-  return (await res.json()) as Stats;
 }
 
 /** A loopback port nothing listens on: bound, read and released. */
@@ -316,19 +304,19 @@ describe('credentials', () => {
   it('classifies a 401 with a cached token as retryable CredentialsExpired, and the next call fetches a new token', async () => {
     const rt = newRuntime();
     await call('hello', {}, rt);
-    const before = await stats();
+    const before = await sandboxAdmin.stats();
     await faultOnce('GET', '/payments/hello', 'status', { code: 401 });
     const f = await failureOf(call('hello', {}, rt));
     expect(f).toMatchObject({ type: FailureType.CredentialsExpired, nonRetryable: false });
-    expect((await stats()).tokenRequests).toBe(before.tokenRequests);
+    expect((await sandboxAdmin.stats()).tokenRequests).toBe(before.tokenRequests);
     await expect(call('hello', {}, rt)).resolves.toEqual({ ok: true });
-    expect((await stats()).tokenRequests).toBe(before.tokenRequests + 1);
+    expect((await sandboxAdmin.stats()).tokenRequests).toBe(before.tokenRequests + 1);
   });
 
   it('classifies a 401 with a token fetched right after a 401 as Unauthorized, non-retryable', async () => {
     const rt = newRuntime();
     await call('hello', {}, rt);
-    const before = await stats();
+    const before = await sandboxAdmin.stats();
     await sandboxAdmin.fault({
       method: 'GET',
       path: '/payments/hello',
@@ -339,17 +327,17 @@ describe('credentials', () => {
     expect((await failureOf(call('hello', {}, rt))).type).toBe(FailureType.CredentialsExpired);
     const f = await failureOf(call('hello', {}, rt));
     expect(f).toMatchObject({ type: FailureType.Unauthorized, nonRetryable: true });
-    expect((await stats()).tokenRequests).toBe(before.tokenRequests + 1);
+    expect((await sandboxAdmin.stats()).tokenRequests).toBe(before.tokenRequests + 1);
   });
 
   it('classifies bad client credentials rejected by the token endpoint as Unauthorized, without calling the API', async () => {
     const rt = newRuntime({ ...process.env, PAYMENTS_CLIENT_SECRET: 'not-the-secret' });
-    const before = await stats();
+    const before = await sandboxAdmin.stats();
     const f = await failureOf(call('hello', {}, rt));
     expect(f).toMatchObject({ type: FailureType.Unauthorized, nonRetryable: true });
     expect(f.message).toContain('rejected the client credentials (401)');
     expect(f.message).not.toContain('not-the-secret');
-    const after = await stats();
+    const after = await sandboxAdmin.stats();
     expect(after.tokenRequests).toBe(before.tokenRequests + 1);
     expect(after.tokensIssued).toBe(before.tokensIssued);
     expect(after.requests['GET /payments/hello'] ?? 0).toBe(before.requests['GET /payments/hello'] ?? 0);

@@ -9,9 +9,9 @@ import { FailureType } from '../../src/integrations/kit/failures';
 import { env, secret } from '../../src/integrations/kit/refs';
 import { IntegrationRuntime } from '../../src/integrations/runtime/engine';
 import { startSandbox, type Sandbox, type SandboxCredentials } from '../../src/sandbox/server';
-import type { StatsSnapshot } from '../../src/sandbox/stats';
 import { generateTlsMaterial, issueCertificate, type KeyPair, type TlsMaterial } from '../../src/sandbox/tls';
 import { testLogger } from '../support/stack';
+import { SandboxAdminClient } from '../../src/sandbox/admin-client';
 
 /**
  * Mutual TLS end to end: this file's own sandbox serves the payments routes behind a client-certificate
@@ -143,7 +143,7 @@ async function failure(call: Promise<unknown>): Promise<ApplicationFailure> {
 
 /** What reached the sandbox's handlers (a connection refused at the TLS handshake never does). */
 async function stats(of: Sandbox = sandbox): Promise<{ tokens: number; hellos: number }> {
-  const snapshot = (await (await fetch(`${of.url}/admin/stats`)).json()) as StatsSnapshot;
+  const snapshot = await new SandboxAdminClient(of.url).stats();
   return { tokens: snapshot.tokenRequests, hellos: snapshot.requests['GET /payments/hello'] ?? 0 };
 }
 

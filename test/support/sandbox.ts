@@ -1,3 +1,4 @@
+import { SandboxAdminClient, type FaultRule } from '../../src/sandbox/admin-client';
 import type { StatsSnapshot } from '../../src/sandbox/stats';
 import { testEnv } from './temporal';
 
@@ -7,39 +8,14 @@ export interface LedgerEntry {
   resourceId?: string;
 }
 
-/** The sandbox's admin API, as tests use it. */
-export const sandboxAdmin = {
-  async ledger(): Promise<LedgerEntry[]> {
-    return (await admin('GET', '/admin/ledger')) as LedgerEntry[];
-  },
-  async fault(rule: {
-    method?: string;
-    path: string;
-    fault: string;
-    params?: Record<string, unknown>;
-    times?: number;
-  }) {
-    await admin('POST', '/admin/faults', rule);
-  },
-  async clearFaults() {
-    await admin('DELETE', '/admin/faults');
-  },
-  async stats(): Promise<StatsSnapshot> {
-    return (await admin('GET', '/admin/stats')) as StatsSnapshot;
-  },
-  /** Partial sandbox settings, e.g. `{ tokenTtlSeconds: 30 }` (see src/sandbox/config.ts). */
-  async config(patch: Record<string, unknown>) {
-    await admin('POST', '/admin/config', patch);
-  },
-};
+/** The sandbox's admin API, as tests use it: the shared sandbox the global setup started. */
+const client = () => new SandboxAdminClient(testEnv.sandboxUrl);
 
-async function admin(method: string, path: string, body?: unknown): Promise<unknown> {
-  const res = await fetch(`${testEnv.sandboxUrl}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (!res.ok) throw new Error(`sandbox ${method} ${path} answered ${res.status}: ${await res.text()}`);
-  const text = await res.text();
-  return text ? (JSON.parse(text) as unknown) : undefined;
-}
+export const sandboxAdmin = {
+  ledger: async (): Promise<LedgerEntry[]> =>
+    (await client().ledger()).map((e) => ({ ...e, idempotencyKey: e.idempotencyKey ?? undefined })),
+  fault: (rule: FaultRule) => client().fault(rule),
+  clearFaults: () => client().clearFaults(),
+  stats: (): Promise<StatsSnapshot> => client().stats(),
+  config: (patch: Record<string, unknown>) => client().config(patch),
+};

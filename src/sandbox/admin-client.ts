@@ -1,0 +1,49 @@
+import type { StatsSnapshot } from './stats';
+import type { LedgerEntry } from './types';
+
+/** A fault for matching requests (see src/sandbox/faults.ts): `times` applies it that often, else until cleared. */
+export interface FaultRule {
+  method?: string;
+  /** A path prefix, e.g. `/payments/payments`. */
+  path: string;
+  fault: string;
+  params?: Record<string, unknown>;
+  times?: number;
+}
+
+/** The sandbox's admin API over HTTP, for `npm start`'s demo, the tests and the benchmarks. */
+export class SandboxAdminClient {
+  constructor(private readonly baseUrl: string) {}
+
+  async ledger(): Promise<LedgerEntry[]> {
+    return (await this.request('GET', '/admin/ledger')) as LedgerEntry[];
+  }
+
+  async fault(rule: FaultRule): Promise<void> {
+    await this.request('POST', '/admin/faults', rule);
+  }
+
+  async clearFaults(): Promise<void> {
+    await this.request('DELETE', '/admin/faults');
+  }
+
+  async stats(): Promise<StatsSnapshot> {
+    return (await this.request('GET', '/admin/stats')) as StatsSnapshot;
+  }
+
+  /** Partial sandbox settings, e.g. `{ tokenTtlSeconds: 30 }` (see src/sandbox/config.ts). */
+  async config(patch: Record<string, unknown>): Promise<void> {
+    await this.request('POST', '/admin/config', patch);
+  }
+
+  private async request(method: string, path: string, body?: unknown): Promise<unknown> {
+    const res = await fetch(`${this.baseUrl}${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`sandbox ${method} ${path} answered ${res.status}: ${text}`);
+    return text ? (JSON.parse(text) as unknown) : undefined;
+  }
+}
