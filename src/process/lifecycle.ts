@@ -4,18 +4,14 @@
  * once. A failure to start is written to stderr (the logger may not exist yet, e.g. with a bad config)
  * and exits 1.
  */
-export function runServer(
-  name: string,
-  start: () => Promise<{ close(): Promise<void> }>,
-  onStopping?: (signal: NodeJS.Signals) => void,
-): void {
+export function runServer(name: string, start: () => Promise<{ close(): Promise<void> }>): void {
   start().then(
     (server) => {
       let stopping = false;
       const stop = (signal: NodeJS.Signals): void => {
         if (stopping) process.exit(1); // a second signal means "now"
         stopping = true;
-        (onStopping ?? ((s) => process.stderr.write(`${name} stopping (${s})\n`)))(signal);
+        process.stderr.write(`${name} stopping (${signal})\n`);
         server.close().then(
           () => process.exit(0),
           () => process.exit(1),

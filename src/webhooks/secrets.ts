@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { readMountedFile } from '../config/mounted-file';
 
 /** The current secrets of a provider: read on each request so a rotated file applies without a restart. */
 export type SecretList = () => readonly string[];
@@ -21,15 +21,5 @@ export function secretList(options: { name: string; value?: string; file?: strin
     const secrets = split(options.value ?? '');
     return () => secrets;
   }
-  let cached: { mtimeMs: number; secrets: string[] } | undefined;
-  return () => {
-    let mtimeMs: number;
-    try {
-      mtimeMs = statSync(file).mtimeMs;
-    } catch {
-      throw new Error(`${name}_FILE points at ${file}, which cannot be read`);
-    }
-    if (cached?.mtimeMs !== mtimeMs) cached = { mtimeMs, secrets: split(readFileSync(file, 'utf8')) };
-    return cached.secrets;
-  };
+  return () => split(readMountedFile(file, `${name}_FILE`));
 }

@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { readMountedFile } from '../../config/mounted-file';
 import type { EnvRef, SecretRef } from '../kit/refs';
 
 /**
@@ -7,7 +7,6 @@ import type { EnvRef, SecretRef } from '../kit/refs';
  * from the variable `<NAME>`. Every value handed out is remembered so logs can be scrubbed of it.
  */
 export class SecretSource {
-  private readonly files = new Map<string, { mtimeMs: number; value: string }>();
   private readonly seen = new Set<string>();
 
   constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
@@ -37,17 +36,11 @@ export class SecretSource {
   }
 
   private fromFile(name: string, path: string): string {
-    let mtimeMs: number;
     try {
-      mtimeMs = statSync(path).mtimeMs;
-    } catch {
-      throw new MissingConfigError(`secret ${name}: ${name}_FILE points at ${path}, which cannot be read`);
+      return readMountedFile(path, `${name}_FILE`).trim();
+    } catch (err) {
+      throw new MissingConfigError(`secret ${name}: ${(err as Error).message}`);
     }
-    const cached = this.files.get(path);
-    if (cached && cached.mtimeMs === mtimeMs) return cached.value;
-    const value = readFileSync(path, 'utf8').trim();
-    this.files.set(path, { mtimeMs, value });
-    return value;
   }
 
   /** Records a value (a secret, a fetched token) that must never appear in a log line. */
