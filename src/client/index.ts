@@ -1,10 +1,5 @@
-import {
-  Client,
-  Connection,
-  WithStartWorkflowOperation,
-  type WorkflowHandleWithFirstExecutionRunId,
-} from '@temporalio/client';
-import type { DataConverter } from '@temporalio/common';
+import { Client, Connection, WithStartWorkflowOperation, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type DataConverter } from '@temporalio/common';
 import { dataConverterFromConfig } from '../codec/data-converter';
 import { configSchema } from '../config/config';
 import type { Payment } from '../integrations/payments/payments.integration';
@@ -38,6 +33,20 @@ export function crmV2Rollout(env: NodeJS.ProcessEnv = process.env): { darkLaunch
   return { darkLaunch: parsed.CRM_V2_DARK_LAUNCH === 'true', canaryPercent: parsed.CRM_V2_CANARY_PERCENT };
 }
 
+/**
+ * A workflow ID is used once: a repeated start attaches to the running execution, and one for an
+ * execution that already closed is refused (and answered with its result). Temporal remembers closed
+ * executions for the namespace's retention; set it longer than any provider's idempotency-key retention.
+ */
+const onceOnly = { workflowIdConflictPolicy: 'USE_EXISTING', workflowIdReusePolicy: 'REJECT_DUPLICATE' } as const;
+
+/** The user-flow answer a finished order gives. */
+function chargeOf(status: OrderStatus): ChargeOutcome {
+  return status.paymentId !== undefined
+    ? { charged: true, paymentId: status.paymentId }
+    : { charged: false, failure: status.failure ?? `order ended ${status.stage}` };
+}
+
 /** What a service uses to start and follow this project's workflows. */
 export class IntegrationsClient {
   private constructor(
@@ -57,17 +66,21 @@ export class IntegrationsClient {
 
   /**
    * Starts a charge. `orderId` makes the workflow ID, so a service that calls twice for one order gets
-   * the running (or finished) charge instead of a second one.
+   * the running charge, or the finished one's handle, instead of a second one.
    */
-  async startChargePayment(
-    input: ChargePaymentInput,
-  ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof chargePayment>> {
-    return this.temporal.workflow.start<typeof chargePayment>('chargePayment', {
-      taskQueue: WORKFLOWS_TASK_QUEUE,
-      workflowId: `charge-payment-${input.orderId}`,
-      args: [input],
-      workflowIdConflictPolicy: 'USE_EXISTING',
-    });
+  async startChargePayment(input: ChargePaymentInput): Promise<WorkflowHandle<typeof chargePayment>> {
+    const workflowId = `charge-payment-${input.orderId}`;
+    try {
+      return await this.temporal.workflow.start<typeof chargePayment>('chargePayment', {
+        taskQueue: WORKFLOWS_TASK_QUEUE,
+        workflowId,
+        args: [input],
+        ...onceOnly,
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      return this.temporal.workflow.getHandle<typeof chargePayment>(workflowId);
+    }
   }
 
   async chargePayment(input: ChargePaymentInput): Promise<Payment> {
@@ -77,21 +90,39 @@ export class IntegrationsClient {
   /**
    * Starts an order and answers as soon as its charge is settled (update-with-start: one round trip),
    * while the invoice, email and CRM steps go on in the background. Calling it again for the same order
-   * attaches to the running workflow instead of starting a second one.
+   * attaches to the running workflow; for an order that already finished, it answers what that order
+   * did and starts nothing. A charge parked for an operator answers `{ charged: false, pending: true }`.
    */
   async startOrder(input: FulfillOrderInput): Promise<{ workflowId: string; charge: ChargeOutcome }> {
+    const workflowId = orderWorkflowId(input.orderId);
     const start = new WithStartWorkflowOperation<typeof fulfillOrder>('fulfillOrder', {
       taskQueue: WORKFLOWS_TASK_QUEUE,
-      workflowId: orderWorkflowId(input.orderId),
+      workflowId,
       // The rollout is decided here, once, and recorded with the order: replays never see a later setting.
       args: [{ crmV2: crmV2Rollout(), ...input }],
-      workflowIdConflictPolicy: 'USE_EXISTING',
+      ...onceOnly,
       staticSummary: `Fulfil order ${input.orderId}: charge, invoice, email, CRM`,
     });
-    const charge = await this.temporal.workflow.executeUpdateWithStart(chargeSettled, {
-      startWorkflowOperation: start,
-    });
-    return { workflowId: orderWorkflowId(input.orderId), charge };
+    try {
+      const charge = await this.temporal.workflow.executeUpdateWithStart(chargeSettled, {
+        startWorkflowOperation: start,
+      });
+      return { workflowId, charge };
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      // The order already ran to its end: answer what it did, start nothing.
+      return { workflowId, charge: chargeOf(await this.finishedOrder(workflowId)) };
+    }
+  }
+
+  /** The final state of a closed order: its result, or (failed by an operator) its last status. */
+  private async finishedOrder(workflowId: string): Promise<OrderStatus> {
+    const handle = this.temporal.workflow.getHandle<typeof fulfillOrder>(workflowId);
+    try {
+      return await handle.result();
+    } catch {
+      return handle.query(orderStatus);
+    }
   }
 
   /** Where an order is now. */

@@ -38,8 +38,16 @@ export interface OutcomeReport {
   /** `fail` = a failure that means the provider is unwell; `ok` = it answered. */
   outcomes: ('ok' | 'fail')[];
   lastFailureType?: string;
-  /** Whether the batch includes the half-open probe's outcome. */
+  /**
+   * Whether the batch includes the half-open probe's outcome. Sent by older workers only: any `ok` of such
+   * a batch closed the breaker. Kept so their reports (and recorded histories) still mean what they meant.
+   */
   probe?: boolean;
+  /**
+   * The half-open probe's own outcome, never mixed into `outcomes`: `ok` closes the breaker, `fail`
+   * reopens it, `void` (the probe sent nothing, e.g. its token could not be fetched) lets another go.
+   */
+  probeOutcome?: 'ok' | 'fail' | 'void';
 }
 
 export const reportOutcomes = defineSignal<[OutcomeReport]>('reportOutcomes');

@@ -1,5 +1,4 @@
 import type { Duration } from '@temporalio/common';
-import { msToNumber } from '@temporalio/common/lib/time';
 import {
   ApplicationFailure,
   CancellationScope,
@@ -12,8 +11,8 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { email, EmailMessage, MAX_BATCH_MESSAGES } from '../integrations/email/email.integration';
+import { durationMs } from '../integrations/kit/duration';
 import { proxyIntegration } from './integration-proxy';
-import { stepKey } from './keys';
 import { batcherState, queueEmail, type BatchFlush, type BatcherState, type QueuedEmail } from './messages';
 import { failureSummary, runStep } from './patterns/steps';
 
@@ -47,7 +46,7 @@ const RECENT_FLUSHES = 20;
  */
 export async function emailBatcher(input: EmailBatcherInput = {}): Promise<BatcherState> {
   const maxBatchSize = Math.min(Math.max(1, Math.floor(input.maxBatchSize ?? MAX_BATCH_MESSAGES)), MAX_BATCH_MESSAGES);
-  const maxWaitMs = msToNumber(input.maxWait ?? '10 seconds');
+  const maxWaitMs = durationMs(input.maxWait ?? '10 seconds');
   const flushesPerRun = Math.max(1, input.flushesPerRun ?? 100);
   const pending: PendingEmail[] = [...(input.carried?.pending ?? [])];
   const counters = input.carried?.state ?? { flushes: 0, sent: 0, rejected: 0, refused: 0, recent: [] };
@@ -76,19 +75,12 @@ export async function emailBatcher(input: EmailBatcherInput = {}): Promise<Batch
     const step = `batch-${n}`;
     let outcome: BatchFlush['outcome'] = 'sent';
     try {
-      await runStep({
+      await runStep(
         step,
-        integration: 'email',
-        endpoint: 'sendBatch',
-        budget: email.profileOf('sendBatch').scheduleToClose,
-        call: (o) =>
-          mail.sendBatch(
-            { key: stepKey(step), body: { messages: batch.map((p) => p.message) } },
-            { summary: `${step}: ${batch.length} messages (${reason})`, ...o },
-          ),
-        reconcile: { keyRetention: email.idempotency?.retention as Duration | undefined },
-        canCompensate: false,
-      });
+        mail.sendBatch,
+        { body: { messages: batch.map((p) => p.message) } },
+        { summary: `${step}: ${batch.length} messages (${reason})` },
+      );
       counters.sent += batch.length;
     } catch (err) {
       if (isCancellation(err)) throw err;

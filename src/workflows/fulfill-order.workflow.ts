@@ -1,18 +1,26 @@
 import type { Duration } from '@temporalio/common';
-import { msToNumber } from '@temporalio/common/lib/time';
-import { ApplicationFailure, condition, executeChild, log, patched, setHandler } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  executeChild,
+  isCancellation,
+  log,
+  patched,
+  setHandler,
+} from '@temporalio/workflow';
 import { crmV2, customerFromV2 } from '../integrations/crm/crm-v2.integration';
-import { crm, type Customer } from '../integrations/crm/crm.integration';
+import { crm } from '../integrations/crm/crm.integration';
 import { documents } from '../integrations/documents/documents.integration';
 import { email } from '../integrations/email/email.integration';
-import type { Integration } from '../integrations/kit/define';
+import { durationMs } from '../integrations/kit/duration';
 import { payments } from '../integrations/payments/payments.integration';
 import { awaitDocumentJob, type AwaitDocumentJobInput } from './await-document-job.workflow';
-import { proxyIntegration, type CallOptions } from './integration-proxy';
-import { stepKey } from './keys';
+import { proxyIntegration, type EndpointCall } from './integration-proxy';
 import { chargeSettled, documentJobWorkflowId, orderStatus, type ChargeOutcome, type OrderStatus } from './messages';
+import { parkedStep } from './patterns/park';
 import { Saga } from './patterns/saga';
-import { failureSummary, runStep } from './patterns/steps';
+import { failureSummary, runStep, type StepOptions } from './patterns/steps';
 import { chooseVersion, settleShadows, shadow } from './patterns/versions';
 
 const pay = proxyIntegration(payments);
@@ -41,171 +49,117 @@ export interface FulfillOrderInput {
 /**
  * Fulfils an order: charge the payment (user flow, unknown outcomes reconciled) -> note it on the CRM
  * customer -> generate the invoice (two-step: trigger, then poll or webhook) -> email it (rate-limited)
- * -> mark the customer invoiced. A failure after the charge undoes what happened, newest first: the CRM
- * note is restored, the payment refunded. Any step whose budget runs out parks for an operator.
+ * -> mark the customer invoiced. A failure or a cancellation after the charge undoes what happened, newest
+ * first: the CRM note is restored, the payment refunded; an undo that cannot complete parks. Any step
+ * whose budget runs out parks for an operator. Each step is declared once: its endpoint says the rest.
  */
 export async function fulfillOrder(input: FulfillOrderInput): Promise<OrderStatus> {
   const status: OrderStatus = { stage: 'charging' };
   let charge: ChargeOutcome | undefined;
   setHandler(orderStatus, () => status);
+  // The user flow's answer: once the charge is settled, or as soon as it parks (then it is pending).
   setHandler(chargeSettled, async () => {
-    await condition(() => charge !== undefined);
-    return charge!;
+    await condition(() => charge !== undefined || parkedStep() === 'charge');
+    return charge ?? { charged: false, pending: true, failure: 'the charge is parked for an operator' };
   });
   const saga = new Saga();
+  // Every step may be compensated by an operator once there is something to undo.
+  const step = <I extends object, O>(name: string, call: EndpointCall<I, O>, args: I, options: StepOptions = {}) =>
+    runStep(name, call, args, { canCompensate: saga.size > 0, ...options });
 
   try {
-    const payment = await runStep({
-      step: 'charge',
-      integration: 'payments',
-      endpoint: 'createPayment',
-      budget: payments.profileOf('createPayment').scheduleToClose,
-      call: (o) =>
-        pay.createPayment(
-          { key: stepKey('charge'), body: { orderId: input.orderId, amount: input.amount, currency: input.currency } },
-          o,
-        ),
-      reconcile: {
-        lookup: (o) => pay.findPayment({ query: { correlationId: stepKey('charge') } }, o),
-        keyRetention: retention(payments),
-      },
-      canCompensate: false,
-    });
-    status.paymentId = payment.value.id;
-    charge = { charged: true, paymentId: payment.value.id };
+    const body = { orderId: input.orderId, amount: input.amount, currency: input.currency };
+    const payment = (await step('charge', pay.createPayment, { body })).value;
+    status.paymentId = payment.id;
+    charge = { charged: true, paymentId: payment.id };
     status.stage = 'charged';
-    saga.add('charge', () =>
-      runStep({
-        step: 'refund',
-        integration: 'payments',
-        endpoint: 'refundPayment',
-        budget: payments.profileOf('refundPayment').scheduleToClose,
-        call: (o) =>
-          pay.refundPayment({ key: stepKey('refund'), body: { paymentId: payment.value.id, amount: input.amount } }, o),
-        reconcile: { keyRetention: retention(payments) },
-        canCompensate: false,
-      }),
+    saga.add('charge', (o) =>
+      runStep('refund', pay.refundPayment, { body: { paymentId: payment.id, amount: input.amount } }, undo(o)),
     );
 
     // Running executions started before the v2 rollout replay without it.
     const rollout = patched('crm-v2-rollout') ? input.crmV2 : undefined;
     const crmVersion = rollout ? chooseVersion(input.customerId, rollout.canaryPercent) : 'v1';
-    // Fresh, not a cached fallback: the saga restores these notes if the order fails.
-    const readV1 = (o: CallOptions) => customers.getCustomer({ params: { id: input.customerId }, fresh: true }, o);
-    const readV2 = (o: CallOptions) =>
-      customersV2.getCustomer({ params: { id: input.customerId } }, o).then(customerFromV2);
+    const params = { id: input.customerId };
     // The shadow read starts with the real one, so both see the customer as it is before we write to it.
     const compareShadow =
       rollout?.darkLaunch && crmVersion === 'v1'
-        ? shadow('crm.getCustomer v2', () => readV2({ summary: 'dark launch: CRM v2, compared, not used' }))
+        ? shadow('crm.getCustomer v2', () =>
+            customersV2
+              .getCustomer({ params }, { summary: 'dark launch: CRM v2, compared, not used' })
+              .then(customerFromV2),
+          )
         : undefined;
-    const customer = await runStep({
-      step: 'customer',
-      integration: crmVersion === 'v2' ? 'crmv2' : 'crm',
-      endpoint: 'getCustomer',
-      budget: crm.profileOf('getCustomer').scheduleToClose,
-      call: crmVersion === 'v2' ? readV2 : readV1,
-      canCompensate: true,
-    });
-    compareShadow?.(customer.value);
-    if (!customer.value)
+    // Fresh, not a cached fallback: the saga restores these notes if the order fails.
+    const customer =
+      crmVersion === 'v2'
+        ? customerFromV2((await step('customer', customersV2.getCustomer, { params })).value)
+        : (await step('customer', customers.getCustomer, { params, fresh: true })).value;
+    compareShadow?.(customer);
+    if (!customer)
       throw ApplicationFailure.nonRetryable(`customer ${input.customerId} not found in the CRM`, 'CustomerNotFound');
-    await noteOnCustomer(customer.value, 'pending', `order ${input.orderId}: invoice pending`);
-    saga.add('crm-note', () => noteOnCustomer(customer.value!, 'pending-undo', customer.value!.notes ?? ''));
+    const note = (name: string, notes: string, options?: StepOptions) =>
+      step(`crm-${name}`, customers.updateCustomer, { params: { id: customer.id }, body: { notes } }, options);
+    await note('pending', `order ${input.orderId}: invoice pending`);
+    saga.add('crm-note', (o) => note('pending-undo', customer.notes ?? '', undo(o)));
 
     status.stage = 'invoicing';
-    const job = await runStep({
-      step: 'invoice',
-      integration: 'documents',
-      endpoint: 'generate',
-      budget: documents.profileOf('generate').scheduleToClose,
-      call: (o) =>
-        docs.generate(
-          {
-            key: stepKey('invoice'),
-            body: {
-              template: 'invoice',
-              data: { orderId: input.orderId, amount: input.amount, currency: input.currency },
-            },
-          },
-          o,
-        ),
-      reconcile: { keyRetention: retention(documents) },
-      canCompensate: true,
-    });
+    const job = (await step('invoice', docs.generate, { body: { template: 'invoice', data: body } })).value;
     const invoice = await executeChild(awaitDocumentJob, {
-      workflowId: documentJobWorkflowId(job.value.jobId),
+      workflowId: documentJobWorkflowId(job.jobId),
       args: [
         {
-          jobId: job.value.jobId,
+          jobId: job.jobId,
           mode: input.invoice?.mode ?? 'heartbeat',
-          deadline: Date.now() + msToNumber((input.invoice?.within ?? '10 minutes') as Duration),
+          deadline: Date.now() + durationMs((input.invoice?.within ?? '10 minutes') as Duration),
           interval: input.invoice?.interval,
         },
       ],
     });
     if (invoice.status !== 'completed' || !invoice.documentUrl) {
-      throw ApplicationFailure.nonRetryable(`invoice job ${job.value.jobId} failed at the provider`, 'InvoiceFailed');
+      throw ApplicationFailure.nonRetryable(`invoice job ${job.jobId} failed at the provider`, 'InvoiceFailed');
     }
     status.invoiceUrl = invoice.documentUrl;
 
     status.stage = 'emailing';
-    await runStep({
-      step: 'email-invoice',
-      integration: 'email',
-      endpoint: 'send',
-      budget: email.profileOf('send').scheduleToClose,
-      call: (o) =>
-        mail.send(
-          {
-            key: stepKey('email-invoice'),
-            body: {
-              to: customer.value!.email,
-              subject: `Your invoice for order ${input.orderId}`,
-              body: invoice.documentUrl!,
-            },
-          },
-          o,
-        ),
-      reconcile: { keyRetention: retention(email) },
-      canCompensate: true,
-    });
+    const message = {
+      to: customer.email,
+      subject: `Your invoice for order ${input.orderId}`,
+      body: invoice.documentUrl,
+    };
+    await step('email-invoice', mail.send, { body: message });
 
     status.stage = 'completing';
-    await noteOnCustomer(customer.value, 'invoiced', `order ${input.orderId}: invoiced`);
+    await note('invoiced', `order ${input.orderId}: invoiced`);
     status.stage = 'completed';
     await settleShadows();
     return status;
   } catch (err) {
-    const failure = failureSummary(err);
+    const cancelled = isCancellation(err);
+    const failure = cancelled ? 'Cancelled: the order was cancelled' : failureSummary(err);
     charge ??= { charged: false, failure };
     // An operator who chose "fail" decided not to compensate.
     if (err instanceof ApplicationFailure && err.type === 'OperatorFailed') throw err;
     log.warn('order failed; compensating what happened', { failure });
     status.failure = failure;
+    if (cancelled) status.cancelled = true;
     status.stage = 'compensating';
-    status.compensated = await saga.compensate(failure);
-    status.stage = status.compensated.length > 0 ? 'compensated' : 'failed';
+    // Not cancellable: a cancelled order is compensated to the end.
+    const report = await CancellationScope.nonCancellable(() => saga.compensate(failure));
+    status.compensated = report.compensated;
+    if (report.notCompensated.length > 0) status.notCompensated = report.notCompensated;
+    status.stage =
+      report.notCompensated.length > 0
+        ? 'compensation-incomplete'
+        : report.compensated.length > 0
+          ? 'compensated'
+          : 'failed';
     await settleShadows();
     return status;
   }
 }
 
-/** How long a provider remembers idempotency keys: resends inside it cannot apply twice. */
-function retention(integration: Integration): Duration | undefined {
-  return integration.idempotency?.retention as Duration | undefined;
-}
-
-/** Writes a note on the customer, keyed by step, so a resend or a reset writes it once. */
-function noteOnCustomer(customer: Customer, step: string, notes: string) {
-  return runStep({
-    step: `crm-${step}`,
-    integration: 'crm',
-    endpoint: 'updateCustomer',
-    budget: crm.profileOf('updateCustomer').scheduleToClose,
-    call: (o) =>
-      customers.updateCustomer({ key: stepKey(`crm-${step}`), params: { id: customer.id }, body: { notes } }, o),
-    reconcile: { keyRetention: retention(crm) },
-    canCompensate: step !== 'pending-undo',
-  });
+/** An undo is a step of its own: it gives up to the saga (which runs the other undos) instead of parking. */
+function undo(options: StepOptions = {}): StepOptions {
+  return { ...options, onGiveUp: 'throw' };
 }

@@ -93,6 +93,14 @@ export async function integrationControl(config: ControlConfig, carried?: Contro
         open(`${state.breaker.consecutiveFailures} consecutive failures (${report.lastFailureType ?? 'failure'})`);
       }
     }
+    if (report.probeOutcome !== undefined && effective(state).breaker.state === 'half-open') {
+      if (report.probeOutcome === 'ok') close('the probe succeeded');
+      else if (report.probeOutcome === 'fail') open(`the probe failed (${report.lastFailureType ?? 'failure'})`);
+      else {
+        state.breaker.probeGrantedAt = undefined;
+        note('the probe sent nothing; the next call may probe');
+      }
+    }
   });
   setHandler(acquireProbe, () => {
     const now = Date.now();

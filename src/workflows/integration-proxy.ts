@@ -12,8 +12,33 @@ export interface CallOptions {
   scheduleToClose?: Duration;
 }
 
+/**
+ * What a workflow step needs to know about an endpoint, taken from its declaration: nothing about an
+ * endpoint is restated by hand in a workflow.
+ */
+export interface DeclaredEndpoint<O = unknown> {
+  integration: string;
+  endpoint: string;
+  /** The profile's clock-time budget (schedule-to-close) for all attempts together. */
+  budget: Duration;
+  /** Not a safe read: its effect must happen once, and an unknown outcome must be settled. */
+  write: boolean;
+  /** Sends the integration's idempotency key: a resend with the same key cannot apply twice. */
+  keyed: boolean;
+  /** How long the provider remembers keys: resends happen only inside it. */
+  keyRetention?: Duration;
+  /** The declared lookup: finds the effect of a write sent with `key`, or null. */
+  lookup?: (key: string, options?: CallOptions) => Promise<O | null>;
+}
+
+/** An endpoint's activity, as a workflow calls it, carrying its declaration for `runStep`. */
+export interface EndpointCall<I, O> {
+  (input: I, options?: CallOptions): Promise<O>;
+  readonly declared: DeclaredEndpoint<O>;
+}
+
 export type IntegrationProxy<E extends Record<string, EndpointSpec>> = {
-  [K in keyof E]: (input: CallInput<E[K]>, options?: CallOptions) => Promise<CallOutput<E[K]>>;
+  [K in keyof E]: EndpointCall<CallInput<E[K]>, CallOutput<E[K]>>;
 };
 
 type AnyActivity = (input: unknown) => Promise<unknown>;
@@ -25,17 +50,32 @@ type AnyActivity = (input: unknown) => Promise<unknown>;
 export function proxyIntegration<E extends Record<string, EndpointSpec>>(
   integration: Integration<E>,
 ): IntegrationProxy<E> {
-  const proxy: Partial<Record<keyof E, unknown>> = {};
+  const proxy: Partial<Record<keyof E, EndpointCall<unknown, unknown>>> = {};
   for (const endpoint of Object.keys(integration.endpoints) as (keyof E & string)[]) {
     const spec = integration.endpoints[endpoint]!;
-    const options = activityOptions(integration.profileOf(endpoint), {
+    const profile = integration.profileOf(endpoint);
+    const options = activityOptions(profile, {
       taskQueue: integrationTaskQueue(integration.name),
       retryUnknownOutcome: spec.idempotency === 'key',
     });
     const name = integration.activityName(endpoint);
-    proxy[endpoint] = (input: unknown, call?: CallOptions) => activity(options, name, call)(input);
+    const call = (input: unknown, callOptions?: CallOptions) => activity(options, name, callOptions)(input);
+    const lookup = spec.lookup;
+    const declared: DeclaredEndpoint = {
+      integration: integration.name,
+      endpoint,
+      budget: profile.scheduleToClose,
+      write: spec.idempotency !== 'safe',
+      keyed: spec.idempotency === 'key' && integration.idempotency !== undefined,
+      keyRetention: integration.idempotency?.retention as Duration | undefined,
+      // Resolved at call time: the lookup endpoint's own proxy entry exists by then.
+      lookup: lookup
+        ? (key, callOptions) => proxy[lookup.endpoint as keyof E]!(lookup.input(key), callOptions)
+        : undefined,
+    };
+    proxy[endpoint] = Object.assign(call, { declared });
   }
-  return proxy as IntegrationProxy<E>;
+  return proxy as unknown as IntegrationProxy<E>;
 }
 
 /**

@@ -70,6 +70,8 @@ export interface OrderStatus {
     | 'completed'
     | 'compensating'
     | 'compensated'
+    /** Some undos could not be done and an operator gave up on them: see `notCompensated`. */
+    | 'compensation-incomplete'
     | 'failed';
   paymentId?: string;
   invoiceUrl?: string;
@@ -77,11 +79,17 @@ export interface OrderStatus {
   failure?: string;
   /** Steps undone, in the order they were undone. */
   compensated?: string[];
+  /** Steps that could not be undone (an operator decided to leave them). */
+  notCompensated?: string[];
+  /** The order was cancelled (and compensated). */
+  cancelled?: boolean;
 }
 
 /** The user-flow part of an order, answered as soon as the charge is settled (early return). */
 export interface ChargeOutcome {
   charged: boolean;
+  /** The charge's outcome is not known yet: it is parked for an operator (`charged` is then false). */
+  pending?: boolean;
   paymentId?: string;
   failure?: string;
 }

@@ -2,7 +2,6 @@
 import type { Duration } from '@temporalio/common';
 import { payments, type Payment } from '../../src/integrations/payments/payments.integration';
 import { proxyIntegration } from '../../src/workflows/integration-proxy';
-import { stepKey } from '../../src/workflows/keys';
 import { runStep, type StepResult } from '../../src/workflows/patterns/steps';
 
 const pay = proxyIntegration(payments);
@@ -20,26 +19,16 @@ export interface ChargeStepInput {
 
 /** One charge as a durable step: what runStep does with every outcome the sandbox can produce. */
 export async function chargeStep(input: ChargeStepInput): Promise<StepResult<Payment>> {
-  const key = stepKey('charge');
-  const budget = input.budget ?? payments.profileOf('createPayment').scheduleToClose;
-  return runStep({
-    step: 'charge',
-    integration: 'payments',
-    endpoint: 'createPayment',
-    budget,
-    call: (o) =>
-      pay.createPayment(
-        { key, body: { orderId: input.orderId, amount: input.amount, currency: 'EUR' } },
-        { ...o, scheduleToClose: o.scheduleToClose ?? budget },
-      ),
-    reconcile: {
-      lookup: input.lookup ? (o) => pay.findPayment({ query: { correlationId: key } }, o) : undefined,
-      keyRetention: '24 hours',
-      lookupInterval: input.lookupInterval,
-      lookupBudget: input.lookupBudget,
+  return runStep(
+    'charge',
+    pay.createPayment,
+    { body: { orderId: input.orderId, amount: input.amount, currency: 'EUR' } },
+    {
+      budget: input.budget,
+      lookup: { enabled: input.lookup, interval: input.lookupInterval, budget: input.lookupBudget },
+      canCompensate: true,
     },
-    canCompensate: true,
-  });
+  );
 }
 
 /** A background read (findPayment): what a kill switch pauses and lifting it resumes. */

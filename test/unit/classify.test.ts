@@ -22,7 +22,7 @@ const lookupWrite = post('things', {
   body: z.object({ name: z.string() }),
   response: Thing,
   idempotency: 'lookup',
-  lookup: 'find',
+  lookup: { endpoint: 'find', input: (key) => ({ query: { key } }) },
 });
 
 function ctx(spec: EndpointSpec, overrides: Partial<ClassifyContext> = {}): ClassifyContext {

@@ -46,7 +46,12 @@ describe('defineIntegration', () => {
         ...base,
         name: 'badlookup',
         endpoints: {
-          create: post('x', { body: z.object({}), response: z.object({}), idempotency: 'lookup', lookup: 'find' }),
+          create: post('x', {
+            body: z.object({}),
+            response: z.object({}),
+            idempotency: 'lookup',
+            lookup: { endpoint: 'find', input: () => ({}) },
+          }),
           read: get('x', { response: z.object({}) }),
         },
       }),

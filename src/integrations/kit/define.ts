@@ -38,8 +38,11 @@ export interface EndpointSpec<
   response: R;
   /** @default 'safe' for GET, 'key' otherwise */
   idempotency: IdempotencyMode;
-  /** The endpoint that finds this write's effect by its correlation ID (for `lookup` and reconciliation). */
-  lookup?: string;
+  /**
+   * For a write: the safe read that finds its effect by the idempotency key it was sent with, and that
+   * read's input for a key. An unknown outcome is settled with it before anything is resent.
+   */
+  lookup?: EndpointLookup;
   profile: ProfileName;
   overrides?: ProfileOverrides;
   /** What a 404 means: a failure (default) or a `null` result (declare the response `.nullable()`). */
@@ -58,6 +61,13 @@ export interface EndpointSpec<
    * and counted as degraded.
    */
   fallback?: EndpointFallback;
+}
+
+export interface EndpointLookup {
+  /** A safe read of the same integration, answering the effect or `null` (declare `notFound: 'null'`). */
+  endpoint: string;
+  /** Its input for a write sent with `key`, e.g. `(key) => ({ query: { correlationId: key } })`. */
+  input: (key: string) => { params?: unknown; query?: unknown };
 }
 
 export interface EndpointFallback {
@@ -240,8 +250,13 @@ export function defineIntegration<E extends Record<string, EndpointSpec>>(spec: 
     const where = `endpoints.${name}`;
     if (ep.idempotency === 'key' && !spec.idempotency)
       fail(where, 'sends an idempotency key but the integration declares no idempotency header');
-    if (ep.idempotency === 'lookup' && !ep.lookup) fail(where, "idempotency 'lookup' needs `lookup: '<endpoint>'`");
-    if (ep.lookup && !(ep.lookup in spec.endpoints)) fail(`${where}.lookup`, `no endpoint named "${ep.lookup}"`);
+    if (ep.idempotency === 'lookup' && !ep.lookup)
+      fail(where, "idempotency 'lookup' needs `lookup: { endpoint: '<endpoint>', input: (key) => ... }`");
+    if (ep.lookup) {
+      const read = spec.endpoints[ep.lookup.endpoint];
+      if (!read) fail(`${where}.lookup`, `no endpoint named "${ep.lookup.endpoint}"`);
+      else if (read.idempotency !== 'safe') fail(`${where}.lookup`, `"${ep.lookup.endpoint}" must be a safe read`);
+    }
     const profile = resolveProfile(ep.profile, ep.overrides);
     if (ep.fallback) validateFallback(ep, `${where}.fallback`, fail);
     if (ep.idempotency === 'key' && retentionMs !== undefined) {

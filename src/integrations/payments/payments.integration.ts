@@ -63,7 +63,7 @@ export const payments = defineIntegration({
       body: PaymentRequest,
       response: Payment,
       profile: 'userFlow',
-      lookup: 'findPayment',
+      lookup: { endpoint: 'findPayment', input: (key) => ({ query: { correlationId: key } }) },
       description: 'Charge a customer; the key makes a resend return the first payment',
     }),
     findPayment: get('payments', {

@@ -11,15 +11,7 @@ import {
 } from '../../workflows/control-messages';
 import { WORKFLOWS_TASK_QUEUE } from '../../workflows/task-queues';
 import type { Integration } from '../kit/define';
-import { FailureType } from '../kit/failures';
-
-/** Failures that mean "the provider is unwell" and count towards opening the breaker. */
-export const unwell = new Set<string>([
-  FailureType.NetworkError,
-  FailureType.Timeout,
-  FailureType.ServerError,
-  FailureType.OutcomeUnknown,
-]);
+import { semanticsOf } from '../kit/failures';
 
 export type GateDecision =
   { proceed: true; probe: boolean } | { proceed: false; reason: 'CircuitOpen' | 'KillSwitch'; retryAfterMs: number };
@@ -55,6 +47,8 @@ export class ControlPlane {
   private readonly refreshing = new Map<string, Promise<ControlState | null>>();
   private readonly pending = new Map<string, { integration: Integration; report: OutcomeReport }>();
   private readonly local = new Map<string, { failures: number; openUntil: number }>();
+  /** Integrations whose half-open probe this worker is asking for: other calls fail fast meanwhile. */
+  private readonly probing = new Set<string>();
   private flushTimer: NodeJS.Timeout | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
@@ -81,20 +75,32 @@ export class ControlPlane {
     return granted ? { proceed: true, probe: true } : { proceed: false, reason: 'CircuitOpen', retryAfterMs: 2_000 };
   }
 
-  /** Records a call's outcome (classified failure type, or undefined for an answer). */
+  /**
+   * Records a call's outcome (classified failure type, or undefined for an answer). What it says about
+   * the provider comes from the failure table: `neutral` failures (nothing reached the provider) are not
+   * counted. The half-open probe's outcome is reported on its own, at once, so no other call's answer
+   * can close (or reopen) the breaker in its name.
+   */
   record(integration: Integration, failureType: string | undefined, probe: boolean): void {
-    const failed = failureType !== undefined && unwell.has(failureType);
-    this.recordLocal(integration, failed);
+    const health = failureType === undefined ? 'answered' : semanticsOf(failureType).breaker;
+    if (health !== 'neutral') this.recordLocal(integration, health === 'unwell');
+    if (!probe && health === 'neutral') return;
     const entry = this.pending.get(integration.name) ?? { integration, report: { outcomes: [] } };
-    entry.report.outcomes.push(failed ? 'fail' : 'ok');
-    if (failed) entry.report.lastFailureType = failureType;
-    if (probe) entry.report.probe = true;
+    if (health === 'unwell') entry.report.lastFailureType = failureType;
+    if (probe) {
+      entry.report.probeOutcome = health === 'unwell' ? 'fail' : health === 'answered' ? 'ok' : 'void';
+      this.pending.set(integration.name, entry);
+      void this.flush();
+      return;
+    }
+    entry.report.outcomes.push(health === 'unwell' ? 'fail' : 'ok');
     this.pending.set(integration.name, entry);
     this.flushTimer ??= setTimeout(() => void this.flush(), this.options.flushMs ?? 250);
   }
 
   /** Sends every pending batch now. */
   async flush(): Promise<void> {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     const batches = [...this.pending.values()];
     this.pending.clear();
@@ -190,12 +196,20 @@ export class ControlPlane {
     return read;
   }
 
-  /** Our own report or probe may have changed the state: the next call reads it afresh (up to `readTimeoutMs`). */
+  /**
+   * Our own report or probe may have changed the state: read it again now, in the background. Calls keep
+   * being served the cached copy meanwhile: a call never waits for this read.
+   */
   private markStale(integration: Integration): void {
-    this.cache.delete(integration.name);
+    const cached = this.cache.get(integration.name);
+    if (cached) cached.fetchedAt = Number.NEGATIVE_INFINITY;
+    void this.refresh(integration);
   }
 
+  /** Asks for the half-open probe; while this worker is asking, its other calls are refused at once. */
   private async probe(integration: Integration): Promise<boolean> {
+    if (this.probing.has(integration.name)) return false;
+    this.probing.add(integration.name);
     try {
       const granted = await this.withDeadline(() =>
         this.options.client.workflow.getHandle(controlWorkflowId(integration.name)).executeUpdate(acquireProbe),
@@ -204,6 +218,8 @@ export class ControlPlane {
       return granted;
     } catch {
       return false;
+    } finally {
+      this.probing.delete(integration.name);
     }
   }
 

@@ -6,7 +6,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { Pool, type Dispatcher } from 'undici';
 import type { Logger } from '../../observability/logger';
 import type { AuthSpec, EndpointSpec, Integration } from '../kit/define';
-import { FailureType, type CallFailureDetails } from '../kit/failures';
+import { FailureType, semanticsOf, type CallFailureDetails } from '../kit/failures';
 import type { Profile } from '../kit/profiles';
 import type { AdaptiveLimiter } from './adaptive-limiter';
 import { classify, tlsVerificationCodes, type Outcome, type Verdict } from './classify';
@@ -40,16 +40,6 @@ export interface RuntimeOptions {
   /** Clock of the fallbacks' freshness (give the cache the same one), ms since the epoch. @default Date.now */
   now?: () => number;
 }
-
-/** Failures that mean the provider cannot answer now: a declared fallback may answer instead. */
-const unavailable = new Set<string>([
-  FailureType.NetworkError,
-  FailureType.Timeout,
-  FailureType.ServerError,
-  FailureType.RateLimited,
-  FailureType.CircuitOpen,
-  FailureType.KillSwitch,
-]);
 
 /** Transport errors that prove nothing reached the provider. */
 const notSentCodes = new Set([
@@ -178,7 +168,7 @@ export class IntegrationRuntime {
       if (window && key) await cache.set(key, value, window.freshMs + window.staleMs).catch(() => undefined);
       return value;
     } catch (err) {
-      if (!(err instanceof ApplicationFailure) || !unavailable.has(err.type ?? '') || !('default' in fallback))
+      if (!(err instanceof ApplicationFailure) || !semanticsOf(err.type).fallback || !('default' in fallback))
         throw err;
       this.recordDegraded(integration, endpointName, ctx, err.type!, undefined);
       return fallback.default;
@@ -398,6 +388,7 @@ export class IntegrationRuntime {
       message: `${integration.name}.${endpoint}: over its rate limit in this worker; no request sent: retry in ${delay} ms`,
       nonRetryable: false,
       nextRetryDelay: delay,
+      details: [heldBackDetails(integration, endpoint, ctx)],
     });
   }
 
@@ -433,6 +424,7 @@ export class IntegrationRuntime {
       message: userFlow ? `${message}: take the fallback` : `${message}: waiting ${delay} ms`,
       nonRetryable: userFlow,
       nextRetryDelay: userFlow ? undefined : delay,
+      details: [heldBackDetails(integration, endpoint, ctx)],
     });
   }
 
@@ -676,6 +668,21 @@ export class IntegrationRuntime {
     const expiresIn = typeof parsed.expires_in === 'number' ? parsed.expires_in : 3600;
     return { value: parsed.access_token, expiresInMs: expiresIn * 1000 };
   }
+}
+
+/**
+ * Details of a call held back before anything was sent. The attempt matters: a write refused on its
+ * second attempt may have been applied by its first, so its outcome stays unknown.
+ */
+function heldBackDetails(integration: Integration, endpoint: string, ctx: CallContext): CallFailureDetails {
+  const spec = integration.endpoints[endpoint];
+  return {
+    integration: integration.name,
+    endpoint,
+    method: spec?.method ?? 'GET',
+    url: '',
+    attempt: ctx.attempt,
+  };
 }
 
 function activityContext(): CallContext {

@@ -19,6 +19,11 @@ let handlersInstalled = false;
 /** The decisions every park accepts; `compensate` only where there is something to undo. */
 const allActions: OperatorDecision['action'][] = ['retry', 'retryWithBudget', 'skip', 'compensate', 'fail'];
 
+/** The step the workflow is parked at now, if it is parked. */
+export function parkedStep(): string | undefined {
+  return parked?.step;
+}
+
 /** Registers `parkedState` and `resolveParked`; `runStep` calls it first, so they answer before any park. */
 export function installOperatorHandlers(): void {
   if (handlersInstalled) return;
@@ -64,13 +69,13 @@ function validateDecision(d: OperatorDecision): void {
  */
 export async function park(
   reason: Omit<ParkedInfo, 'since' | 'allowed'>,
-  options: { canCompensate: boolean },
+  options: { canCompensate: boolean; allowed?: OperatorDecision['action'][] },
 ): Promise<OperatorDecision> {
   installOperatorHandlers();
   parked = {
     ...reason,
     since: new Date(Date.now()).toISOString(), // workflow time: deterministic on replay
-    allowed: options.canCompensate ? allActions : allActions.filter((a) => a !== 'compensate'),
+    allowed: options.allowed ?? (options.canCompensate ? allActions : allActions.filter((a) => a !== 'compensate')),
   };
   decision = undefined;
   upsertSearchAttributes([

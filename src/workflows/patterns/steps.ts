@@ -1,5 +1,4 @@
 import type { Duration } from '@temporalio/common';
-import { msToNumber } from '@temporalio/common/lib/time';
 import {
   ActivityFailure,
   ApplicationFailure,
@@ -7,195 +6,401 @@ import {
   isCancellation,
   log,
   metricMeter,
+  patched,
   sleep,
   TimeoutFailure,
   upsertMemo,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import { FailureType, type CallFailureDetails } from '../../integrations/kit/failures';
-import type { CallOptions } from '../integration-proxy';
+import { semanticsOf, temporalTimeout, type CallFailureDetails } from '../../integrations/kit/failures';
+import type { CallOptions, DeclaredEndpoint, EndpointCall } from '../integration-proxy';
+import { stepKey } from '../keys';
+import type { OperatorDecision } from '../messages';
 import { WorkflowStage } from '../search-attributes';
+import { durationMs } from '../../integrations/kit/duration';
 import { installOperatorHandlers, park } from './park';
 
 /** How a step reached its result; recorded in the memo `steps` and readable in the UI. */
 export type StepPath =
-  'ok' | 'resent-with-key' | 'found-by-lookup' | 'resent-after-lookup' | 'operator-retry' | 'operator-skip';
+  | 'ok'
+  | 'resent-with-key'
+  | 'found-by-lookup'
+  | 'resent-after-lookup'
+  | 'operator-retry'
+  | 'operator-skip'
+  | 'settled-after-cancel';
 
 export interface StepResult<T> {
   value: T;
   paths: StepPath[];
 }
 
-export interface StepSpec<T> {
-  /** The step's name; with the workflow ID it makes the idempotency key (`stepKey(step)`). */
-  step: string;
-  integration: string;
-  endpoint: string;
-  /** The call's clock-time budget (its schedule-to-close): an alert fires at 80 % of it. */
-  budget: Duration;
-  /** Makes the call. `options` carry a UI summary and, after an operator's decision, a new budget. */
-  call: (options: CallOptions) => Promise<T>;
-  /** For writes: how to settle an unknown outcome before anything else happens. */
-  reconcile?: {
-    /** Finds the write's effect by its correlation ID; null when it did not happen. */
-    lookup?: (options: CallOptions) => Promise<T | null>;
-    /** The provider deduplicates by key for this long: a resend inside it cannot apply twice. */
-    keyRetention?: Duration;
+export interface StepOptions {
+  /** Whether an operator may choose `compensate` when this step parks. @default false */
+  canCompensate?: boolean;
+  /** Replaces the endpoint's clock-time budget (its profile's schedule-to-close) for this step. */
+  budget?: Duration;
+  /** One line shown next to the step's activities in the UI. */
+  summary?: string;
+  /** How an unknown outcome is looked up, when the endpoint declares a lookup. */
+  lookup?: {
+    /** `false` settles by resending with the key only (tests). @default true */
+    enabled?: boolean;
     /** How long to keep trying the lookup while it fails. @default 10 minutes */
-    lookupBudget?: Duration;
+    budget?: Duration;
     /** Durable timer between failed lookups. @default 10 seconds */
-    lookupInterval?: Duration;
+    interval?: Duration;
   };
-  /** Whether an operator may choose `compensate` when this step parks. */
-  canCompensate: boolean;
+  /** Resends of a write whose outcome stayed unknown: each after a growing durable timer, then park. */
+  resends?: {
+    /** @default 5 */
+    max?: number;
+    /** Timer before the first resend, doubled for each next one. @default 1 second */
+    initialInterval?: Duration;
+    /** @default 1 minute */
+    maximumInterval?: Duration;
+  };
+  /**
+   * What a step that cannot complete does: `park` for an operator, or `throw` a `StepGaveUp` failure
+   * so the caller decides (the saga runs its other undos, then parks once for all that failed).
+   * @default 'park'
+   */
+  onGiveUp?: 'park' | 'throw';
 }
 
-/** A failure, as the recovery logic and an operator need to see it. */
+/** The failure type `runStep` throws with `onGiveUp: 'throw'`; its details are a {@link GaveUp}. */
+export const STEP_GAVE_UP = 'StepGaveUp';
+
+/** Why a step could not complete, as the recovery logic and an operator need to see it. */
+export interface GaveUp {
+  integration: string;
+  endpoint: string;
+  step: string;
+  failureType: string;
+  attempts: number;
+  lastError: string;
+}
+
+/** A failure, as the recovery logic needs to see it. */
 interface Described {
+  /** The failure type, or `Timeout:<kind>` when Temporal gave up waiting. */
   type: string;
   message: string;
+  /** The activity attempt that ended it (1 when the activity never said). */
   attempts: number;
   /** The activity's retry policy or budget ran out (as opposed to a non-retryable answer). */
   exhausted: boolean;
 }
 
-/** Non-retryable answers an operator can fix (credentials, configuration) rather than business rejections. */
-const operatorFixable = new Set<string>([
-  FailureType.Unauthorized,
-  FailureType.Misconfigured,
-  FailureType.AuthUnavailable,
-]);
-/** On a write these mean "it may have been applied": timeouts, OutcomeUnknown, or a 2xx we could not read. */
-const unknownOnWrite = new Set<string>([
-  FailureType.OutcomeUnknown,
-  FailureType.InvalidResponse,
-  FailureType.ResponseTooLarge,
-  'Timeout:TIMEOUT_TYPE_START_TO_CLOSE',
-  'Timeout:TIMEOUT_TYPE_SCHEDULE_TO_CLOSE',
-  'Timeout:TIMEOUT_TYPE_HEARTBEAT',
-]);
+type Settled<T> =
+  { kind: 'found'; value: T } | { kind: 'resend'; summary: string } | { kind: 'not-applied' } | { kind: 'stuck' };
 
 /**
- * Runs one integration call as a durable step:
+ * Runs one endpoint call as a durable step. Everything about the endpoint (integration, budget, whether
+ * it is a write, its key, its lookup, the provider's key retention) comes from its declaration:
+ *
+ *     const payment = await runStep('charge', pay.createPayment, { body });
+ *
  * - a result: returned, with the path taken;
- * - a write whose outcome is unknown: reconciled first (look up by correlation ID; found -> that is the
- *   result; not found -> resend with the same key while inside the provider's key retention; lookup
- *   down -> durable timer, look up again);
- * - a budget that ran out, or credentials/configuration an operator must fix: parked for a decision,
+ * - a write whose outcome is unknown stays unknown until settled, whatever came after it (an open
+ *   breaker, a kill switch, the rate limiter, a Temporal timeout, a crash, a cancellation): look up by
+ *   key (found: that is the result), or resend with the same key inside the provider's retention, each
+ *   resend after a growing durable timer and at most `resends.max` times; then park;
+ * - a budget that ran out, or credentials or configuration an operator must fix: parked for a decision,
  *   never a silent failure and never a blind resend;
- * - a business rejection (4xx, invalid response on a read): thrown, for the caller to compensate.
+ * - a definite answer (a 4xx, an invalid response on a read): thrown, for the caller to compensate.
+ * Cancelled while a write's outcome is unknown, it settles that outcome first (not cancellable): the
+ * write found applied is returned, so the caller registers its undo before the cancellation surfaces.
  */
-export async function runStep<T>(spec: StepSpec<T>): Promise<StepResult<T>> {
+export async function runStep<I extends object, O>(
+  step: string,
+  call: EndpointCall<I, O>,
+  input: I,
+  options: StepOptions = {},
+): Promise<StepResult<O>> {
   installOperatorHandlers();
-  const paths: StepPath[] = [];
-  const firstAttemptAt = Date.now();
-  let options: CallOptions = {};
-  for (;;) {
-    let failure: unknown;
-    try {
-      const value = await withBudgetAlert(spec, options.scheduleToClose ?? spec.budget, () => spec.call(options));
-      return done(spec.step, paths.length === 0 ? ['ok'] : paths, value);
-    } catch (err) {
-      if (isCancellation(err)) throw err;
-      failure = err;
-    }
-    const f = describe(failure);
-    const unknown = spec.reconcile !== undefined && unknownOnWrite.has(f.type);
-    if (!unknown && !f.exhausted && !operatorFixable.has(f.type)) throw failure; // a definite answer: the caller decides
+  const run = new StepRun(step, call, input, options);
+  try {
+    return await run.run();
+  } catch (err) {
+    if (!isCancellation(err) || !run.mayHaveApplied) throw err;
+    const settled = await CancellationScope.nonCancellable(() => run.settleAfterCancel());
+    if (settled) return settled;
+    throw err;
+  }
+}
 
-    if (unknown && spec.reconcile) {
-      stage(`reconciling:${spec.step}`);
-      log.warn('outcome unknown: reconciling before anything else', { step: spec.step, failureType: f.type });
-      const insideRetention =
-        spec.reconcile.keyRetention !== undefined &&
-        Date.now() - firstAttemptAt < msToNumber(spec.reconcile.keyRetention) * 0.9;
-      if (spec.reconcile.lookup) {
-        const found = await lookUp(spec, spec.reconcile.lookup);
-        if (found.kind === 'found') return done(spec.step, [...paths, 'found-by-lookup'], found.value);
-        if (found.kind === 'not-found' && insideRetention) {
-          paths.push('resent-after-lookup');
-          options = { summary: `${spec.step}: resend with the same key (lookup found nothing)` };
-          continue;
-        }
-      } else if (insideRetention && !f.exhausted) {
-        paths.push('resent-with-key');
-        options = { summary: `${spec.step}: resend with the same key` };
+class StepRun<I extends object, O> {
+  private readonly declared: DeclaredEndpoint<O>;
+  private readonly key: string | undefined;
+  private readonly startedAt = Date.now();
+  private readonly paths: StepPath[] = [];
+  private resends = 0;
+  /** A write was sent and nothing since proved it was not applied. */
+  mayHaveApplied = false;
+
+  constructor(
+    private readonly step: string,
+    private readonly call: EndpointCall<I, O>,
+    private readonly input: I,
+    private readonly options: StepOptions,
+  ) {
+    this.declared = call.declared;
+    this.key = this.declared.write ? stepKey(step) : undefined;
+  }
+
+  async run(): Promise<StepResult<O>> {
+    let callOptions: CallOptions = {};
+    for (;;) {
+      let failure: unknown;
+      try {
+        const budget = callOptions.scheduleToClose ?? this.options.budget ?? this.declared.budget;
+        const value = await withBudgetAlert(this.declared, this.step, budget, () => this.send(callOptions));
+        return this.done(value, this.paths.length === 0 ? ['ok'] : this.paths);
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        failure = err;
+      }
+      const described = describe(failure);
+      const meaning = semanticsOf(described.type);
+      // A failure after a retry proves nothing about the attempts before it: one of them may have applied.
+      const unknown = this.declared.write && (meaning.ambiguousOnWrite || described.attempts > 1);
+      const settled = unknown ? await this.reconcile(described, meaning.ambiguousOnWrite) : undefined;
+      if (settled?.kind === 'found') return this.done(settled.value, [...this.paths, 'found-by-lookup']);
+      if (settled?.kind === 'resend') {
+        callOptions = { summary: settled.summary };
         continue;
       }
-    }
+      if (settled === undefined || settled.kind === 'not-applied') {
+        this.mayHaveApplied = false;
+        if (!described.exhausted && !meaning.operatorFixable) throw failure; // a definite answer: the caller decides
+      }
 
+      const decision = await this.giveUp(described);
+      switch (decision.action) {
+        case 'retry':
+          this.paths.push('operator-retry');
+          this.resends = 0;
+          callOptions = { summary: `${this.step}: retried by an operator` };
+          break;
+        case 'retryWithBudget':
+          this.paths.push('operator-retry');
+          this.resends = 0;
+          callOptions = {
+            summary: `${this.step}: retried by an operator (budget ${decision.budget})`,
+            scheduleToClose: decision.budget as Duration,
+          };
+          break;
+        case 'skip':
+          return this.done(decision.result as O, [...this.paths, 'operator-skip']);
+        case 'compensate':
+          throw ApplicationFailure.create({
+            type: 'CompensationRequested',
+            message: `operator chose to compensate at step ${this.step}`,
+            nonRetryable: true,
+          });
+        case 'fail':
+          throw operatorFailed(decision.reason);
+      }
+    }
+  }
+
+  /**
+   * Settles a cancelled write whose outcome is unknown (called outside the cancelled scope): found by
+   * lookup or answered by a resend with the same key: returned; proven not applied: undefined. When it
+   * cannot be settled, it parks: only an operator may then say what happened.
+   */
+  async settleAfterCancel(): Promise<StepResult<O> | undefined> {
+    log.warn('cancelled while a write may have been applied: settling it first', { step: this.step });
+    stage(`settling:${this.step}`);
+    const lookup = this.lookup();
+    if (lookup) {
+      const found = await this.lookUp(lookup);
+      if (found.kind === 'found') return this.done(found.value, [...this.paths, 'settled-after-cancel']);
+      if (found.kind === 'not-found') return undefined;
+    } else if (this.declared.keyed && this.insideRetention()) {
+      // Without a lookup, a resend with the same key is the only question the provider answers: if the
+      // write was applied, it answers the first result; if not, it applies it now, and the undo follows.
+      while (this.resends < this.maxResends()) {
+        await this.backoff();
+        try {
+          const value = await this.send({ summary: `${this.step}: settle after cancellation, same key` });
+          return this.done(value, [...this.paths, 'settled-after-cancel']);
+        } catch (err) {
+          const described = describe(err);
+          if (!semanticsOf(described.type).ambiguousOnWrite && described.attempts === 1) return undefined;
+        }
+      }
+    }
     const decision = await park(
       {
-        integration: spec.integration,
-        endpoint: spec.endpoint,
-        step: spec.step,
-        failureType: f.type,
-        attempts: f.attempts,
-        lastError: f.message,
+        ...this.where(),
+        failureType: 'OutcomeUnknown',
+        attempts: 1,
+        lastError: 'cancelled while the outcome was unknown, and it could not be settled',
       },
-      { canCompensate: spec.canCompensate },
+      { canCompensate: true },
     );
     switch (decision.action) {
       case 'retry':
-        paths.push('operator-retry');
-        options = { summary: `${spec.step}: retried by an operator` };
-        break;
       case 'retryWithBudget':
-        paths.push('operator-retry');
-        options = {
-          summary: `${spec.step}: retried by an operator (budget ${decision.budget})`,
-          scheduleToClose: decision.budget as Duration,
-        };
-        break;
+        this.resends = 0;
+        return this.settleAfterCancel();
       case 'skip':
-        return done(spec.step, [...paths, 'operator-skip'], decision.result as T);
+        return this.done(decision.result as O, [...this.paths, 'operator-skip']);
       case 'compensate':
-        throw ApplicationFailure.create({
-          type: 'CompensationRequested',
-          message: `operator chose to compensate at step ${spec.step}`,
-          nonRetryable: true,
-        });
+        return undefined;
       case 'fail':
-        throw ApplicationFailure.create({ type: 'OperatorFailed', message: decision.reason, nonRetryable: true });
+        throw operatorFailed(decision.reason);
     }
+  }
+
+  private send(callOptions: CallOptions): Promise<O> {
+    // A call in a cancelled scope is refused before it is scheduled: it cannot apply anything.
+    if (this.declared.write && !CancellationScope.current().consideredCancelled) this.mayHaveApplied = true;
+    const budget = callOptions.scheduleToClose ?? this.options.budget;
+    return this.call(this.key === undefined ? this.input : { ...this.input, key: this.key }, {
+      ...(this.options.summary ? { summary: this.options.summary } : {}),
+      ...callOptions,
+      ...(budget ? { scheduleToClose: budget } : {}),
+    });
+  }
+
+  /**
+   * Settles an unknown outcome: look it up (found; or not found: resent when the failure itself was
+   * ambiguous, else proven not applied); or resend with the same key; or say it is stuck.
+   */
+  private async reconcile(failure: Described, ambiguous: boolean): Promise<Settled<O>> {
+    stage(`reconciling:${this.step}`);
+    log.warn('outcome unknown: reconciling before anything else', { step: this.step, failureType: failure.type });
+    const lookup = this.lookup();
+    if (lookup) {
+      const found = await this.lookUp(lookup);
+      if (found.kind === 'found') return found;
+      if (found.kind === 'not-found') {
+        this.mayHaveApplied = false;
+        // Unknown only because it failed after a retry: the lookup proves no attempt applied it.
+        if (!ambiguous) return { kind: 'not-applied' };
+        if (this.insideRetention() && this.resends < this.maxResends()) {
+          await this.backoff();
+          this.paths.push('resent-after-lookup');
+          return { kind: 'resend', summary: `${this.step}: resend with the same key (lookup found nothing)` };
+        }
+      }
+      return { kind: 'stuck' };
+    }
+    if (this.declared.keyed && this.insideRetention() && !failure.exhausted && this.resends < this.maxResends()) {
+      await this.backoff();
+      this.paths.push('resent-with-key');
+      return { kind: 'resend', summary: `${this.step}: resend with the same key` };
+    }
+    return { kind: 'stuck' };
+  }
+
+  /** Parks for an operator, or (with `onGiveUp: 'throw'`) hands the failure to the caller. */
+  private async giveUp(failure: Described): Promise<OperatorDecision> {
+    const reason: GaveUp = {
+      ...this.where(),
+      failureType: failure.type,
+      attempts: failure.attempts,
+      lastError: failure.message,
+    };
+    if (this.options.onGiveUp === 'throw') {
+      throw ApplicationFailure.create({
+        type: STEP_GAVE_UP,
+        message: `${this.step}: ${failure.type}: ${failure.message}`,
+        nonRetryable: true,
+        details: [reason],
+      });
+    }
+    return park(reason, { canCompensate: this.options.canCompensate ?? false });
+  }
+
+  private where(): Pick<GaveUp, 'integration' | 'endpoint' | 'step'> {
+    return { integration: this.declared.integration, endpoint: this.declared.endpoint, step: this.step };
+  }
+
+  private lookup(): ((callOptions: CallOptions) => Promise<O | null>) | undefined {
+    const { lookup } = this.declared;
+    if (!lookup || this.key === undefined || this.options.lookup?.enabled === false) return undefined;
+    const key = this.key;
+    return (callOptions) => lookup(key, callOptions);
+  }
+
+  /** Looks the write's effect up; while the lookup itself fails, waits on a durable timer and tries again. */
+  private async lookUp(
+    lookup: (callOptions: CallOptions) => Promise<O | null>,
+  ): Promise<{ kind: 'found'; value: O } | { kind: 'not-found' } | { kind: 'unavailable' }> {
+    const deadline = Date.now() + durationMs(this.options.lookup?.budget ?? '10 minutes');
+    for (let i = 1; ; i++) {
+      try {
+        const value = await lookup({ summary: `${this.step}: reconcile, look up by correlation id (${i})` });
+        return value === null ? { kind: 'not-found' } : { kind: 'found', value };
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        log.warn('lookup failed; trying again after a timer', { step: this.step, error: (err as Error).message });
+        if (Date.now() >= deadline) return { kind: 'unavailable' };
+        await sleep(this.options.lookup?.interval ?? '10 seconds', {
+          summary: `${this.step}: wait before the next lookup`,
+        });
+      }
+    }
+  }
+
+  /** The durable timer before a resend: 1 s, 2 s, 4 s ... (capped), so a poison answer cannot loop hot. */
+  private async backoff(): Promise<void> {
+    this.resends += 1;
+    // Executions recorded before the timer existed resend at once, as they did.
+    if (!patched('step-resend-backoff')) return;
+    const initial = durationMs(this.options.resends?.initialInterval ?? '1 second');
+    const maximum = durationMs(this.options.resends?.maximumInterval ?? '1 minute');
+    const waitMs = Math.min(initial * 2 ** (this.resends - 1), maximum);
+    await sleep(waitMs, { summary: `${this.step}: wait ${waitMs} ms before resend ${this.resends}` });
+  }
+
+  private maxResends(): number {
+    return this.options.resends?.max ?? 5;
+  }
+
+  /** The provider still remembers the key (with a margin): a resend cannot apply twice. */
+  private insideRetention(): boolean {
+    const retention = this.declared.keyRetention;
+    return retention !== undefined && Date.now() - this.startedAt < durationMs(retention) * 0.9;
+  }
+
+  private done(value: O, paths: StepPath[]): StepResult<O> {
+    this.mayHaveApplied = false;
+    recorded[this.step] = paths;
+    upsertMemo({ steps: { ...recorded } });
+    stage(`done:${this.step}`);
+    return { value, paths };
   }
 }
 
-type Lookup<T> = { kind: 'found'; value: T } | { kind: 'not-found' } | { kind: 'unavailable' };
-
-/** Looks the write's effect up; while the lookup itself fails, waits on a durable timer and tries again. */
-async function lookUp<T>(spec: StepSpec<T>, lookup: (o: CallOptions) => Promise<T | null>): Promise<Lookup<T>> {
-  const deadline = Date.now() + msToNumber(spec.reconcile?.lookupBudget ?? '10 minutes');
-  for (let i = 1; ; i++) {
-    try {
-      const value = await lookup({ summary: `${spec.step}: reconcile, look up by correlation id (${i})` });
-      return value === null ? { kind: 'not-found' } : { kind: 'found', value };
-    } catch (err) {
-      if (isCancellation(err)) throw err;
-      log.warn('lookup failed; trying again after a timer', { step: spec.step, error: (err as Error).message });
-      if (Date.now() >= deadline) return { kind: 'unavailable' };
-      await sleep(spec.reconcile?.lookupInterval ?? '10 seconds', {
-        summary: `${spec.step}: wait before the next lookup`,
-      });
-    }
-  }
+function operatorFailed(reason: string): ApplicationFailure {
+  return ApplicationFailure.create({ type: 'OperatorFailed', message: reason, nonRetryable: true });
 }
 
 /** Runs `call`; if it is still running at 80 % of its budget, logs an alert and counts it. */
-async function withBudgetAlert<T>(spec: StepSpec<T>, budget: Duration, call: () => Promise<T>): Promise<T> {
+async function withBudgetAlert<T>(
+  declared: DeclaredEndpoint<unknown>,
+  step: string,
+  budget: Duration,
+  call: () => Promise<T>,
+): Promise<T> {
   const scope = new CancellationScope();
   const alert = scope
     .run(async () => {
-      await sleep(Math.round(msToNumber(budget) * 0.8), { summary: `${spec.step}: alert at 80 % of the budget` });
+      await sleep(Math.round(durationMs(budget) * 0.8), { summary: `${step}: alert at 80 % of the budget` });
       log.warn('integration call at 80 % of its budget: fix it while retries remain', {
-        step: spec.step,
-        integration: spec.integration,
-        endpoint: spec.endpoint,
+        step,
+        integration: declared.integration,
+        endpoint: declared.endpoint,
         budget: String(budget),
       });
       metricMeter
         .createCounter('integration_budget_alert', 'calls', 'calls past 80 % of their clock-time budget')
-        .add(1, { integration: spec.integration, endpoint: spec.endpoint });
+        .add(1, { integration: declared.integration, endpoint: declared.endpoint });
     })
     .catch((err: unknown) => {
       if (!isCancellation(err)) throw err;
@@ -208,13 +413,6 @@ async function withBudgetAlert<T>(spec: StepSpec<T>, budget: Duration, call: () 
   }
 }
 
-function done<T>(step: string, paths: StepPath[], value: T): StepResult<T> {
-  recorded[step] = paths;
-  upsertMemo({ steps: { ...recorded } });
-  stage(`done:${step}`);
-  return { value, paths };
-}
-
 const recorded: Record<string, StepPath[]> = {};
 
 function stage(value: string): void {
@@ -225,6 +423,11 @@ function stage(value: string): void {
 export function failureSummary(err: unknown): string {
   const f = describe(err);
   return `${f.type}: ${f.message}`;
+}
+
+/** What a `StepGaveUp` failure says about the step, or undefined for any other failure. */
+export function gaveUpOf(err: unknown): GaveUp | undefined {
+  return err instanceof ApplicationFailure && err.type === STEP_GAVE_UP ? (err.details?.[0] as GaveUp) : undefined;
 }
 
 function describe(err: unknown): Described {
@@ -242,20 +445,21 @@ function describe(err: unknown): Described {
   const exhausted = err.retryState === 'MAXIMUM_ATTEMPTS_REACHED' || err.retryState === 'TIMEOUT';
   let cause: unknown = err.cause;
   let type = 'ActivityFailure';
+  let message = err.message;
   if (cause instanceof TimeoutFailure) {
-    type = `Timeout:${cause.timeoutType}`;
-    // A budget that ran out carries the last attempt's own failure: name that, it says more.
-    if (cause.cause instanceof ApplicationFailure && cause.cause.type) type = cause.cause.type;
-    cause = cause.cause ?? cause;
-  } else if (cause instanceof ApplicationFailure && cause.type) {
-    type = cause.type;
+    // Temporal gave up waiting: an attempt may still have been in flight. The timeout decides what it
+    // means; the last attempt's own failure (when there is one) says more to an operator.
+    type = temporalTimeout(cause.timeoutType);
+    const last = cause.cause;
+    message = last instanceof ApplicationFailure ? `${last.type ?? 'failure'}: ${last.message}` : cause.message;
+    cause = last;
+  } else if (cause instanceof ApplicationFailure) {
+    type = cause.type ?? type;
+    message = cause.message;
+  } else if (cause instanceof Error) {
+    message = cause.message;
   }
   const details =
     cause instanceof ApplicationFailure ? (cause.details?.[0] as CallFailureDetails | undefined) : undefined;
-  return {
-    type,
-    message: (cause as Error | undefined)?.message ?? err.message,
-    attempts: details?.attempt ?? 1,
-    exhausted,
-  };
+  return { type, message, attempts: details?.attempt ?? 1, exhausted };
 }
