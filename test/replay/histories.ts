@@ -1,12 +1,12 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { historyFromJSON, type History } from '@temporalio/common/lib/proto-utils';
 import type { HistoryAndWorkflowId } from '@temporalio/common';
 
 export const HISTORIES_DIR = join(__dirname, 'histories');
 
 /** Every recorded history under test/replay/histories (file name = scenario). */
-export function loadHistories(): (HistoryAndWorkflowId & { file: string; workflowType: string })[] {
+export function loadHistories(): (HistoryAndWorkflowId & { history: History; file: string; workflowType: string })[] {
   return readdirSync(HISTORIES_DIR)
     .filter((f) => f.endsWith('.json'))
     .sort()

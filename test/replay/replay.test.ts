@@ -1,15 +1,44 @@
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { Worker } from '@temporalio/worker';
+import * as workflows from '../../src/workflows';
 import { loadHistories } from './histories';
 import { testEnv } from '../support/temporal';
 
 const histories = loadHistories();
 
 describe('replaying recorded histories', () => {
-  it('has a history for every recorded path', () => {
-    expect(histories.map((h) => h.workflowType)).toEqual(
-      expect.arrayContaining(['chargePayment', 'fulfillOrder', 'awaitDocumentJob']),
+  it('has a history for every recorded path, of every workflow type the workers register', () => {
+    expect(new Set(histories.map((h) => h.workflowType))).toEqual(new Set(Object.keys(workflows)));
+  });
+
+  it('has every run of each continued-as-new workflow (numbered files, in order)', () => {
+    const continued = new Map<string, typeof histories>();
+    for (const h of histories) {
+      const match = /^(.*)\.(\d+)\.json$/.exec(h.file);
+      if (match) continued.set(match[1]!, [...(continued.get(match[1]!) ?? []), h]);
+    }
+    expect([...continued.keys()]).toEqual(
+      expect.arrayContaining([
+        'await-document-job.deadline-timers-continued',
+        'email-batcher.size-timer-malformed-continued-drained',
+        'integration-control.breaker-probes-operators-continued',
+      ]),
     );
+    for (const runs of continued.values()) {
+      runs.sort((a, b) => Number(/\.(\d+)\.json$/.exec(a.file)![1]) - Number(/\.(\d+)\.json$/.exec(b.file)![1]));
+      const starts = runs.map((r) => r.history.events?.[0]?.workflowExecutionStartedEventAttributes);
+      const ends = runs.map((r) => r.history.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes);
+      // Each run but the last continues as new into the next file's run, which names it as the one it continues.
+      expect(ends.at(-1)).toBeFalsy();
+      expect(ends.slice(0, -1).map((e) => e?.newExecutionRunId)).toEqual(
+        starts.slice(1).map((s) => s?.originalExecutionRunId),
+      );
+      expect(starts.slice(1).map((s) => s?.continuedExecutionRunId)).toEqual(
+        starts.slice(0, -1).map((s) => s?.originalExecutionRunId),
+      );
+      expect(starts.every((s) => s?.originalExecutionRunId)).toBe(true);
+      expect(new Set(runs.map((r) => r.workflowId)).size).toBe(1);
+    }
   });
 
   it('replays all of them in one replay worker with the current workflow code', async () => {

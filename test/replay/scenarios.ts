@@ -1,4 +1,8 @@
+import { deepStrictEqual } from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import type { Client } from '@temporalio/client';
+import { Client as PgClient } from 'pg';
+import type { CrmSyncResult } from '../../src/activities/crm-sync.activities';
 import { IntegrationsClient } from '../../src/client';
 import { documents, type DocumentJob } from '../../src/integrations/documents/documents.integration';
 import { IntegrationRuntime } from '../../src/integrations/runtime/engine';
@@ -7,12 +11,34 @@ import { documentsWebhooks } from '../../src/webhooks/providers';
 import { startReceiver } from '../../src/webhooks/server';
 import type { awaitDocumentJob } from '../../src/workflows/await-document-job.workflow';
 import {
+  acquireProbe,
+  controlState,
+  controlWorkflowId,
+  forceBreaker,
+  reportOutcomes,
+  setKillSwitch,
+  type ControlConfig,
+  type OutcomeReport,
+} from '../../src/workflows/control-messages';
+import type { EmailBatcherInput, emailBatcher } from '../../src/workflows/email-batcher.workflow';
+import type { integrationControl } from '../../src/workflows/integration-control.workflow';
+import {
+  batcherState,
   documentJobFinished,
   documentJobWorkflowId,
   orderWorkflowId,
   parkedState,
+  queueEmail,
   resolveParked,
+  type BatcherState,
+  type QueuedEmail,
 } from '../../src/workflows/messages';
+import type {
+  ProcessWebhookEventResult,
+  WebhookEventInput,
+  processWebhookEvent,
+} from '../../src/workflows/process-webhook-event.workflow';
+import type { SyncCrmCustomersInput, syncCrmCustomers } from '../../src/workflows/sync-crm.workflow';
 import { WORKFLOWS_TASK_QUEUE } from '../../src/workflows/task-queues';
 import { sandboxAdmin } from '../support/sandbox';
 import { testEnv } from '../support/temporal';
@@ -20,7 +46,8 @@ import { waitFor } from '../support/wait';
 
 /**
  * The runs whose histories are committed under test/replay/histories: every path through the
- * production workflows, fault paths included. `npm run record-histories` re-records all of them.
+ * production workflows, fault paths included. `npm run record-histories` re-records all of them;
+ * `npm run record-histories -- <name-prefix> [...]` only those whose names start with a prefix.
  */
 export interface ReplayScenario {
   /** File name (without .json). */
@@ -84,6 +111,196 @@ async function jobFor(
   });
   await handle.result().catch(() => undefined); // DeadlineExceeded is the path recorded here
   return [handle.workflowId];
+}
+
+/** Fails the recording when a run took another path than the one its scenario is there to record. */
+function expectSame<T>(what: string, actual: T, expected: T): void {
+  deepStrictEqual(actual, expected, `${what}: got ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`);
+}
+
+const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * One `integrationControl` (ID `control-<integration>`) through its whole life: failures open the
+ * breaker, a probe asked for during the cooldown is refused, one after it is granted (and only one), the
+ * failed probe reopens the breaker, a good one closes it; operators force the breaker and flip kill
+ * switches; then outcome reports, as workers send them, grow the history until it continues as new, and
+ * the next run carries the state on. `integration` is a throwaway name: no worker reports to it.
+ */
+async function controlLifecycle(client: Client, integration: string): Promise<string[]> {
+  const config: ControlConfig = { integration, failures: 3, cooldownMs: 1_500 };
+  const workflowId = controlWorkflowId(integration);
+  // As ControlPlane.flush reports: signalWithStart on the workflows queue, so the first report starts it.
+  const report = (outcomes: OutcomeReport) =>
+    client.workflow.signalWithStart<typeof integrationControl, [OutcomeReport]>('integrationControl', {
+      taskQueue: WORKFLOWS_TASK_QUEUE,
+      workflowId,
+      args: [config],
+      signal: reportOutcomes,
+      signalArgs: [outcomes],
+    });
+  const handle = client.workflow.getHandle<typeof integrationControl>(workflowId);
+  const breaker = async () => (await handle.query(controlState)).breaker;
+  const probe = () => handle.executeUpdate(acquireProbe);
+  const reason = 'recorded replay scenario';
+
+  const { signaledRunId: firstRunId } = await report({
+    outcomes: ['ok', 'fail', 'fail'],
+    lastFailureType: 'ServerError',
+  });
+  await report({ outcomes: ['fail'], lastFailureType: 'Timeout' }); // the third failure in a row
+  await waitFor('the breaker to open', async () => (await breaker()).openedAt !== undefined, 10_000);
+  const firstOpenedAt = (await breaker()).openedAt;
+  expectSame('a probe during the cooldown', await probe(), false);
+  await pause(config.cooldownMs + 250);
+  expectSame('the first probe after the cooldown', await probe(), true);
+  expectSame('a second probe while the first is out', await probe(), false);
+  await report({ outcomes: ['fail'], lastFailureType: 'ServerError', probe: true });
+  await waitFor('the failed probe to reopen it', async () => (await breaker()).openedAt !== firstOpenedAt, 10_000);
+  await pause(config.cooldownMs + 250);
+  expectSame('the probe after the second cooldown', await probe(), true);
+  await report({ outcomes: ['ok'], probe: true });
+  await waitFor('the good probe to close it', async () => (await breaker()).state === 'closed', 10_000);
+
+  const force = async (mode: 'open' | 'closed' | 'auto') =>
+    (await handle.executeUpdate(forceBreaker, { args: [{ mode, reason }] })).state;
+  expectSame('forced open', await force('open'), 'open');
+  expectSame('forced closed', await force('closed'), 'closed');
+  expectSame('back to automatic', await force('auto'), 'closed');
+  const kill = (on: boolean, endpoint?: string) =>
+    handle.executeUpdate(setKillSwitch, { args: [{ ...(endpoint ? { endpoint } : {}), on, reason }] });
+  expectSame('an endpoint switched off', await kill(true, 'listCustomers'), {
+    integration: false,
+    endpoints: ['listCustomers'],
+  });
+  expectSame('the whole integration off', await kill(true), { integration: true, endpoints: ['listCustomers'] });
+  expectSame('the whole integration on again', await kill(false), {
+    integration: false,
+    endpoints: ['listCustomers'],
+  });
+
+  // Reports as a fleet of workers sends them, a few at once, until the run hands over (historyLength > 2000).
+  for (let round = 0; (await handle.describe()).runId === firstRunId; round += 1) {
+    if (round > 500) throw new Error('integrationControl did not continue as new');
+    await Promise.all(Array.from({ length: 20 }, () => report({ outcomes: ['ok', 'ok'] })));
+  }
+  expectSame('the state the new run carried', (await handle.query(controlState)).killSwitch, {
+    integration: false,
+    endpoints: ['listCustomers'],
+  });
+  await report({ outcomes: ['fail'], lastFailureType: 'NetworkError' });
+  expectSame('the endpoint back on, in the new run', await kill(false, 'listCustomers'), {
+    integration: false,
+    endpoints: [],
+  });
+  expectSame('the report the new run counted', (await breaker()).consecutiveFailures, 1);
+  await handle.terminate('replay recording done (it runs forever otherwise)');
+  return [workflowId];
+}
+
+/**
+ * An `emailBatcher` started and fed as services do (signalWithStart): a full batch leaves by size, the
+ * next by its timer, a malformed message is dropped when queued, the run continues as new after its
+ * `flushesPerRun`, and cancelling the next run drains what waits.
+ */
+async function emailBatcherLifecycle(client: Client, workflowId: string): Promise<string[]> {
+  const input: EmailBatcherInput = { maxBatchSize: 3, maxWait: '3 seconds', flushesPerRun: 2 };
+  const queue = (message: QueuedEmail) =>
+    client.workflow.signalWithStart<typeof emailBatcher, [QueuedEmail]>('emailBatcher', {
+      workflowId,
+      taskQueue: WORKFLOWS_TASK_QUEUE,
+      args: [input],
+      signal: queueEmail,
+      signalArgs: [message],
+    });
+  const mail = (n: number): QueuedEmail => ({ to: `user${n}@example.com`, subject: `message ${n}`, body: `body ${n}` });
+  const handle = client.workflow.getHandle<typeof emailBatcher>(workflowId);
+
+  const { signaledRunId: firstRunId } = await queue(mail(1));
+  for (const n of [2, 3, 4]) await queue(mail(n)); // 1-3 fill a batch; 4 waits for the timer
+  await queue({ to: 'not an address', subject: 'malformed', body: '' });
+  await waitFor(
+    'the timer flush and continue-as-new',
+    async () => (await handle.describe()).runId !== firstRunId,
+    20_000,
+  );
+  for (const n of [5, 6]) await queue(mail(n));
+  await waitFor('both to wait in the new run', async () => (await handle.query(batcherState)).pending === 2, 10_000);
+  await handle.cancel();
+  const final: BatcherState = await handle.result();
+  expectSame(
+    'the flushes',
+    final.recent.map((f) => `${f.batch}:${f.size}:${f.reason}:${f.outcome}`),
+    ['1:3:size:sent', '2:1:timer:sent', '3:2:drain:sent'],
+  );
+  expectSame(
+    'the counters',
+    {
+      flushes: final.flushes,
+      sent: final.sent,
+      rejected: final.rejected,
+      refused: final.refused,
+      pending: final.pending,
+    },
+    { flushes: 3, sent: 6, rejected: 1, refused: 0, pending: 0 },
+  );
+  return [workflowId];
+}
+
+/** A verified webhook event as the receiver hands it to `processWebhookEvent`. */
+function webhookEvent(jobId: string, extra: Partial<WebhookEventInput> = {}): WebhookEventInput {
+  return {
+    provider: 'documents',
+    eventId: `evt_${randomBytes(8).toString('hex')}`,
+    type: 'document.completed',
+    createdAt: new Date().toISOString(),
+    data: { jobId, documentUrl: `https://docs.example.com/${jobId}.pdf` },
+    ...extra,
+  };
+}
+
+function processEvent(client: Client, workflowId: string, event: WebhookEventInput) {
+  return client.workflow.execute<typeof processWebhookEvent>('processWebhookEvent', {
+    taskQueue: WORKFLOWS_TASK_QUEUE,
+    workflowId,
+    args: [event],
+  });
+}
+
+const outcomeOf = (r: ProcessWebhookEventResult) => ({
+  outcome: r.outcome,
+  ...('attempts' in r ? { attempts: r.attempts } : {}),
+});
+
+/**
+ * The local store the CRM sync scenarios write to: a database of the recording's own (created when
+ * missing, never dropped), not the default `postgres` one. scripts/record-histories.ts points the
+ * workers' `LOCAL_STORE_URL` at it.
+ */
+export const REPLAY_STORE_URL =
+  process.env.REPLAY_STORE_URL ?? 'postgres://postgres@127.0.0.1:5432/durable_integrations_replay';
+
+async function syncCrm(client: Client, workflowId: string, input: SyncCrmCustomersInput): Promise<CrmSyncResult> {
+  if (process.env.LOCAL_STORE_URL !== REPLAY_STORE_URL) {
+    throw new Error('the CRM sync scenarios write to REPLAY_STORE_URL only: run them with `npm run record-histories`');
+  }
+  const url = new URL(REPLAY_STORE_URL);
+  const database = decodeURIComponent(url.pathname.slice(1));
+  url.pathname = '/postgres';
+  url.search = '';
+  const admin = new PgClient({ connectionString: url.toString() });
+  await admin.connect();
+  try {
+    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (!rowCount) await admin.query(`CREATE DATABASE "${database.replace(/"/g, '""')}"`);
+  } finally {
+    await admin.end();
+  }
+  return client.workflow.execute<typeof syncCrmCustomers>('syncCrmCustomers', {
+    taskQueue: WORKFLOWS_TASK_QUEUE,
+    workflowId,
+    args: [input],
+  });
 }
 
 export const replayScenarios: ReplayScenario[] = [
@@ -228,6 +445,92 @@ export const replayScenarios: ReplayScenario[] = [
       });
       await handle.result();
       return [handle.workflowId];
+    },
+  },
+  {
+    name: 'integration-control.breaker-probes-operators-continued',
+    run: (client, id) => controlLifecycle(client, id),
+  },
+  {
+    name: 'email-batcher.size-timer-malformed-continued-drained',
+    run: (client, id) => emailBatcherLifecycle(client, id),
+  },
+  {
+    name: 'process-webhook-event.signalled',
+    run: async (client, id) => {
+      const jobId = await slowJob(id);
+      const waiter = await client.workflow.start<typeof awaitDocumentJob>('awaitDocumentJob', {
+        taskQueue: WORKFLOWS_TASK_QUEUE,
+        workflowId: documentJobWorkflowId(jobId),
+        args: [{ jobId, mode: 'timers', deadline: Date.now() + 60_000, interval: '1 hour' }],
+      });
+      expectSame('the outcome', outcomeOf(await processEvent(client, id, webhookEvent(jobId))), {
+        outcome: 'signalled',
+        attempts: 1,
+      });
+      await waiter.result();
+      return [id];
+    },
+  },
+  {
+    name: 'process-webhook-event.no-waiter',
+    run: async (client, id) => {
+      const event = webhookEvent(`job_${randomBytes(6).toString('hex')}`, { waiter: { attempts: 3, intervalMs: 200 } });
+      expectSame('the outcome', outcomeOf(await processEvent(client, id, event)), {
+        outcome: 'no-waiter',
+        attempts: 3,
+      });
+      return [id];
+    },
+  },
+  {
+    name: 'process-webhook-event.ignored',
+    run: async (client, id) => {
+      const event = webhookEvent('job_unused', { type: 'document.archived', data: {} });
+      expectSame('the outcome', outcomeOf(await processEvent(client, id, event)), { outcome: 'ignored' });
+      return [id];
+    },
+  },
+  {
+    name: 'sync-crm-customers.full',
+    run: async (client, id) => {
+      expectSame('the sync', await syncCrm(client, id, { pageSize: 100 }), {
+        stored: 250,
+        pages: 3,
+        resumedFrom: null,
+      });
+      return [id];
+    },
+  },
+  {
+    name: 'sync-crm-customers.resumed-from-cursor',
+    run: async (client, id) => {
+      // Rules apply in order: page 1 passes untouched, page 2 answers 500 twice (two failed attempts).
+      await sandboxAdmin.fault({
+        method: 'GET',
+        path: '/crm/customers',
+        fault: 'latency',
+        params: { ms: 0 },
+        times: 1,
+      });
+      await sandboxAdmin.fault({
+        method: 'GET',
+        path: '/crm/customers',
+        fault: 'status',
+        params: { code: 500 },
+        times: 2,
+      });
+      const result = await syncCrm(client, id, { pageSize: 100 });
+      expectSame(
+        'the sync',
+        { ...result, resumedFrom: result.resumedFrom && { ...result.resumedFrom, cursor: '…' } },
+        {
+          stored: 250,
+          pages: 3,
+          resumedFrom: { attempt: 3, cursor: '…', stored: 100 },
+        },
+      );
+      return [id];
     },
   },
 ];
