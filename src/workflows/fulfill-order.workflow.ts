@@ -59,7 +59,8 @@ export async function fulfillOrder(input: FulfillOrderInput): Promise<OrderStatu
   setHandler(orderStatus, () => status);
   // The user flow's answer: once the charge is settled, or as soon as it parks (then it is pending).
   setHandler(chargeSettled, async () => {
-    await condition(() => charge !== undefined || parkedStep() === 'charge');
+    // A cancelled order still answers: with the charge as it was settled before compensation.
+    await CancellationScope.nonCancellable(() => condition(() => charge !== undefined || parkedStep() === 'charge'));
     return charge ?? { charged: false, pending: true, failure: 'the charge is parked for an operator' };
   });
   const saga = new Saga();

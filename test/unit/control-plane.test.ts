@@ -47,3 +47,92 @@ describe('ControlPlane when the control workflow cannot be reached', () => {
     expect(await plane.gate(other, 'hello')).toEqual({ proceed: true, probe: false });
   });
 });
+
+/** A control workflow that answers: records what the plane sends, and lets a test say the state. */
+function reachable(state: () => unknown) {
+  const reports: { probe?: boolean; probeOutcome?: string; outcomes: string[] }[] = [];
+  let queries = 0;
+  const client = {
+    withDeadline: <T>(_deadline: number, fn: () => Promise<T>) => fn(),
+    workflow: {
+      getHandle: () => ({
+        query: () => {
+          queries += 1;
+          return Promise.resolve(state());
+        },
+        executeUpdate: () => Promise.resolve(true),
+      }),
+      signalWithStart: (_type: string, options: { signalArgs: [(typeof reports)[number]] }) => {
+        reports.push(options.signalArgs[0]);
+        return Promise.resolve();
+      },
+    },
+  } as unknown as Client;
+  return { client, reports, queries: () => queries };
+}
+
+describe('ControlPlane reporting to a reachable control workflow', () => {
+  const integration = defineIntegration({ ...payments, name: 'reported', breaker: { failures: 3, cooldownMs: 1_000 } });
+  const closed = {
+    integration: 'reported',
+    breaker: { state: 'closed', consecutiveFailures: 0 },
+    config: { failures: 3, cooldownMs: 1_000 },
+    killSwitch: { integration: false, endpoints: [] },
+    history: [],
+  };
+  const capture = captureLogs();
+
+  it('reports the probe on its own, so another call answering cannot close the breaker in its name', async () => {
+    const control = reachable(() => closed);
+    const plane = new ControlPlane({ client: control.client, logger: capture.logger, flushMs: 60_000 });
+    plane.record(integration, undefined, false); // an unrelated call answered
+    plane.record(integration, 'ServerError', true); // the probe failed
+    await plane.flush();
+    await plane.close();
+    const probeReport = control.reports.find((r) => r.probeOutcome !== undefined);
+    expect(probeReport).toMatchObject({ probeOutcome: 'fail' });
+    expect(control.reports.every((r) => r.probe === undefined)).toBe(true);
+  });
+
+  it('says a probe that sent nothing is void, so the next call may probe', async () => {
+    const control = reachable(() => closed);
+    const plane = new ControlPlane({ client: control.client, logger: capture.logger, flushMs: 60_000 });
+    plane.record(integration, 'AuthUnavailable', true);
+    await plane.close();
+    expect(control.reports).toEqual([{ outcomes: [], probeOutcome: 'void' }]);
+  });
+
+  it('does not count refusals before sending (breaker open, kill switch) at all', async () => {
+    const control = reachable(() => closed);
+    const plane = new ControlPlane({ client: control.client, logger: capture.logger, flushMs: 60_000 });
+    for (let i = 0; i < 5; i++) plane.record(integration, 'CircuitOpen', false);
+    await plane.close();
+    expect(control.reports).toEqual([]);
+  });
+
+  it('keeps serving the cached state after a report: no call waits for the read that follows it', async () => {
+    let now = 1_000;
+    let release: (() => void) | undefined;
+    let slow = false;
+    const control = reachable(() => (slow ? new Promise((resolve) => (release = () => resolve(closed))) : closed));
+    const plane = new ControlPlane({
+      client: control.client,
+      logger: capture.logger,
+      now: () => now,
+      flushMs: 60_000,
+      readTimeoutMs: 60_000,
+    });
+    await plane.gate(integration, 'hello'); // the first, cold read
+    slow = true; // every read from now on hangs until released
+    plane.record(integration, 'ServerError', false);
+    await plane.flush(); // the report marks the state stale and reads it again in the background
+    now += 10;
+    const gated = await Promise.race([
+      plane.gate(integration, 'hello'),
+      new Promise((resolve) => setImmediate(() => resolve('waited'))),
+    ]);
+    expect(gated).toEqual({ proceed: true, probe: false });
+    release?.();
+    await plane.close();
+  });
+});
