@@ -6,6 +6,8 @@ export interface FaultRule {
   method?: string;
   /** A path prefix, e.g. `/payments/payments`. */
   path: string;
+  /** Match `path` only, not the paths under it. */
+  exact?: boolean;
   fault: string;
   params?: Record<string, unknown>;
   times?: number;
@@ -19,12 +21,31 @@ export class SandboxAdminClient {
     return (await this.request('GET', '/admin/ledger')) as LedgerEntry[];
   }
 
-  async fault(rule: FaultRule): Promise<void> {
-    await this.request('POST', '/admin/faults', rule);
+  /** Adds a fault rule; its id removes it alone (`removeFault`). */
+  async fault(rule: FaultRule): Promise<{ id: string }> {
+    const { id } = (await this.request('POST', '/admin/faults', rule)) as { id: string };
+    return { id };
+  }
+
+  /** Removes one rule; false when it was gone already (a `times` rule used up). */
+  async removeFault(id: string): Promise<boolean> {
+    try {
+      await this.request('DELETE', `/admin/faults/${encodeURIComponent(id)}`);
+      return true;
+    } catch (err) {
+      if (err instanceof Error && err.message.includes(' answered 404')) return false;
+      throw err;
+    }
   }
 
   async clearFaults(): Promise<void> {
     await this.request('DELETE', '/admin/faults');
+  }
+
+  /** The provider forgets every idempotency key (its retention passed); ledger and records stay. */
+  async forgetKeys(): Promise<{ forgotten: number }> {
+    const { forgotten } = (await this.request('POST', '/admin/forget-keys')) as { forgotten: number };
+    return { forgotten };
   }
 
   async stats(): Promise<StatsSnapshot> {

@@ -10,6 +10,11 @@ export interface AdminDeps {
   readonly webhooks: WebhookSender;
   /** Clears the ledger, idempotency stores and the records they describe. */
   clearLedger(): void;
+  /**
+   * Forgets every idempotency key, as a provider does once its key retention has passed; the ledger and
+   * the records (payments, refunds, jobs, customer updates) stay. Returns how many keys were forgotten.
+   */
+  forgetKeys(): number;
   /** Back to the state right after start-up. */
   resetAll(): void;
   /** Lets providers react to new settings (e.g. a new rate limit starts a fresh window). */
@@ -33,6 +38,11 @@ export function adminRoutes(deps: AdminDeps): Route[] {
         deps.clearLedger();
         return json(200, { ok: true });
       },
+    },
+    {
+      method: 'POST',
+      pattern: '/admin/forget-keys',
+      handle: () => json(200, { ok: true, forgotten: deps.forgetKeys() }),
     },
     { method: 'GET', pattern: '/admin/stats', handle: () => json(200, ctx.stats.snapshot()) },
     { method: 'GET', pattern: '/admin/config', handle: () => json(200, publicConfig(ctx.config)) },

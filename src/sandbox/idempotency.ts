@@ -72,6 +72,11 @@ export class IdempotencyStore {
     return reply;
   }
 
+  /** How many (scope, key) results are remembered. */
+  get size(): number {
+    return this.results.size;
+  }
+
   clear(): void {
     this.results.clear();
   }

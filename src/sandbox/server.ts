@@ -91,6 +91,11 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       ctx.idempotency.clear();
       for (const provider of providers) provider.clearRecords();
     },
+    forgetKeys() {
+      const forgotten = ctx.idempotency.size;
+      ctx.idempotency.clear();
+      return forgotten;
+    },
     resetAll() {
       // Aborting stops queued jobs, pending webhook deliveries and injected delays of the old generation.
       lifecycle.abort();

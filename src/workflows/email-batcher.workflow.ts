@@ -7,6 +7,7 @@ import {
   continueAsNew,
   isCancellation,
   log,
+  patched,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -32,7 +33,12 @@ export interface EmailBatcherInput {
   /** Continue-as-new after this many flushes, so one run's history stays short. @default 100 */
   flushesPerRun?: number;
   /** Set by continue-as-new: what the previous run had not sent yet, and its counters. */
-  carried?: { pending: PendingEmail[]; state: Omit<BatcherState, 'pending' | 'flushBy'> };
+  carried?: {
+    pending: PendingEmail[];
+    state: Omit<BatcherState, 'pending' | 'flushBy'>;
+    /** The run ID this chain of runs started with: part of every batch key (absent in older runs). */
+    chain?: string;
+  };
 }
 
 const RECENT_FLUSHES = 20;
@@ -40,7 +46,8 @@ const RECENT_FLUSHES = 20;
 /**
  * Accumulates emails received by signal (`queueEmail`) and sends them with `email.sendBatch`: one
  * request (one rate-limit slot) per batch. A batch leaves when it is full or when its oldest message has
- * waited `maxWait`. Each flush is a keyed durable step (`batch-<n>`, numbered across continue-as-new), so
+ * waited `maxWait`. Each flush is a keyed durable step (`batch-<n>`, numbered across continue-as-new, keyed
+ * with the chain's first run ID so a batcher started again after it ended never reuses a key), so
  * a retried or resent flush is delivered once. Messages leave the queue only once their batch is settled;
  * continue-as-new carries the rest. Cancelling it flushes what waits, then it returns its counters.
  */
@@ -50,6 +57,13 @@ export async function emailBatcher(input: EmailBatcherInput = {}): Promise<Batch
   const flushesPerRun = Math.max(1, input.flushesPerRun ?? 100);
   const pending: PendingEmail[] = [...(input.carried?.pending ?? [])];
   const counters = input.carried?.state ?? { flushes: 0, sent: 0, rejected: 0, refused: 0, recent: [] };
+  // Batch numbers start again at 1 when the batcher is started again after it ended: the chain's own run
+  // ID (kept across continue-as-new and resets) keeps its keys apart from the earlier chain's.
+  const chain = input.carried
+    ? input.carried.chain
+    : patched('batch-key-per-chain')
+      ? workflowInfo().originalExecutionRunId
+      : undefined;
 
   const state = (): BatcherState => ({
     ...counters,
@@ -79,7 +93,10 @@ export async function emailBatcher(input: EmailBatcherInput = {}): Promise<Batch
         step,
         mail.sendBatch,
         { body: { messages: batch.map((p) => p.message) } },
-        { summary: `${step}: ${batch.length} messages (${reason})` },
+        {
+          summary: `${step}: ${batch.length} messages (${reason})`,
+          ...(chain ? { key: `${workflowInfo().workflowId}:${chain}:${step}` } : {}),
+        },
       );
       counters.sent += batch.length;
     } catch (err) {
@@ -105,7 +122,7 @@ export async function emailBatcher(input: EmailBatcherInput = {}): Promise<Batch
         await condition(allHandlersFinished);
         return await continueAsNew<typeof emailBatcher>({
           ...input,
-          carried: { pending, state: { ...counters } },
+          carried: { pending, state: { ...counters }, ...(chain ? { chain } : {}) },
         });
       }
       await condition(() => pending.length > 0);

@@ -115,7 +115,7 @@ export const queueEmail = defineSignal<[QueuedEmail]>('queueEmail');
 
 /** One flush of the email batcher. */
 export interface BatchFlush {
-  /** 1-based across continue-as-new; the idempotency key is `<workflowId>:batch-<n>`. */
+  /** 1-based across continue-as-new; the idempotency key is `<workflowId>:<chain run id>:batch-<n>`. */
   batch: number;
   size: number;
   /** What triggered it: the batch was full, the oldest message waited `maxWait`, or the batcher was stopping. */

@@ -120,4 +120,25 @@ describe('emailBatcher on the real dev server', () => {
     expect(final).toMatchObject({ flushes: 1, sent: 2, rejected: 1, pending: 0 });
     expect(final.recent).toEqual([{ batch: 1, size: 2, reason: 'timer', outcome: 'sent' }]);
   });
+
+  it('sends the messages of a batcher started again after it ended: its batches are keyed apart', async () => {
+    const workflowId = uniqueId('email-batcher-again');
+    const input = { maxBatchSize: 2, maxWait: '1 second' };
+    const ended = await withWorkers(async ({ client }) => {
+      const finalState = async () => {
+        await waitForFlushes(client, workflowId, 1);
+        const handle = client.workflow.getHandle(workflowId);
+        await handle.cancel();
+        return (await handle.result()) as BatcherState;
+      };
+      await queueAll(client, workflowId, input, messages(2));
+      const first = await finalState();
+      // Same workflow ID, a new run: its first batch is `batch-1` again, but not the same key.
+      await queueAll(client, workflowId, input, messages(4).slice(2));
+      return [first, await finalState()];
+    });
+    expect(ended.map((state) => state.sent)).toEqual([2, 2]);
+    const sent = await sentBy(workflowId);
+    expect(sent.sort()).toEqual(['message 1@batch-1', 'message 2@batch-1', 'message 3@batch-1', 'message 4@batch-1']);
+  });
 });

@@ -36,6 +36,11 @@ export interface StepResult<T> {
 }
 
 export interface StepOptions {
+  /**
+   * The idempotency key of a write, when the step name alone is not unique across the executions that
+   * share this workflow ID (e.g. a batcher started again after it ended). @default `stepKey(step)`
+   */
+  key?: string;
   /** Whether an operator may choose `compensate` when this step parks. @default false */
   canCompensate?: boolean;
   /** Replaces the endpoint's clock-time budget (its profile's schedule-to-close) for this step. */
@@ -61,9 +66,10 @@ export interface StepOptions {
     maximumInterval?: Duration;
   };
   /**
-   * What a step that cannot complete does: `park` for an operator, or `throw` a `StepGaveUp` failure
-   * so the caller decides (the saga runs its other undos, then parks once for all that failed).
-   * @default 'park'
+   * What a step that cannot complete (a definite refusal, a budget run out, an outcome left unknown)
+   * does: `park` for an operator (a definite refusal is thrown as it is), or `throw` a `StepGaveUp`
+   * failure that says which step and endpoint, so the caller decides (the saga runs its other undos,
+   * then parks once for all that failed). @default 'park'
    */
   onGiveUp?: 'park' | 'throw';
 }
@@ -146,7 +152,7 @@ class StepRun<I extends object, O> {
     private readonly options: StepOptions,
   ) {
     this.declared = call.declared;
-    this.key = this.declared.write ? stepKey(step) : undefined;
+    this.key = this.declared.write ? (options.key ?? stepKey(step)) : undefined;
   }
 
   async run(): Promise<StepResult<O>> {
@@ -173,7 +179,11 @@ class StepRun<I extends object, O> {
       }
       if (settled === undefined || settled.kind === 'not-applied') {
         this.mayHaveApplied = false;
-        if (!described.exhausted && !meaning.operatorFixable) throw failure; // a definite answer: the caller decides
+        // A definite answer: the caller decides (an undo hands it to the saga with what it was about).
+        if (!described.exhausted && !meaning.operatorFixable) {
+          if (this.options.onGiveUp === 'throw') await this.giveUp(described);
+          throw failure;
+        }
       }
 
       const decision = await this.giveUp(described);
