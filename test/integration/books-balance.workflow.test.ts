@@ -133,6 +133,7 @@ describe('the books balance: every order ends completed, compensated or parked, 
         parked: parkedInfo,
       };
     });
+    console.log(`poison answer: parked after ${events} history events (${timers} timers)`);
     expect(parked).toMatchObject({ failureType: 'InvalidResponse', endpoint: 'updateCustomer' });
     // 1 send + 5 resends, each after a timer (plus the budget-alert timers), then parked: a bounded history.
     expect(timers).toBeGreaterThanOrEqual(5);
