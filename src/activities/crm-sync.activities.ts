@@ -8,7 +8,7 @@ import {
   type CustomerPage,
   type CustomerTier,
 } from '../integrations/crm/crm.integration';
-import type { CallContext, IntegrationRuntime } from '../integrations/runtime/engine';
+import type { CallContext, IntegrationEngine } from '../integrations/runtime/engine';
 
 /**
  * Background sync of CRM customers into a local PostgreSQL table, and the read user flows make
@@ -159,7 +159,7 @@ export class LocalCustomerStore {
 
 export interface CrmSyncActivityOptions {
   /** Makes the CRM calls (classification, controls, logging), the same instance as every other activity. */
-  runtime: IntegrationRuntime;
+  runtime: IntegrationEngine;
   store: LocalCustomerStore;
 }
 

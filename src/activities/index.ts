@@ -1,5 +1,5 @@
 import { integrations, type IntegrationName } from '../integrations';
-import type { IntegrationRuntime } from '../integrations/runtime/engine';
+import type { IntegrationEngine } from '../integrations/runtime/engine';
 import { createCrmSyncActivities, LocalCustomerStore } from './crm-sync.activities';
 
 export type ActivitySet = Record<string, (input: never) => Promise<unknown>>;
@@ -15,7 +15,7 @@ export interface CreateActivitiesOptions {
  * activities (the CRM sync) join their integration's set and make their calls through the same runtime.
  */
 export function createActivities(
-  runtime: IntegrationRuntime,
+  runtime: IntegrationEngine,
   options: CreateActivitiesOptions = {},
 ): Record<IntegrationName, ActivitySet> {
   const localStore = options.localStore ?? LocalCustomerStore.fromEnv();

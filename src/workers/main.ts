@@ -5,7 +5,7 @@ import { loadConfig } from '../config/config';
 import { integrations } from '../integrations';
 import { AdaptiveLimiter } from '../integrations/runtime/adaptive-limiter';
 import { ControlPlane } from '../integrations/runtime/control';
-import { IntegrationRuntime } from '../integrations/runtime/engine';
+import { IntegrationEngine } from '../integrations/runtime/engine';
 import { MemoryFallbackCache, RedisFallbackCache } from '../integrations/runtime/fallback-cache';
 import { createLogger, type Logger } from '../observability/logger';
 import { installTemporalRuntime } from './runtime';
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   const fallbackCache = config.FALLBACK_REDIS_URL
     ? new RedisFallbackCache({ url: config.FALLBACK_REDIS_URL, logger: logger.child({ component: 'fallback-cache' }) })
     : new MemoryFallbackCache();
-  const runtime = new IntegrationRuntime({
+  const runtime = new IntegrationEngine({
     logger: logger.child({ component: 'integration' }),
     control,
     limiter,
@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   });
   // The start-up check is itself a probe: it bypasses the breaker (whose workflow this very process may
   // host, not running yet) and the limiter, so it answers at once.
-  const checker = new IntegrationRuntime({ logger: logger.child({ component: 'integration' }) });
+  const checker = new IntegrationEngine({ logger: logger.child({ component: 'integration' }) });
   await checkIntegrations(checker, logger);
   await checker.close();
   const workers = await createWorkers({ connection, namespace: config.TEMPORAL_NAMESPACE, runtime, dataConverter });
@@ -74,7 +74,7 @@ async function main(): Promise<void> {
  * The start-up check: each integration's hello endpoint, once. A failure is reported loudly but does
  * not stop the worker: the provider may come back, and calls retry on their own budgets.
  */
-async function checkIntegrations(runtime: IntegrationRuntime, logger: Logger): Promise<void> {
+async function checkIntegrations(runtime: IntegrationEngine, logger: Logger): Promise<void> {
   for (const integration of Object.values(integrations)) {
     const { ok, message } = await runtime.hello(integration);
     if (ok) logger.info({ event: 'integration.check', integration: integration.name, ok }, message);

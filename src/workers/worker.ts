@@ -2,14 +2,14 @@ import type { DataConverter, Duration } from '@temporalio/common';
 import { type NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { integrations, type IntegrationName } from '../integrations';
-import type { IntegrationRuntime } from '../integrations/runtime/engine';
+import type { IntegrationEngine } from '../integrations/runtime/engine';
 import { WORKFLOWS_TASK_QUEUE, integrationTaskQueue } from '../workflows/task-queues';
 
 export interface WorkerSetOptions {
   connection: NativeConnection;
   namespace: string;
   /** Makes the HTTP calls of every activity in this process. */
-  runtime: IntegrationRuntime;
+  runtime: IntegrationEngine;
   /** A pre-built bundle (tests, replay); otherwise `src/workflows` is bundled at start. */
   workflowBundle?: WorkflowBundleOption;
   /** Integrations whose activity queues this process serves. @default all of them */

@@ -1,7 +1,7 @@
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { documents, type DocumentJob } from '../../src/integrations/documents/documents.integration';
-import { IntegrationRuntime } from '../../src/integrations/runtime/engine';
+import { IntegrationEngine } from '../../src/integrations/runtime/engine';
 import type { awaitDocumentJob, AwaitDocumentJobInput } from '../../src/workflows/await-document-job.workflow';
 import { documentJobFinished, documentJobWorkflowId } from '../../src/workflows/messages';
 import { WORKFLOWS_TASK_QUEUE } from '../../src/workflows/task-queues';
@@ -10,7 +10,7 @@ import { sandboxAdmin } from '../support/sandbox';
 import { uniqueId, withWorkers } from '../support/temporal';
 import { waitFor } from '../support/wait';
 
-const runtime = new IntegrationRuntime({ logger: captureLogs().logger });
+const runtime = new IntegrationEngine({ logger: captureLogs().logger });
 
 /** Triggers a real document job at the sandbox, finishing after `jobMs`. */
 async function newJob(jobMs: number): Promise<string> {

@@ -5,7 +5,7 @@ import { defineIntegration, get, oauth2ClientCredentials, post } from '../../src
 import { FailureType } from '../../src/integrations/kit/failures';
 import { env, secret } from '../../src/integrations/kit/refs';
 import { Payment, PaymentRequest } from '../../src/integrations/payments/payments.integration';
-import { IntegrationRuntime, type CallInputShape } from '../../src/integrations/runtime/engine';
+import { IntegrationEngine, type ActivityInput } from '../../src/integrations/runtime/engine';
 import { sandboxAdmin } from '../support/sandbox';
 import { testLogger } from '../support/stack';
 
@@ -58,15 +58,15 @@ const probe = paymentsProbe('classprobe');
 const smallProbe = paymentsProbe('classprobesmall', { maxResponseBytes: 64 * 1024 });
 
 const logger = () => testLogger().child({ component: 'classification-test' });
-const runtimes: IntegrationRuntime[] = [];
+const runtimes: IntegrationEngine[] = [];
 
-function newRuntime(env: NodeJS.ProcessEnv = process.env): IntegrationRuntime {
-  const rt = new IntegrationRuntime({ logger: logger(), env });
+function newRuntime(env: NodeJS.ProcessEnv = process.env): IntegrationEngine {
+  const rt = new IntegrationEngine({ logger: logger(), env });
   runtimes.push(rt);
   return rt;
 }
 
-let runtime: IntegrationRuntime;
+let runtime: IntegrationEngine;
 
 beforeAll(async () => {
   runtime = newRuntime();
@@ -83,7 +83,7 @@ afterAll(async () => {
 
 type Endpoint = 'hello' | 'createPayment' | 'findPayment' | 'getPayment';
 
-function call(endpoint: Endpoint, input: CallInputShape = {}, rt = runtime, integration = probe) {
+function call(endpoint: Endpoint, input: ActivityInput = {}, rt = runtime, integration = probe) {
   return rt.call(integration, endpoint, input, { attempt: 1 });
 }
 

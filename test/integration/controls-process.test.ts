@@ -4,7 +4,7 @@ import type { ApplicationFailure } from '@temporalio/common';
 import { startService } from '../../src/devserver/service-process';
 import { payments } from '../../src/integrations/payments/payments.integration';
 import { ControlPlane } from '../../src/integrations/runtime/control';
-import { IntegrationRuntime } from '../../src/integrations/runtime/engine';
+import { IntegrationEngine } from '../../src/integrations/runtime/engine';
 import type { chargePayment } from '../../src/workflows/charge-payment.workflow';
 import { controlWorkflowId, forceBreaker } from '../../src/workflows/control-messages';
 import { WORKFLOWS_TASK_QUEUE } from '../../src/workflows/task-queues';
@@ -30,7 +30,7 @@ describe('a breaker opened in one process, seen by a worker process', () => {
     });
     // Process A: this test, reporting the failures it saw to the shared breaker.
     const control = new ControlPlane({ client, logger: captureLogs().logger });
-    const runtime = new IntegrationRuntime({ logger: captureLogs().logger, control });
+    const runtime = new IntegrationEngine({ logger: captureLogs().logger, control });
     try {
       await worker.ready;
       await sandboxAdmin.fault({

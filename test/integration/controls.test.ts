@@ -3,7 +3,7 @@ import type { ApplicationFailure } from '@temporalio/common';
 import { defineIntegration } from '../../src/integrations/kit/define';
 import { payments } from '../../src/integrations/payments/payments.integration';
 import { ControlPlane } from '../../src/integrations/runtime/control';
-import { IntegrationRuntime } from '../../src/integrations/runtime/engine';
+import { IntegrationEngine } from '../../src/integrations/runtime/engine';
 import { controlState, controlWorkflowId, forceBreaker, setKillSwitch } from '../../src/workflows/control-messages';
 import { captureLogs } from '../support/log-capture';
 import { sandboxAdmin } from '../support/sandbox';
@@ -22,7 +22,7 @@ function workerStack(client: Client, integrationName: string) {
     breaker: { failures: 3, cooldownMs: 2_000 },
   });
   const control = new ControlPlane({ client, logger: captureLogs().logger });
-  const runtime = new IntegrationRuntime({ logger: captureLogs().logger, control });
+  const runtime = new IntegrationEngine({ logger: captureLogs().logger, control });
   const hello = () => runtime.call(integration, 'hello', {}, { attempt: 1 });
   return { integration, control, runtime, hello };
 }
@@ -132,7 +132,7 @@ describe('integration controls shared through Temporal', () => {
 
   it('pauses background work while the kill switch is on and resumes it when lifted, losing nothing', async () => {
     const control = new ControlPlane({ client, logger: captureLogs().logger });
-    const runtime = new IntegrationRuntime({ logger: captureLogs().logger, control });
+    const runtime = new IntegrationEngine({ logger: captureLogs().logger, control });
     const handle = client.workflow.getHandle(controlWorkflowId('payments'));
     const killSwitch = (on: boolean, reason: string) =>
       handle.executeUpdate(setKillSwitch, { args: [{ endpoint: 'findPayment', on, reason }] });

@@ -1,7 +1,7 @@
 import { Client as PgClient } from 'pg';
 import { createActivities } from '../../src/activities';
 import { LocalCustomerStore, type CrmSyncResult } from '../../src/activities/crm-sync.activities';
-import { IntegrationRuntime } from '../../src/integrations/runtime/engine';
+import { IntegrationEngine } from '../../src/integrations/runtime/engine';
 import { fakeCustomer } from '../../src/sandbox/crm';
 import { WORKFLOWS_TASK_QUEUE } from '../../src/workflows/task-queues';
 import type { SyncCrmCustomersInput, syncCrmCustomers } from '../../src/workflows/sync-crm.workflow';
@@ -89,7 +89,7 @@ describe('CRM sync into the local PostgreSQL store', () => {
   it('serves user flows from the local store: localCustomer returns the stored row, null for one never synced', async () => {
     await sync({ pageSize: 100 });
     const store = new LocalCustomerStore({ connectionString: storeUrl });
-    const runtime = new IntegrationRuntime({ logger: testLogger() });
+    const runtime = new IntegrationEngine({ logger: testLogger() });
     try {
       // The function the CRM worker registers; it reads the store only, so it runs without a Temporal context.
       const { localCustomer } = createActivities(runtime, { localStore: store }).crm as {

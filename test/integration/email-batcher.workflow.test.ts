@@ -123,7 +123,7 @@ describe('emailBatcher on the real dev server', () => {
 
   it('sends the messages of a batcher started again after it ended: its batches are keyed apart', async () => {
     const workflowId = uniqueId('email-batcher-again');
-    const input = { maxBatchSize: 2, maxWait: '1 second' };
+    const input: EmailBatcherInput = { maxBatchSize: 2, maxWait: '1 second' };
     const ended = await withWorkers(async ({ client }) => {
       const finalState = async () => {
         await waitForFlushes(client, workflowId, 1);

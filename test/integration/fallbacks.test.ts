@@ -3,8 +3,9 @@ import type { ApplicationFailure } from '@temporalio/common';
 import { Redis } from 'ioredis';
 import { crm, type Customer } from '../../src/integrations/crm/crm.integration';
 import { defineIntegration } from '../../src/integrations/kit/define';
-import type { ControlPlane, GateDecision } from '../../src/integrations/runtime/control';
-import { IntegrationRuntime } from '../../src/integrations/runtime/engine';
+import type { GateDecision } from '../../src/integrations/runtime/call/gate';
+import type { ControlPlane } from '../../src/integrations/runtime/control';
+import { IntegrationEngine } from '../../src/integrations/runtime/engine';
 import { MemoryFallbackCache, RedisFallbackCache } from '../../src/integrations/runtime/fallback-cache';
 import { captureLogs } from '../support/log-capture';
 import { sandboxAdmin } from '../support/sandbox';
@@ -46,7 +47,7 @@ function stack(options: { control?: ControlPlane } = {}) {
   const clock = { now: 1_700_000_000_000 };
   const now = () => clock.now;
   const capture = captureLogs();
-  const runtime = new IntegrationRuntime({
+  const runtime = new IntegrationEngine({
     logger: capture.logger,
     fallbackCache: new MemoryFallbackCache({ now }),
     now,
@@ -209,12 +210,12 @@ describe('fallbacks of user-flow reads', () => {
     const id = uniqueId('cus');
     const cache = new MemoryFallbackCache({ now: () => 1_000 });
     // Cached by a runtime whose breaker was closed...
-    const open = new IntegrationRuntime({ logger: captureLogs().logger, fallbackCache: cache, now: () => 1_000 });
+    const open = new IntegrationEngine({ logger: captureLogs().logger, fallbackCache: cache, now: () => 1_000 });
     const answer = await open.call(crm, 'getCustomer', { params: { id } }, ctx);
     await open.close();
     // ...then read through one whose breaker is open, once the answer is stale.
     const later = () => 1_000 + FRESH_MS + 1;
-    const runtime = new IntegrationRuntime({
+    const runtime = new IntegrationEngine({
       logger: captureLogs().logger,
       fallbackCache: cache,
       now: later,
@@ -245,7 +246,7 @@ describe('fallbacks of user-flow reads', () => {
   });
 
   it('calls straight through, with no fallback, on a runtime without a fallback cache', async () => {
-    const runtime = new IntegrationRuntime({ logger: captureLogs().logger });
+    const runtime = new IntegrationEngine({ logger: captureLogs().logger });
     try {
       const id = uniqueId('cus');
       const before = await requests();
@@ -265,7 +266,7 @@ describe('fallbacks of user-flow reads', () => {
     const prefix = `di:fallback:test-${randomBytes(6).toString('hex')}:`;
     const worker = () => {
       const cache = new RedisFallbackCache({ url: 'redis://127.0.0.1:6379', logger: captureLogs().logger, prefix });
-      return { cache, runtime: new IntegrationRuntime({ logger: captureLogs().logger, fallbackCache: cache }) };
+      return { cache, runtime: new IntegrationEngine({ logger: captureLogs().logger, fallbackCache: cache }) };
     };
     const [a, b] = [worker(), worker()];
     const admin = new Redis('redis://127.0.0.1:6379');

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { defineIntegration, get, oauth2ClientCredentials } from '../../src/integrations/kit/define';
 import { FailureType } from '../../src/integrations/kit/failures';
 import { env, secret } from '../../src/integrations/kit/refs';
-import { IntegrationRuntime } from '../../src/integrations/runtime/engine';
+import { IntegrationEngine } from '../../src/integrations/runtime/engine';
 import { startSandbox, type Sandbox, type SandboxCredentials } from '../../src/sandbox/server';
 import { generateTlsMaterial, issueCertificate, type KeyPair, type TlsMaterial } from '../../src/sandbox/tls';
 import { testLogger } from '../support/stack';
@@ -15,7 +15,7 @@ import { SandboxAdminClient } from '../../src/sandbox/admin-client';
 
 /**
  * Mutual TLS end to end: this file's own sandbox serves the payments routes behind a client-certificate
- * check, and a test-only integration reaches it through IntegrationRuntime with certificates from files.
+ * check, and a test-only integration reaches it through IntegrationEngine with certificates from files.
  */
 
 const credentials: SandboxCredentials = {
@@ -69,7 +69,7 @@ let material: TlsMaterial;
 /** Another throwaway CA, with its own server and client certificates: trusted by nobody here. */
 let stranger: TlsMaterial;
 let sandbox: Sandbox;
-const runtimes: IntegrationRuntime[] = [];
+const runtimes: IntegrationEngine[] = [];
 const pools: Pool[] = [];
 
 beforeAll(async () => {
@@ -113,9 +113,9 @@ async function clientFiles(
 
 function runtime(
   vars: Record<string, string>,
-  options: Partial<ConstructorParameters<typeof IntegrationRuntime>[0]> = {},
+  options: Partial<ConstructorParameters<typeof IntegrationEngine>[0]> = {},
 ) {
-  const r = new IntegrationRuntime({
+  const r = new IntegrationEngine({
     logger: testLogger(),
     env: {
       NODE_ENV: 'test',
@@ -130,7 +130,7 @@ function runtime(
   return r;
 }
 
-const hello = (r: IntegrationRuntime, integration = probe) => r.call(integration, 'hello', {}, { attempt: 1 });
+const hello = (r: IntegrationEngine, integration = probe) => r.call(integration, 'hello', {}, { attempt: 1 });
 
 async function failure(call: Promise<unknown>): Promise<ApplicationFailure> {
   return call.then(
@@ -147,7 +147,7 @@ async function stats(of: Sandbox = sandbox): Promise<{ tokens: number; hellos: n
   return { tokens: snapshot.tokenRequests, hellos: snapshot.requests['GET /payments/hello'] ?? 0 };
 }
 
-describe('mTLS to the sandbox through IntegrationRuntime', () => {
+describe('mTLS to the sandbox through IntegrationEngine', () => {
   it('the sandbox serves https on its mTLS port, next to plain http', () => {
     expect(sandbox.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(sandbox.mtlsUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);

@@ -1,5 +1,5 @@
 import { payments } from '../../src/integrations/payments/payments.integration';
-import { IntegrationRuntime } from '../../src/integrations/runtime/engine';
+import { IntegrationEngine } from '../../src/integrations/runtime/engine';
 import { captureLogs } from '../support/log-capture';
 import { sandboxAdmin } from '../support/sandbox';
 import { waitFor } from '../support/wait';
@@ -10,9 +10,9 @@ async function tokenRequests(): Promise<number> {
 }
 
 describe('OAuth2 client credentials against the sandbox', () => {
-  let runtime: IntegrationRuntime;
+  let runtime: IntegrationEngine;
   beforeEach(() => {
-    runtime = new IntegrationRuntime({ logger: captureLogs().logger });
+    runtime = new IntegrationEngine({ logger: captureLogs().logger });
   });
   afterEach(async () => {
     await runtime.close();

@@ -4,7 +4,7 @@ import { documents, type DocumentJob } from '../../src/integrations/documents/do
 import { email } from '../../src/integrations/email/email.integration';
 import type { CallInput, CallOutput, EndpointSpec, Integration } from '../../src/integrations/kit/define';
 import { FailureType } from '../../src/integrations/kit/failures';
-import { IntegrationRuntime } from '../../src/integrations/runtime/engine';
+import { IntegrationEngine } from '../../src/integrations/runtime/engine';
 import { captureLogs } from '../support/log-capture';
 import { sandboxAdmin } from '../support/sandbox';
 import { testLogger } from '../support/stack';
@@ -20,7 +20,7 @@ import { failureOf } from '../support/failures';
 const DEFAULT_JOB_MS = 1_500;
 const DEFAULT_EMAIL_RATE_LIMIT = { limit: 100, windowMs: 60_000 };
 
-const runtime = new IntegrationRuntime({ logger: testLogger().child({ component: 'providers-test' }) });
+const runtime = new IntegrationEngine({ logger: testLogger().child({ component: 'providers-test' }) });
 
 afterEach(() => sandboxAdmin.clearFaults());
 afterAll(() => runtime.close());
@@ -30,7 +30,7 @@ async function call<E extends Record<string, EndpointSpec>, K extends keyof E & 
   integration: Integration<E>,
   endpoint: K,
   input: CallInput<E[K]>,
-  rt: IntegrationRuntime = runtime,
+  rt: IntegrationEngine = runtime,
 ): Promise<CallOutput<E[K]>> {
   return (await rt.call(integration, endpoint, input, { attempt: 1 })) as CallOutput<E[K]>;
 }
@@ -126,7 +126,7 @@ describe('email', () => {
 
   it('never writes a recipient address to a log line or failure when a send fails', async () => {
     const capture = captureLogs();
-    const rt = new IntegrationRuntime({ logger: capture.logger });
+    const rt = new IntegrationEngine({ logger: capture.logger });
     const recipient = `pii-canary-${randomBytes(8).toString('hex')}@example.com`;
     const batchRecipient = `pii-canary-${randomBytes(8).toString('hex')}@example.com`;
     try {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ApplicationFailure } from '@temporalio/common';
 import { payments } from '../../src/integrations/payments/payments.integration';
-import { IntegrationRuntime } from '../../src/integrations/runtime/engine';
+import { IntegrationEngine } from '../../src/integrations/runtime/engine';
 import type { chargePayment } from '../../src/workflows/charge-payment.workflow';
 import { WORKFLOWS_TASK_QUEUE } from '../../src/workflows/task-queues';
 import { captureLogs } from '../support/log-capture';
@@ -17,7 +17,7 @@ const canary = (label: string) => `${label}-canary-${randomBytes(8).toString('he
 describe('secrets and PII never reach logs or histories', () => {
   const piiCanary = canary('customer');
   const capture = captureLogs();
-  const runtime = new IntegrationRuntime({ logger: capture.logger });
+  const runtime = new IntegrationEngine({ logger: capture.logger });
   const failures: string[] = [];
   const attempt = async (fn: () => Promise<unknown>) => {
     try {
@@ -58,12 +58,12 @@ describe('secrets and PII never reach logs or histories', () => {
     await attempt(() => charge(uniqueId('reset')));
 
     const wrongSecret = canary('client-secret');
-    const rejected = new IntegrationRuntime({
+    const rejected = new IntegrationEngine({
       logger: capture.logger,
       env: { ...process.env, PAYMENTS_CLIENT_SECRET: wrongSecret },
     });
     await attempt(() => rejected.call(payments, 'hello', {}, { attempt: 1 }));
-    const unreachable = new IntegrationRuntime({
+    const unreachable = new IntegrationEngine({
       logger: capture.logger,
       env: { ...process.env, PAYMENTS_URL: 'http://127.0.0.1:9/payments', PAYMENTS_CLIENT_SECRET: wrongSecret },
     });

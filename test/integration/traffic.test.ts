@@ -2,7 +2,7 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { email } from '../../src/integrations/email/email.integration';
 import { defineIntegration } from '../../src/integrations/kit/define';
 import { AdaptiveLimiter, type AdaptiveLimiterOptions } from '../../src/integrations/runtime/adaptive-limiter';
-import { IntegrationRuntime } from '../../src/integrations/runtime/engine';
+import { IntegrationEngine } from '../../src/integrations/runtime/engine';
 import { integrationTaskQueue } from '../../src/workflows/task-queues';
 import { captureLogs } from '../support/log-capture';
 import { sandboxAdmin } from '../support/sandbox';
@@ -46,7 +46,7 @@ async function burst(
   const taskQueue = uniqueId('traffic-email');
   const declared = defineIntegration({ ...email, traffic: { ratePerSecond } });
   const limiter = new AdaptiveLimiter({ ...limiterOptions, logger: captureLogs().logger });
-  const runtime = new IntegrationRuntime({ logger: captureLogs().logger, limiter });
+  const runtime = new IntegrationEngine({ logger: captureLogs().logger, limiter });
   const connection = await NativeConnection.connect({ address: testEnv.temporalAddress });
   const worker = await Worker.create({
     connection,

@@ -2,10 +2,17 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import { MockAgent } from 'undici';
 import { z } from 'zod';
-import { apiKey, defineIntegration, get, post, type EndpointSpec } from '../../src/integrations/kit/define';
+import {
+  apiKey,
+  defineIntegration,
+  get,
+  oauth2ClientCredentials,
+  post,
+  type EndpointSpec,
+} from '../../src/integrations/kit/define';
 import { FailureType } from '../../src/integrations/kit/failures';
 import { env, secret } from '../../src/integrations/kit/refs';
-import { IntegrationRuntime, type CallInputShape } from '../../src/integrations/runtime/engine';
+import { IntegrationEngine, type ActivityInput } from '../../src/integrations/runtime/engine';
 import type { Logger } from '../../src/observability/logger';
 import { failureOf, detailsOf } from '../support/failures';
 
@@ -78,8 +85,8 @@ afterEach(async () => {
   await agent.close();
 });
 
-function runtime(extraEnv: Record<string, string> = {}): IntegrationRuntime {
-  return new IntegrationRuntime({
+function runtime(extraEnv: Record<string, string> = {}): IntegrationEngine {
+  return new IntegrationEngine({
     logger,
     env: { NODE_ENV: 'test', PROBE_URL: `${ORIGIN}/api/`, PROBE_KEY: 'k-secret-1', ...extraEnv },
     dispatcher: () => agent.get(ORIGIN),
@@ -101,7 +108,7 @@ function answer(statusCode: number, data?: string | Buffer | object, headers: Re
 
 const jsonHeaders = { 'content-type': 'application/json' };
 
-function call(rt: IntegrationRuntime, endpoint: keyof typeof endpoints, input: CallInputShape, attempt = 1) {
+function call(rt: IntegrationEngine, endpoint: keyof typeof endpoints, input: ActivityInput, attempt = 1) {
   return rt.call(probe(), endpoint, input, { attempt });
 }
 
@@ -204,7 +211,7 @@ describe('engine request building', () => {
 
   it('treats a missing NODE_ENV as development, where loopback HTTP is allowed', async () => {
     answer(200, { id: 'a' }, jsonHeaders);
-    const rt = new IntegrationRuntime({
+    const rt = new IntegrationEngine({
       logger,
       env: { PROBE_URL: ORIGIN, PROBE_KEY: 'k' },
       dispatcher: () => agent.get(ORIGIN),
@@ -232,7 +239,7 @@ describe('engine request building', () => {
   });
 
   it('refuses a missing secret as Misconfigured, naming the variable', async () => {
-    const rt = new IntegrationRuntime({
+    const rt = new IntegrationEngine({
       logger,
       env: { NODE_ENV: 'test', PROBE_URL: ORIGIN },
       dispatcher: () => agent.get(ORIGIN),
@@ -423,5 +430,92 @@ describe('engine activities', () => {
     await expect(env.run(activities.probeGetThing!, { params: { id: 'a' } })).resolves.toEqual({ id: 'a' });
     expect(logger.info).toHaveBeenCalledTimes(1);
     expect(firstFields(logger.info)).toMatchObject({ outcome: 'ok', status: 200, attempt: 1 });
+  });
+});
+
+describe('OAuth2 client credentials through the token endpoint', () => {
+  function oauthProbe(auth: { clientAuthentication?: 'basic' | 'post'; audience?: string; scope?: string }) {
+    return defineIntegration({
+      ...probe(),
+      name: 'oauthprobe',
+      auth: oauth2ClientCredentials({
+        tokenUrl: 'oauth/token',
+        clientId: env('PROBE_CLIENT_ID' as never),
+        clientSecret: secret('PROBE_CLIENT_SECRET' as never),
+        ...auth,
+      }),
+    });
+  }
+  const tokenEnv = { PROBE_CLIENT_ID: 'client-1', PROBE_CLIENT_SECRET: 'client-secret-1' };
+  const form = (seen: Seen) => Object.fromEntries(new URLSearchParams(String(seen.body)));
+
+  it('authenticates with HTTP Basic by default, sending scope and audience in the form', async () => {
+    const token = answer(200, { access_token: 'tok-abcdef', expires_in: 600 }, jsonHeaders);
+    const api = answer(200, { id: 'a' }, jsonHeaders);
+    const integration = oauthProbe({ audience: 'https://api.example', scope: 'payments' });
+    await runtime(tokenEnv).call(integration, 'getThing', { params: { id: 'a' } }, { attempt: 1 });
+    expect(only(token).path).toBe('/api/oauth/token');
+    expect(headerOf(only(token), 'authorization')).toBe(
+      `Basic ${Buffer.from('client-1:client-secret-1').toString('base64')}`,
+    );
+    expect(form(only(token))).toEqual({
+      grant_type: 'client_credentials',
+      scope: 'payments',
+      audience: 'https://api.example',
+    });
+    expect(headerOf(only(api), 'authorization')).toBe('Bearer tok-abcdef');
+  });
+
+  it('sends the client id and secret in the form with client_secret_post, and no Basic header', async () => {
+    const token = answer(200, { access_token: 'tok-posted', expires_in: 600 }, jsonHeaders);
+    answer(200, { id: 'a' }, jsonHeaders);
+    await runtime(tokenEnv).call(
+      oauthProbe({ clientAuthentication: 'post' }),
+      'getThing',
+      { params: { id: 'a' } },
+      {
+        attempt: 1,
+      },
+    );
+    expect(headerOf(only(token), 'authorization')).toBeUndefined();
+    expect(form(only(token))).toEqual({
+      grant_type: 'client_credentials',
+      client_id: 'client-1',
+      client_secret: 'client-secret-1',
+    });
+  });
+
+  it.each([
+    [400, FailureType.Unauthorized, 'rejected the client credentials (400)'],
+    [401, FailureType.Unauthorized, 'rejected the client credentials (401)'],
+    [404, FailureType.Misconfigured, 'token endpoint answered 404: check the token URL'],
+    [503, FailureType.AuthUnavailable, 'token endpoint answered 503'],
+    [429, FailureType.AuthUnavailable, 'token endpoint answered 429'],
+  ])('classifies a token endpoint answering %i through the one table: %s', async (status, type, message) => {
+    answer(status, { error: 'x' }, jsonHeaders);
+    const f = await failureOf(
+      runtime(tokenEnv).call(oauthProbe({}), 'getThing', { params: { id: 'a' } }, { attempt: 1 }),
+    );
+    expect(f.type).toBe(type);
+    expect(f.message).toContain(message);
+    expect(f.message).not.toContain('client-secret-1');
+  });
+
+  it('treats a 200 without an access token as the token endpoint being unavailable, not as a success', async () => {
+    answer(200, { token_type: 'bearer' }, jsonHeaders);
+    const f = await failureOf(
+      runtime(tokenEnv).call(oauthProbe({}), 'getThing', { params: { id: 'a' } }, { attempt: 1 }),
+    );
+    expect(f).toMatchObject({ type: FailureType.AuthUnavailable, nonRetryable: false });
+    expect(f.message).toContain('without an access_token');
+  });
+
+  it('checks the token URL with the same HTTP allow-list as the base URL (production, ALLOW_HTTP_HOSTS)', async () => {
+    answer(200, { access_token: 'tok-allowed', expires_in: 600 }, jsonHeaders);
+    answer(200, { id: 'a' }, jsonHeaders);
+    const rt = runtime({ ...tokenEnv, NODE_ENV: 'production', ALLOW_HTTP_HOSTS: '127.0.0.1' });
+    await expect(rt.call(oauthProbe({}), 'getThing', { params: { id: 'a' } }, { attempt: 1 })).resolves.toEqual({
+      id: 'a',
+    });
   });
 });

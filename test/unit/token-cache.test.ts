@@ -1,4 +1,4 @@
-import { TokenCache } from '../../src/integrations/runtime/token-cache';
+import { TokenCache } from '../../src/integrations/runtime/auth/token-cache';
 
 /** A token endpoint under the test's control: each fetch waits until the test resolves or rejects it. */
 function fakeEndpoint() {

@@ -56,7 +56,7 @@ export interface EndpointSpec<
   /**
    * What a user-flow read answers when the provider cannot: only for safe reads (`idempotency: 'safe'`;
    * `defineIntegration` refuses it elsewhere). Applies when the runtime has a fallback cache
-   * (`RuntimeOptions.fallbackCache`), for failures that mean the provider is unavailable (NetworkError,
+   * (`EngineOptions.fallbackCache`), for failures that mean the provider is unavailable (NetworkError,
    * Timeout, ServerError, RateLimited, CircuitOpen, KillSwitch). Every stale or default answer is logged
    * and counted as degraded.
    */
@@ -133,6 +133,13 @@ export type AuthSpec =
       clientId: SecretRef | EnvRef;
       clientSecret: SecretRef;
       scope?: string;
+      /** Sent as `audience` (Auth0, Okta and others name the API the token is for this way). */
+      audience?: string;
+      /**
+       * How the client authenticates to the token endpoint: HTTP Basic (`client_secret_basic`) or the
+       * form's `client_id` / `client_secret` (`client_secret_post`). @default 'basic'
+       */
+      clientAuthentication?: 'basic' | 'post';
       /** Refresh this long before expiry while still serving the cached token. @default 60 s */
       refreshAheadMs?: number;
     };

@@ -12,9 +12,7 @@ import {
 import { WORKFLOWS_TASK_QUEUE } from '../../workflows/task-queues';
 import type { Integration } from '../kit/define';
 import { semanticsOf } from '../kit/failures';
-
-export type GateDecision =
-  { proceed: true; probe: boolean } | { proceed: false; reason: 'CircuitOpen' | 'KillSwitch'; retryAfterMs: number };
+import type { Gate, GateDecision } from './call/gate';
 
 export interface ControlPlaneOptions {
   client: Client;
@@ -42,7 +40,7 @@ const DEFAULT_COOLDOWN_MS = 60_000;
  * change within about that long; outcomes are reported in batches. When the control workflow cannot be
  * reached, a local breaker with the same thresholds takes over: the worker keeps working, alone.
  */
-export class ControlPlane {
+export class ControlPlane implements Gate {
   private readonly cache = new Map<string, { state: ControlState | null; fetchedAt: number }>();
   private readonly refreshing = new Map<string, Promise<ControlState | null>>();
   private readonly pending = new Map<string, { integration: Integration; report: OutcomeReport }>();

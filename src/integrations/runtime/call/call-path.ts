@@ -1,0 +1,55 @@
+import type { Logger } from '../../../observability/logger';
+import type { AdaptiveLimiter } from '../adaptive-limiter';
+import type { Verdict } from '../classify';
+import type { Credentials } from '../auth/credentials';
+import type { SecretSource } from '../secrets';
+import type { UrlRules } from '../transport/request';
+import type { Transport } from '../transport/transport';
+import { authenticate } from './authenticate';
+import { compose, type Call } from './call';
+import { classify } from './classify';
+import type { Fallbacks } from './fallback';
+import { gate, type Gate } from './gate';
+import { pace } from './pace';
+import { prepare } from './prepare';
+import { report } from './report';
+import { send } from './send';
+
+export interface CallPathDeps {
+  logger: Logger;
+  secrets: SecretSource;
+  rules: UrlRules;
+  transport: Transport;
+  credentials: Credentials;
+  fallbacks: Fallbacks;
+  controls?: Gate;
+  limiter?: AdaptiveLimiter;
+}
+
+/**
+ * The whole path of one call, in order. Every profile takes the same path; what differs is decided
+ * inside a step from the call's profile (a user flow's gate fails fast, background work's waits; only
+ * user-flow reads declare fallbacks).
+ *
+ * 1. fallback: a cached or default answer instead of the provider (declared user-flow reads only);
+ * 2. pace: traffic shaping, before the gate, so a call held back here takes no half-open probe;
+ * 3. gate: kill switch and circuit breaker; nothing is sent past a closed gate;
+ * 4. report: everything below comes back through it: logged once, told to the breaker, the limiter
+ *    and the token cache; setup failures become verdicts;
+ * 5. prepare: the request from the declaration and the checked input;
+ * 6. authenticate: API key or OAuth2 token (mTLS is the transport's);
+ * 7. send: one HTTP attempt over the integration's pool;
+ * 8. classify: the ordered table turns the outcome into a value or a typed failure.
+ */
+export function callPath(deps: CallPathDeps): (call: Call) => Promise<Verdict> {
+  return compose([
+    deps.fallbacks.policy,
+    pace(deps.limiter, deps.logger),
+    gate(deps.controls, deps.logger),
+    report(deps),
+    prepare(deps.secrets, deps.rules),
+    authenticate(deps.credentials),
+    send(deps.transport),
+    classify(deps.credentials),
+  ]);
+}

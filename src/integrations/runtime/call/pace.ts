@@ -1,0 +1,29 @@
+import type { Logger } from '../../../observability/logger';
+import { FailureType } from '../../kit/failures';
+import type { AdaptiveLimiter } from '../adaptive-limiter';
+import { heldBack, type Policy } from './call';
+
+/**
+ * Traffic shaping (see adaptive-limiter.ts), before anything is sent: waits for the integration's token.
+ * A call that would wait longer than its profile allows (user flows: a fraction of a second) sends
+ * nothing and fails `RateLimited`, retryable, with the estimated wait as `nextRetryDelay`.
+ */
+export function pace(limiter: AdaptiveLimiter | undefined, logger: Logger): Policy {
+  return async (call, next) => {
+    const rate = call.integration.traffic?.ratePerSecond;
+    if (!limiter || rate === undefined) return next(call);
+    const admission = await limiter.acquire(call.integration.name, rate, {
+      maxWaitMs: limiter.maxWaitMs(call.profile.name),
+      signal: call.ctx.signal, // a cancelled activity stops waiting
+    });
+    if (admission.admitted) return next(call);
+    // Background work must not come back in lockstep.
+    const delay = Math.round(admission.retryAfterMs * (call.profile.jitter ? 1 + Math.random() * 0.2 : 1));
+    return heldBack(logger, call, {
+      type: FailureType.RateLimited,
+      message: `${call.integration.name}.${call.endpoint}: over its rate limit in this worker; no request sent: retry in ${delay} ms`,
+      retryable: true,
+      retryInMs: delay,
+    });
+  };
+}
