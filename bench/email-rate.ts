@@ -24,7 +24,7 @@ import { startDevServer } from '../src/devserver/dev-server';
 import { email } from '../src/integrations/email/email.integration';
 import { defineIntegration } from '../src/integrations/kit/define';
 import { AdaptiveLimiter } from '../src/integrations/runtime/adaptive-limiter';
-import { IntegrationRuntime } from '../src/integrations/runtime/engine';
+import { IntegrationEngine } from '../src/integrations/runtime/engine';
 import { createLogger } from '../src/observability/logger';
 import { startSandbox } from '../src/sandbox/server';
 import { installTemporalRuntime } from '../src/workers/runtime';
@@ -119,7 +119,7 @@ async function main(): Promise<void> {
       });
       const callLogger = createLogger({ name: 'bench-calls', level: 'info', destination });
       const limiter = mode.adaptive ? new AdaptiveLimiter() : undefined;
-      const runtime = new IntegrationRuntime({ logger: callLogger, env, limiter });
+      const runtime = new IntegrationEngine({ logger: callLogger, env, limiter });
       const declared = defineIntegration({
         ...email,
         traffic: mode.adaptive ? { ratePerSecond: mode.queueRate ?? queueRate } : undefined,

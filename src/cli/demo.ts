@@ -2,7 +2,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { IntegrationsClient } from '../client';
 import { SandboxAdminClient, type FaultRule } from '../sandbox/admin-client';
 import type { FulfillOrderInput } from '../workflows/fulfill-order.workflow';
-import { orderWorkflowId, parkedState, resolveParked, type OrderStatus } from '../workflows/messages';
+import { orderWorkflowId, parkedState, resolveParked, type OrderStatus } from '../contracts/messages';
 
 export interface DemoOptions {
   address: string;

@@ -11,8 +11,8 @@ import {
   orderWorkflowId,
   type ChargeOutcome,
   type OrderStatus,
-} from '../workflows/messages';
-import { WORKFLOWS_TASK_QUEUE } from '../workflows/task-queues';
+} from '../contracts/messages';
+import { WORKFLOWS_TASK_QUEUE } from '../contracts/task-queues';
 
 export interface ClientOptions {
   address: string;

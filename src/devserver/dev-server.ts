@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { customSearchAttributes } from '../workflows/search-attributes';
+import { customSearchAttributes } from '../contracts/search-attributes';
 import { TemporalCliNotFoundError, resolveTemporalCli, type CliSource } from './temporal-cli';
 
 export interface DevServerOptions {

@@ -1,6 +1,6 @@
-import { msToNumber } from '@temporalio/common/lib/time';
+import { durationMs } from './kit/duration';
 import type { Integration } from './kit/define';
-import { integrationTaskQueue } from '../workflows/task-queues';
+import { integrationTaskQueue } from '../contracts/task-queues';
 
 export interface CatalogEntry {
   name: string;
@@ -42,7 +42,7 @@ export function catalog(integrations: Integration[], env: NodeJS.ProcessEnv = pr
       path: spec.path,
       profile: spec.profile,
       idempotency: spec.idempotency,
-      budgetMs: msToNumber(i.profileOf(name).scheduleToClose),
+      budgetMs: durationMs(i.profileOf(name).scheduleToClose),
       description: spec.description,
     })),
   }));

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from '../observability/logger';
-import { WORKFLOWS_TASK_QUEUE } from '../workflows/task-queues';
+import { WORKFLOWS_TASK_QUEUE } from '../contracts/task-queues';
 import type { WebhookEventInput } from '../workflows/process-webhook-event.workflow';
 import type { WebhookProviderDefinition } from './providers';
 import type { SecretList } from './secrets';

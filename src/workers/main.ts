@@ -4,7 +4,7 @@ import { dataConverterFromConfig } from '../codec/data-converter';
 import { loadConfig } from '../config/config';
 import { integrations } from '../integrations';
 import { AdaptiveLimiter } from '../integrations/runtime/adaptive-limiter';
-import { ControlPlane } from '../integrations/runtime/control';
+import { ControlPlane } from '../control/control-plane';
 import { IntegrationEngine } from '../integrations/runtime/engine';
 import { MemoryFallbackCache, RedisFallbackCache } from '../integrations/runtime/fallback-cache';
 import { createLogger, type Logger } from '../observability/logger';

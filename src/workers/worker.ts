@@ -3,7 +3,7 @@ import { type NativeConnection, Worker, type WorkflowBundleOption } from '@tempo
 import { createActivities } from '../activities';
 import { integrations, type IntegrationName } from '../integrations';
 import type { IntegrationEngine } from '../integrations/runtime/engine';
-import { WORKFLOWS_TASK_QUEUE, integrationTaskQueue } from '../workflows/task-queues';
+import { WORKFLOWS_TASK_QUEUE, integrationTaskQueue } from '../contracts/task-queues';
 
 export interface WorkerSetOptions {
   connection: NativeConnection;

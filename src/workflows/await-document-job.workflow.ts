@@ -1,5 +1,5 @@
 import type { Duration } from '@temporalio/common';
-import { msToNumber } from '@temporalio/common/lib/time';
+import { durationMs } from '../integrations/kit/duration';
 import {
   ActivityFailure,
   ApplicationFailure,
@@ -14,8 +14,8 @@ import {
 import { FailureType } from '../integrations/kit/failures';
 import { documents, type DocumentJob } from '../integrations/documents/documents.integration';
 import { proxyPoller } from './integration-proxy';
-import { documentJobFinished, type DocumentJobResult } from './messages';
-import { WorkflowStage } from './search-attributes';
+import { documentJobFinished, type DocumentJobResult } from '../contracts/messages';
+import { WorkflowStage } from '../contracts/search-attributes';
 
 /**
  * How to wait for a job:
@@ -66,7 +66,7 @@ export async function awaitDocumentJob(input: AwaitDocumentJobInput): Promise<Do
       } catch (err) {
         if (!isNotReady(err)) throw err;
       }
-      const interval = Math.min(msToNumber(input.interval ?? '30 seconds'), Math.max(remaining(), 0));
+      const interval = Math.min(durationMs(input.interval ?? '30 seconds'), Math.max(remaining(), 0));
       if (await condition(() => result !== undefined, interval)) return result!;
     }
     if (result) return result;

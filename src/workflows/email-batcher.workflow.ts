@@ -14,7 +14,7 @@ import {
 import { email, EmailMessage, MAX_BATCH_MESSAGES } from '../integrations/email/email.integration';
 import { durationMs } from '../integrations/kit/duration';
 import { proxyIntegration } from './integration-proxy';
-import { batcherState, queueEmail, type BatchFlush, type BatcherState, type QueuedEmail } from './messages';
+import { batcherState, queueEmail, type BatchFlush, type BatcherState, type QueuedEmail } from '../contracts/messages';
 import { failureSummary, runStep } from './patterns/steps';
 
 const mail = proxyIntegration(email);

@@ -4,6 +4,6 @@ export { awaitDocumentJob } from './await-document-job.workflow';
 export { chargePayment } from './charge-payment.workflow';
 export { emailBatcher } from './email-batcher.workflow';
 export { fulfillOrder } from './fulfill-order.workflow';
-export { integrationControl } from './integration-control.workflow';
+export { integrationControl } from '../control/integration-control.workflow';
 export { processWebhookEvent } from './process-webhook-event.workflow';
 export { syncCrmCustomers } from './sync-crm.workflow';

@@ -3,7 +3,7 @@ import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { CallInput, CallOutput, EndpointSpec, Integration } from '../integrations/kit/define';
 import { alwaysNonRetryable } from '../integrations/kit/failures';
 import { activityOptions } from '../integrations/kit/profiles';
-import { integrationTaskQueue } from './task-queues';
+import { integrationTaskQueue } from '../contracts/task-queues';
 
 export interface CallOptions {
   /** One line shown next to this activity in the Temporal UI, e.g. `reconcile charge: look up`. */

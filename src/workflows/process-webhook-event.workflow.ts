@@ -1,5 +1,5 @@
 import { getExternalWorkflowHandle, log, sleep } from '@temporalio/workflow';
-import { documentJobFinished, documentJobWorkflowId, type DocumentJobResult } from './messages';
+import { documentJobFinished, documentJobWorkflowId, type DocumentJobResult } from '../contracts/messages';
 
 /**
  * A verified, deduplicated webhook event, as the receiver hands it over. Only the fields a route needs

@@ -3,7 +3,7 @@ import { proxyActivities } from '@temporalio/workflow';
 import type { CrmSyncActivities, CrmSyncResult } from '../activities/crm-sync.activities';
 import { crm } from '../integrations/crm/crm.integration';
 import { alwaysNonRetryable } from '../integrations/kit/failures';
-import { integrationTaskQueue } from './task-queues';
+import { integrationTaskQueue } from '../contracts/task-queues';
 
 /** The workflow ID services and schedules start the sync with: one sync at a time. */
 export const SYNC_CRM_WORKFLOW_ID = 'sync-crm-customers';

@@ -1,9 +1,2 @@
-/**
- * Task queue names, shared by workers, clients and workflow code. One queue per integration so a slow
- * or rate-limited provider never starves another (DESIGN rule 7), plus one for workflow tasks.
- */
-export const WORKFLOWS_TASK_QUEUE = 'workflows';
-
-export function integrationTaskQueue(integration: string): string {
-  return `integration-${integration}`;
-}
+// Moved to src/contracts/task-queues.ts: this re-export goes once nothing imports the old path.
+export * from '../contracts/task-queues';

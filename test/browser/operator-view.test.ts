@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { IntegrationsClient } from '../../src/client';
 import { startDevServer, type DevServer } from '../../src/devserver/dev-server';
-import { orderWorkflowId, parkedState, resolveParked } from '../../src/workflows/messages';
+import { orderWorkflowId, parkedState, resolveParked } from '../../src/contracts/messages';
 import { sandboxAdmin } from '../support/sandbox';
 import { TMP_DIR } from '../support/stack';
 import { uniqueId, withWorkers } from '../support/temporal';

@@ -2,7 +2,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { IntegrationsClient } from '../../src/client';
 import { SandboxAdminClient } from '../../src/sandbox/admin-client';
 import type { fulfillOrder } from '../../src/workflows/fulfill-order.workflow';
-import { orderWorkflowId, parkedState, resolveParked, type OrderStatus } from '../../src/workflows/messages';
+import { orderWorkflowId, parkedState, resolveParked, type OrderStatus } from '../../src/contracts/messages';
 import type { LedgerEntry } from '../support/sandbox';
 import { sandboxAdmin } from '../support/sandbox';
 import { testEnv, uniqueId, withWorkers } from '../support/temporal';

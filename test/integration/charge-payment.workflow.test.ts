@@ -1,7 +1,7 @@
 import { sandboxAdmin } from '../support/sandbox';
 import { uniqueId, withWorkers } from '../support/temporal';
 import type { chargePayment } from '../../src/workflows/charge-payment.workflow';
-import { WORKFLOWS_TASK_QUEUE } from '../../src/workflows/task-queues';
+import { WORKFLOWS_TASK_QUEUE } from '../../src/contracts/task-queues';
 
 describe('chargePayment on the real dev server', () => {
   afterEach(() => sandboxAdmin.clearFaults());

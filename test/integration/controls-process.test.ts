@@ -3,11 +3,11 @@ import { Client, Connection, type WorkflowFailedError } from '@temporalio/client
 import type { ApplicationFailure } from '@temporalio/common';
 import { startService } from '../../src/devserver/service-process';
 import { payments } from '../../src/integrations/payments/payments.integration';
-import { ControlPlane } from '../../src/integrations/runtime/control';
+import { ControlPlane } from '../../src/control/control-plane';
 import { IntegrationEngine } from '../../src/integrations/runtime/engine';
 import type { chargePayment } from '../../src/workflows/charge-payment.workflow';
-import { controlWorkflowId, forceBreaker } from '../../src/workflows/control-messages';
-import { WORKFLOWS_TASK_QUEUE } from '../../src/workflows/task-queues';
+import { controlWorkflowId, forceBreaker } from '../../src/control/messages';
+import { WORKFLOWS_TASK_QUEUE } from '../../src/contracts/task-queues';
 import { captureLogs } from '../support/log-capture';
 import { sandboxAdmin } from '../support/sandbox';
 import { TMP_DIR } from '../support/stack';

@@ -3,7 +3,7 @@ import { createActivities } from '../../src/activities';
 import { LocalCustomerStore, type CrmSyncResult } from '../../src/activities/crm-sync.activities';
 import { IntegrationEngine } from '../../src/integrations/runtime/engine';
 import { fakeCustomer } from '../../src/sandbox/crm';
-import { WORKFLOWS_TASK_QUEUE } from '../../src/workflows/task-queues';
+import { WORKFLOWS_TASK_QUEUE } from '../../src/contracts/task-queues';
 import type { SyncCrmCustomersInput, syncCrmCustomers } from '../../src/workflows/sync-crm.workflow';
 import { sandboxAdmin } from '../support/sandbox';
 import { testLogger } from '../support/stack';

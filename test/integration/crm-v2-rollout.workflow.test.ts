@@ -1,5 +1,5 @@
 import { IntegrationsClient } from '../../src/client';
-import { orderWorkflowId } from '../../src/workflows/messages';
+import { orderWorkflowId } from '../../src/contracts/messages';
 import { sandboxAdmin } from '../support/sandbox';
 import { testEnv, uniqueId, withWorkers } from '../support/temporal';
 

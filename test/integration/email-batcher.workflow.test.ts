@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
-import { batcherState, queueEmail, type BatcherState, type QueuedEmail } from '../../src/workflows/messages';
-import { WORKFLOWS_TASK_QUEUE } from '../../src/workflows/task-queues';
+import { batcherState, queueEmail, type BatcherState, type QueuedEmail } from '../../src/contracts/messages';
+import { WORKFLOWS_TASK_QUEUE } from '../../src/contracts/task-queues';
 import type { EmailBatcherInput } from '../../src/workflows/email-batcher.workflow';
 import { sandboxAdmin, type LedgerEntry } from '../support/sandbox';
 import { uniqueId, withWorkers } from '../support/temporal';

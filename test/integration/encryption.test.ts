@@ -5,7 +5,7 @@ import { historyToJSON, type JSONPayload } from '@temporalio/common/lib/proto-ut
 import { IntegrationsClient } from '../../src/client';
 import { startCodecServer, type CodecServer } from '../../src/codec/codec-server';
 import { EncryptionCodec, generateEncryptionKey, parseEncryptionKeys } from '../../src/codec/encryption-codec';
-import { orderWorkflowId, type OrderStatus } from '../../src/workflows/messages';
+import { orderWorkflowId, type OrderStatus } from '../../src/contracts/messages';
 import { testEnv, uniqueId, withWorkers } from '../support/temporal';
 
 const uiOrigin = 'http://127.0.0.1:8233';

@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { crm, type Customer } from '../../src/integrations/crm/crm.integration';
 import { defineIntegration } from '../../src/integrations/kit/define';
 import type { GateDecision } from '../../src/integrations/runtime/call/gate';
-import type { ControlPlane } from '../../src/integrations/runtime/control';
+import type { ControlPlane } from '../../src/control/control-plane';
 import { IntegrationEngine } from '../../src/integrations/runtime/engine';
 import { MemoryFallbackCache, RedisFallbackCache } from '../../src/integrations/runtime/fallback-cache';
 import { captureLogs } from '../support/log-capture';

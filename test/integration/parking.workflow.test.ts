@@ -1,6 +1,6 @@
 import { WorkflowFailedError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { parkedState, resolveParked, type OperatorDecision } from '../../src/workflows/messages';
+import { parkedState, resolveParked, type OperatorDecision } from '../../src/contracts/messages';
 import type { chargeStep, ChargeStepInput } from './pattern-test.workflows';
 import { sandboxAdmin } from '../support/sandbox';
 import { uniqueId, withWorkers } from '../support/temporal';

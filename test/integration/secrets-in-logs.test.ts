@@ -3,7 +3,7 @@ import type { ApplicationFailure } from '@temporalio/common';
 import { payments } from '../../src/integrations/payments/payments.integration';
 import { IntegrationEngine } from '../../src/integrations/runtime/engine';
 import type { chargePayment } from '../../src/workflows/charge-payment.workflow';
-import { WORKFLOWS_TASK_QUEUE } from '../../src/workflows/task-queues';
+import { WORKFLOWS_TASK_QUEUE } from '../../src/contracts/task-queues';
 import { captureLogs } from '../support/log-capture';
 import { sandboxAdmin } from '../support/sandbox';
 import { uniqueId, withWorkers } from '../support/temporal';

@@ -3,7 +3,7 @@ import { email } from '../../src/integrations/email/email.integration';
 import { defineIntegration } from '../../src/integrations/kit/define';
 import { AdaptiveLimiter, type AdaptiveLimiterOptions } from '../../src/integrations/runtime/adaptive-limiter';
 import { IntegrationEngine } from '../../src/integrations/runtime/engine';
-import { integrationTaskQueue } from '../../src/workflows/task-queues';
+import { integrationTaskQueue } from '../../src/contracts/task-queues';
 import { captureLogs } from '../support/log-capture';
 import { sandboxAdmin } from '../support/sandbox';
 import { testEnv, uniqueId, withWorkers, type TemporalTestContext } from '../support/temporal';

@@ -11,7 +11,7 @@ import { documentsWebhooks } from '../../src/webhooks/providers';
 import { startReceiver, type Receiver, type ReceiverOptions } from '../../src/webhooks/server';
 import { webhookWorkflowId } from '../../src/webhooks/temporal-starter';
 import type { processWebhookEvent } from '../../src/workflows/process-webhook-event.workflow';
-import { WORKFLOWS_TASK_QUEUE } from '../../src/workflows/task-queues';
+import { WORKFLOWS_TASK_QUEUE } from '../../src/contracts/task-queues';
 import { TMP_DIR } from '../support/stack';
 import { testEnv, uniqueId, withWorkers } from '../support/temporal';
 

@@ -1,6 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { IntegrationRuntime } from '../../src/integrations/runtime/engine';
+import { IntegrationEngine } from '../../src/integrations/runtime/engine';
 import { createWorkers, runWorkers, type WorkerSetOptions } from '../../src/workers/worker';
 import { testLogger } from './stack';
 
@@ -25,7 +25,7 @@ export const testEnv = {
 export interface TemporalTestContext {
   client: Client;
   workers: Worker[];
-  runtime: IntegrationRuntime;
+  runtime: IntegrationEngine;
 }
 
 /**
@@ -42,7 +42,7 @@ export async function withWorkers<T>(
   } = {},
 ): Promise<T> {
   const runtime =
-    options.runtime ?? new IntegrationRuntime({ logger: testLogger().child({ component: 'integration' }) });
+    options.runtime ?? new IntegrationEngine({ logger: testLogger().child({ component: 'integration' }) });
   const { address = testEnv.temporalAddress, testWorkflows, ...workerOptions } = options;
   const nativeConnection = await NativeConnection.connect({ address });
   const connection = await Connection.connect({ address });

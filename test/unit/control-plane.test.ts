@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { defineIntegration } from '../../src/integrations/kit/define';
 import { payments } from '../../src/integrations/payments/payments.integration';
-import { ControlPlane } from '../../src/integrations/runtime/control';
+import { ControlPlane } from '../../src/control/control-plane';
 import { captureLogs } from '../support/log-capture';
 
 /** A Temporal client whose server cannot be reached: every call fails the way a dead connection does. */

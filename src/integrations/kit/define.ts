@@ -1,4 +1,4 @@
-import { msToNumber } from '@temporalio/common/lib/time';
+import { durationMs } from './duration';
 import type { z } from 'zod';
 import { resolveProfile, type Profile, type ProfileName, type ProfileOverrides } from './profiles';
 import type { EnvRef, SecretRef } from './refs';
@@ -252,7 +252,7 @@ export function defineIntegration<E extends Record<string, EndpointSpec>>(spec: 
     throw new IntegrationDefinitionError(`integration "${spec.name}": ${field}: ${message}`);
   };
   if (!/^[a-z][a-z0-9]*$/.test(spec.name)) fail('name', 'lower-case letters and digits, starting with a letter');
-  const retentionMs = spec.idempotency ? msToNumber(spec.idempotency.retention as never) : undefined;
+  const retentionMs = spec.idempotency ? durationMs(spec.idempotency.retention as never) : undefined;
   for (const [name, ep] of Object.entries(spec.endpoints)) {
     const where = `endpoints.${name}`;
     if (ep.idempotency === 'key' && !spec.idempotency)
@@ -267,7 +267,7 @@ export function defineIntegration<E extends Record<string, EndpointSpec>>(spec: 
     const profile = resolveProfile(ep.profile, ep.overrides);
     if (ep.fallback) validateFallback(ep, `${where}.fallback`, fail);
     if (ep.idempotency === 'key' && retentionMs !== undefined) {
-      const budget = msToNumber(profile.scheduleToClose);
+      const budget = durationMs(profile.scheduleToClose);
       if (budget >= retentionMs) {
         fail(
           where,

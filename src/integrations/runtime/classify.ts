@@ -1,4 +1,4 @@
-import { msToNumber } from '@temporalio/common/lib/time';
+import { durationMs } from '../kit/duration';
 import type { EndpointSpec, ErrorPayloadDetector } from '../kit/define';
 import { FailureType } from '../kit/failures';
 import type { Profile } from '../kit/profiles';
@@ -278,8 +278,8 @@ export function parseRetryAfter(value: string | undefined, now: number): number 
 
 /** Exponential backoff from the profile's retry policy, with "equal jitter": half fixed, half random. */
 export function backoffDelayMs(profile: Profile, attempt: number, random: () => number): number {
-  const initial = msToNumber(profile.retry.initialInterval ?? '1 second');
-  const max = msToNumber(profile.retry.maximumInterval ?? initial * 100);
+  const initial = durationMs(profile.retry.initialInterval ?? '1 second');
+  const max = durationMs(profile.retry.maximumInterval ?? initial * 100);
   const base = Math.min(max, initial * (profile.retry.backoffCoefficient ?? 2) ** Math.max(0, attempt - 1));
   return Math.max(1, Math.round(base / 2 + (base / 2) * random()));
 }

@@ -1,4 +1,4 @@
-import { msToNumber } from '@temporalio/common/lib/time';
+import { durationMs } from '../../integrations/kit/duration';
 import {
   condition,
   log,
@@ -9,8 +9,8 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { parkedState, resolveParked, type OperatorDecision, type ParkedInfo } from '../messages';
-import { IntegrationName, NeedsAttention, WorkflowStage } from '../search-attributes';
+import { parkedState, resolveParked, type OperatorDecision, type ParkedInfo } from '../../contracts/messages';
+import { IntegrationName, NeedsAttention, WorkflowStage } from '../../contracts/search-attributes';
 
 let parked: ParkedInfo | null = null;
 let decision: OperatorDecision | undefined;
@@ -50,7 +50,7 @@ function validateDecision(d: OperatorDecision): void {
   if (d.action === 'retryWithBudget') {
     let ms = Number.NaN;
     try {
-      ms = msToNumber(d.budget as never);
+      ms = durationMs(d.budget as never);
     } catch {
       // reported below
     }

@@ -15,8 +15,8 @@ import {
 import { semanticsOf, temporalTimeout, type CallFailureDetails } from '../../integrations/kit/failures';
 import type { CallOptions, DeclaredEndpoint, EndpointCall } from '../integration-proxy';
 import { stepKey } from '../keys';
-import type { OperatorDecision } from '../messages';
-import { WorkflowStage } from '../search-attributes';
+import type { OperatorDecision } from '../../contracts/messages';
+import { WorkflowStage } from '../../contracts/search-attributes';
 import { durationMs } from '../../integrations/kit/duration';
 import { installOperatorHandlers, park } from './park';
 

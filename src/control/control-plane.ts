@@ -1,0 +1,260 @@
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Logger } from '../observability/logger';
+import {
+  acquireProbe,
+  controlState,
+  controlWorkflowId,
+  reportOutcomes,
+  type ControlConfig,
+  type ControlState,
+  type OutcomeReport,
+} from './messages';
+import { WORKFLOWS_TASK_QUEUE } from '../contracts/task-queues';
+import type { Integration } from '../integrations/kit/define';
+import { semanticsOf } from '../integrations/kit/failures';
+import type { Gate, GateDecision } from '../integrations/runtime/call/gate';
+
+export interface ControlPlaneOptions {
+  client: Client;
+  logger: Logger;
+  /** How long a worker trusts its cached copy of the control state, ms. @default 1000 */
+  refreshMs?: number;
+  /** Outcomes are sent in batches at most this often, ms. @default 250 */
+  flushMs?: number;
+  /**
+   * How long a read of the control state may take before the local breaker answers instead, ms: a query
+   * waits for a worker to run the control workflow, and none may be running. @default 2000
+   */
+  readTimeoutMs?: number;
+  now?: () => number;
+}
+
+const DEFAULT_FAILURES = 10;
+/** A background read of the control state gives up after this long, ms. */
+const BACKGROUND_READ_MS = 10_000;
+const DEFAULT_COOLDOWN_MS = 60_000;
+
+/**
+ * A worker's view of the shared control state (circuit breakers, kill switches) held by each
+ * integration's `integrationControl` workflow. Reads are cached for `refreshMs`, so every worker sees a
+ * change within about that long; outcomes are reported in batches. When the control workflow cannot be
+ * reached, a local breaker with the same thresholds takes over: the worker keeps working, alone.
+ */
+export class ControlPlane implements Gate {
+  private readonly cache = new Map<string, { state: ControlState | null; fetchedAt: number }>();
+  private readonly refreshing = new Map<string, Promise<ControlState | null>>();
+  private readonly pending = new Map<string, { integration: Integration; report: OutcomeReport }>();
+  private readonly local = new Map<string, { failures: number; openUntil: number }>();
+  /** Integrations whose half-open probe this worker is asking for: other calls fail fast meanwhile. */
+  private readonly probing = new Set<string>();
+  private flushTimer: NodeJS.Timeout | undefined;
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private readonly now: () => number;
+
+  constructor(private readonly options: ControlPlaneOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** May a call to this endpoint go out now? */
+  async gate(integration: Integration, endpoint: string): Promise<GateDecision> {
+    const state = await this.state(integration);
+    const now = this.now();
+    if (!state) return this.localGate(integration, now);
+    if (state.killSwitch.integration || state.killSwitch.endpoints.includes(endpoint)) {
+      return { proceed: false, reason: 'KillSwitch', retryAfterMs: 5_000 };
+    }
+    const b = state.breaker;
+    if (b.forced === 'closed' || (b.state === 'closed' && b.forced !== 'open')) return { proceed: true, probe: false };
+    const openUntil = b.openUntil ?? now;
+    if (b.forced === 'open' || now < openUntil)
+      return { proceed: false, reason: 'CircuitOpen', retryAfterMs: Math.max(openUntil - now, 1_000) };
+    // Half-open: exactly one caller across all workers gets the probe.
+    const granted = await this.probe(integration);
+    return granted ? { proceed: true, probe: true } : { proceed: false, reason: 'CircuitOpen', retryAfterMs: 2_000 };
+  }
+
+  /**
+   * Records a call's outcome (classified failure type, or undefined for an answer). What it says about
+   * the provider comes from the failure table: `neutral` failures (nothing reached the provider) are not
+   * counted. The half-open probe's outcome is reported on its own, at once, so no other call's answer
+   * can close (or reopen) the breaker in its name.
+   */
+  record(integration: Integration, failureType: string | undefined, probe: boolean): void {
+    const health = failureType === undefined ? 'answered' : semanticsOf(failureType).breaker;
+    if (health !== 'neutral') this.recordLocal(integration, health === 'unwell');
+    if (!probe && health === 'neutral') return;
+    const entry = this.pending.get(integration.name) ?? { integration, report: { outcomes: [] } };
+    if (health === 'unwell') entry.report.lastFailureType = failureType;
+    if (probe) {
+      entry.report.probeOutcome = health === 'unwell' ? 'fail' : health === 'answered' ? 'ok' : 'void';
+      this.pending.set(integration.name, entry);
+      void this.flush();
+      return;
+    }
+    entry.report.outcomes.push(health === 'unwell' ? 'fail' : 'ok');
+    this.pending.set(integration.name, entry);
+    this.flushTimer ??= setTimeout(() => void this.flush(), this.options.flushMs ?? 250);
+  }
+
+  /** Sends every pending batch now. */
+  async flush(): Promise<void> {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const batches = [...this.pending.values()];
+    this.pending.clear();
+    await Promise.all(
+      batches.map(async ({ integration, report }) => {
+        try {
+          await this.options.client.workflow.signalWithStart('integrationControl', {
+            taskQueue: WORKFLOWS_TASK_QUEUE,
+            workflowId: controlWorkflowId(integration.name),
+            args: [configOf(integration)],
+            signal: reportOutcomes,
+            signalArgs: [report],
+          });
+          this.markStale(integration);
+        } catch (err) {
+          this.options.logger.warn(
+            { integration: integration.name, error: (err as Error).message },
+            'could not report outcomes to the control workflow; using the local breaker',
+          );
+        }
+      }),
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    await this.flush();
+  }
+
+  /**
+   * The control state as this worker knows it. Fresh: from cache. Stale: the cached copy at once while one
+   * background read refreshes it (a read can stall for seconds, e.g. while the server gives up on a dead
+   * worker's sticky queue; a call must not wait for that). Never read: wait up to `readTimeoutMs`, then
+   * answer with the local breaker.
+   */
+  private async state(integration: Integration): Promise<ControlState | null> {
+    const cached = this.cache.get(integration.name);
+    if (cached && this.now() - cached.fetchedAt < (this.options.refreshMs ?? 1_000)) return cached.state;
+    const refreshing = this.refresh(integration);
+    if (cached) return cached.state;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<null>((resolve) => {
+      timer = setTimeout(() => resolve(null), this.options.readTimeoutMs ?? 2_000);
+    });
+    try {
+      return await Promise.race([refreshing, timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Keeps every integration's state read in the background, every `refreshMs`: calls find it cached and
+   * a change reaches this worker within about `refreshMs` plus one read, whether or not calls are made.
+   */
+  prefetch(integrations: Integration[]): void {
+    const readAll = () => integrations.forEach((integration) => void this.refresh(integration));
+    readAll();
+    this.refreshTimer = setInterval(readAll, this.options.refreshMs ?? 1_000);
+    this.refreshTimer.unref();
+  }
+
+  /** One read per integration at a time; the result (or null: unreadable) goes to the cache. */
+  private refresh(integration: Integration): Promise<ControlState | null> {
+    const inflight = this.refreshing.get(integration.name);
+    if (inflight) return inflight;
+    const read = (async () => {
+      try {
+        const state = await this.options.client.withDeadline(Date.now() + BACKGROUND_READ_MS, () =>
+          this.options.client.workflow.getHandle(controlWorkflowId(integration.name)).query(controlState),
+        );
+        this.cache.set(integration.name, { state, fetchedAt: this.now() });
+        return state;
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) {
+          // Nothing reported yet: nothing is open. The first report starts the control workflow.
+          const closed = initialState(integration);
+          this.cache.set(integration.name, { state: closed, fetchedAt: this.now() });
+          return closed;
+        }
+        this.options.logger.warn(
+          { integration: integration.name, error: (err as Error).message },
+          'control state unreadable; using the local breaker',
+        );
+        this.cache.set(integration.name, { state: null, fetchedAt: this.now() });
+        return null;
+      } finally {
+        this.refreshing.delete(integration.name);
+      }
+    })();
+    this.refreshing.set(integration.name, read);
+    return read;
+  }
+
+  /**
+   * Our own report or probe may have changed the state: read it again now, in the background. Calls keep
+   * being served the cached copy meanwhile: a call never waits for this read.
+   */
+  private markStale(integration: Integration): void {
+    const cached = this.cache.get(integration.name);
+    if (cached) cached.fetchedAt = Number.NEGATIVE_INFINITY;
+    void this.refresh(integration);
+  }
+
+  /** Asks for the half-open probe; while this worker is asking, its other calls are refused at once. */
+  private async probe(integration: Integration): Promise<boolean> {
+    if (this.probing.has(integration.name)) return false;
+    this.probing.add(integration.name);
+    try {
+      const granted = await this.withDeadline(() =>
+        this.options.client.workflow.getHandle(controlWorkflowId(integration.name)).executeUpdate(acquireProbe),
+      );
+      this.markStale(integration);
+      return granted;
+    } catch {
+      return false;
+    } finally {
+      this.probing.delete(integration.name);
+    }
+  }
+
+  private withDeadline<T>(fn: () => Promise<T>): Promise<T> {
+    return this.options.client.withDeadline(Date.now() + (this.options.readTimeoutMs ?? 2_000), fn);
+  }
+
+  private localGate(integration: Integration, now: number): GateDecision {
+    const l = this.local.get(integration.name);
+    if (l && now < l.openUntil) return { proceed: false, reason: 'CircuitOpen', retryAfterMs: l.openUntil - now };
+    return { proceed: true, probe: false };
+  }
+
+  private recordLocal(integration: Integration, failed: boolean): void {
+    const cfg = configOf(integration);
+    const l = this.local.get(integration.name) ?? { failures: 0, openUntil: 0 };
+    l.failures = failed ? l.failures + 1 : 0;
+    if (l.failures >= cfg.failures) l.openUntil = this.now() + cfg.cooldownMs;
+    this.local.set(integration.name, l);
+  }
+}
+
+function configOf(integration: Integration): ControlConfig {
+  return {
+    integration: integration.name,
+    failures: integration.breaker?.failures ?? DEFAULT_FAILURES,
+    cooldownMs: integration.breaker?.cooldownMs ?? DEFAULT_COOLDOWN_MS,
+  };
+}
+
+function initialState(integration: Integration): ControlState {
+  const { failures, cooldownMs } = configOf(integration);
+  return {
+    integration: integration.name,
+    breaker: { state: 'closed', consecutiveFailures: 0 },
+    config: { failures, cooldownMs },
+    killSwitch: { integration: false, endpoints: [] },
+    history: [],
+  };
+}
