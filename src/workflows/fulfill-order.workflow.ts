@@ -17,7 +17,13 @@ import { durationMs } from '../integrations/kit/duration';
 import { payments } from '../integrations/payments/payments.integration';
 import { awaitDocumentJob, type AwaitDocumentJobInput } from './await-document-job.workflow';
 import { proxyIntegration, type EndpointCall } from './integration-proxy';
-import { chargeSettled, documentJobWorkflowId, orderStatus, type ChargeOutcome, type OrderStatus } from '../contracts/messages';
+import {
+  chargeSettled,
+  documentJobWorkflowId,
+  orderStatus,
+  type ChargeOutcome,
+  type OrderStatus,
+} from '../contracts/messages';
 import { parkedStep } from './patterns/park';
 import { Saga } from './patterns/saga';
 import { failureSummary, runStep, type StepOptions } from './patterns/steps';
