@@ -1,13 +1,20 @@
+import { patched } from '@temporalio/workflow';
 import type { Payment, PaymentRequest } from '../integrations/payments/payments.integration';
 import { payments } from '../integrations/payments/payments.integration';
 import { proxyIntegration } from './integration-proxy';
 import { stepKey } from './keys';
+import { runStep } from './patterns/steps';
 
 const provider = proxyIntegration(payments);
 
 export type ChargePaymentInput = PaymentRequest;
 
-/** Charges one payment; the key comes from the workflow ID, so every retry and reset reuses it. */
+/**
+ * Charges one payment as a durable step: the key comes from the workflow ID, so every retry and reset
+ * reuses it; an unknown outcome is looked up before anything else, and what cannot be settled parks.
+ */
 export async function chargePayment(input: ChargePaymentInput): Promise<Payment> {
-  return provider.createPayment({ key: stepKey('charge'), body: input });
+  // Executions started before the step existed called the activity alone, and replay that way.
+  if (!patched('charge-payment-as-step')) return provider.createPayment({ key: stepKey('charge'), body: input });
+  return (await runStep('charge', provider.createPayment, { body: input })).value;
 }

@@ -73,4 +73,33 @@ describe('chargePayment on the real dev server', () => {
     expect(effects).toHaveLength(1);
     expect(payment.id).toBe(effects[0]?.resourceId);
   });
+
+  it('looks a charge up when every attempt lost its answer, instead of failing with the payment made', async () => {
+    const workflowId = uniqueId('charge-lost');
+    // Both attempts the user-flow budget allows are applied, then answered 504: the outcome is unknown.
+    await sandboxAdmin.fault({
+      method: 'POST',
+      path: '/payments/payments',
+      fault: 'commit-then-504',
+      params: { ms: 10 },
+      times: 2,
+    });
+    const { payment, activities } = await withWorkers(async ({ client }) => {
+      const handle = await client.workflow.start<typeof chargePayment>('chargePayment', {
+        taskQueue: WORKFLOWS_TASK_QUEUE,
+        workflowId,
+        args: [{ orderId: workflowId, amount: 700, currency: 'EUR' }],
+      });
+      const result = await handle.result();
+      const history = await handle.fetchHistory();
+      const scheduled = history.events?.flatMap(
+        (e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? [],
+      );
+      return { payment: result, activities: scheduled };
+    });
+    expect(payment).toMatchObject({ status: 'succeeded', correlationId: `${workflowId}:charge` });
+    expect(activities).toEqual(['paymentsCreatePayment', 'paymentsFindPayment']);
+    const effects = (await sandboxAdmin.ledger()).filter((e) => e.idempotencyKey === `${workflowId}:charge`);
+    expect(effects).toHaveLength(1);
+  });
 });
