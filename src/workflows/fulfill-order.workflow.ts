@@ -8,6 +8,7 @@ import {
   log,
   patched,
   setHandler,
+  upsertSearchAttributes,
 } from '@temporalio/workflow';
 import { crmV2, customerFromV2 } from '../integrations/crm/crm-v2.integration';
 import { crm } from '../integrations/crm/crm.integration';
@@ -24,6 +25,7 @@ import {
   type ChargeOutcome,
   type OrderStatus,
 } from '../contracts/messages';
+import { WorkflowStage } from '../contracts/search-attributes';
 import { parkedStep } from './patterns/park';
 import { Saga } from './patterns/saga';
 import { failureSummary, runStep, type StepOptions } from './patterns/steps';
@@ -140,7 +142,7 @@ export async function fulfillOrder(input: FulfillOrderInput): Promise<OrderStatu
     await note('invoiced', `order ${input.orderId}: invoiced`);
     status.stage = 'completed';
     await settleShadows();
-    return status;
+    return closed(status);
   } catch (err) {
     const cancelled = isCancellation(err);
     const failure = cancelled ? 'Cancelled: the order was cancelled' : failureSummary(err);
@@ -162,8 +164,15 @@ export async function fulfillOrder(input: FulfillOrderInput): Promise<OrderStatu
           ? 'compensated'
           : 'failed';
     await settleShadows();
-    return status;
+    return closed(status);
   }
+}
+
+/** Shows how the order ended in `WorkflowStage`, so compensated (or failed) orders can be listed. */
+function closed(status: OrderStatus): OrderStatus {
+  // Executions recorded before this upsert existed replay without it.
+  if (patched('stage-on-close')) upsertSearchAttributes([{ key: WorkflowStage, value: status.stage }]);
+  return status;
 }
 
 /** An undo is a step of its own: it gives up to the saga (which runs the other undos) instead of parking. */

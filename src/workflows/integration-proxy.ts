@@ -1,5 +1,5 @@
 import type { Duration } from '@temporalio/common';
-import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import { ActivityCancellationType, patched, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { CallInput, CallOutput, EndpointSpec, Integration } from '../integrations/kit/define';
 import { alwaysNonRetryable } from '../integrations/kit/failures';
 import { activityOptions } from '../integrations/kit/profiles';
@@ -59,7 +59,9 @@ export function proxyIntegration<E extends Record<string, EndpointSpec>>(
       retryUnknownOutcome: spec.idempotency === 'key',
     });
     const name = integration.activityName(endpoint);
-    const call = (input: unknown, callOptions?: CallOptions) => activity(options, name, callOptions)(input);
+    const write = spec.idempotency !== 'safe';
+    const call = (input: unknown, callOptions?: CallOptions) =>
+      activity(write ? writeOptions(options) : options, name, callOptions)(input);
     const lookup = spec.lookup;
     const declared: DeclaredEndpoint = {
       integration: integration.name,
@@ -126,6 +128,17 @@ export function proxyPoller<E extends Record<string, EndpointSpec>, K extends ke
   }
   const name = integration.pollerActivityName(poller, how.mode === 'heartbeat' ? 'heartbeat' : 'once');
   return (input, call) => activity(options, name, call)(input) as Promise<CallOutput<E[K]>>;
+}
+
+/**
+ * A cancelled workflow waits for a write's attempt in flight to end before it settles the outcome: the
+ * SDK's effective default (TRY_CANCEL: the proto's zero value, whatever its docs say) lets it look the
+ * write up while the request may still apply. Executions recorded before this replay with the old default.
+ */
+function writeOptions(options: ActivityOptions): ActivityOptions {
+  return patched('write-waits-for-cancellation')
+    ? { ...options, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED }
+    : options;
 }
 
 function activity(options: ActivityOptions, name: string, call: CallOptions = {}): AnyActivity {

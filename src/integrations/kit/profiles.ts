@@ -80,6 +80,7 @@ export function activityOptions(
     startToCloseTimeout: profile.startToClose,
     scheduleToCloseTimeout: profile.scheduleToClose,
     heartbeatTimeout: profile.heartbeatTimeout,
+
     retry: {
       ...profile.retry,
       nonRetryableErrorTypes: [...nonRetryable, ...(profile.retry.nonRetryableErrorTypes ?? [])],

@@ -142,6 +142,8 @@ class StepRun<I extends object, O> {
   private readonly startedAt = Date.now();
   private readonly paths: StepPath[] = [];
   private resends = 0;
+  /** Attempts of every send of this step so far (a resend starts its own count at 1). */
+  private attempts = 0;
   /** A write was sent and nothing since proved it was not applied. */
   mayHaveApplied = false;
 
@@ -168,6 +170,7 @@ class StepRun<I extends object, O> {
         failure = err;
       }
       const described = describe(failure);
+      this.attempts += described.attempts;
       const meaning = semanticsOf(described.type);
       // A failure after a retry proves nothing about the attempts before it: one of them may have applied.
       const unknown = this.declared.write && (meaning.ambiguousOnWrite || described.attempts > 1);
@@ -191,11 +194,13 @@ class StepRun<I extends object, O> {
         case 'retry':
           this.paths.push('operator-retry');
           this.resends = 0;
+          this.attempts = 0;
           callOptions = { summary: `${this.step}: retried by an operator` };
           break;
         case 'retryWithBudget':
           this.paths.push('operator-retry');
           this.resends = 0;
+          this.attempts = 0;
           callOptions = {
             summary: `${this.step}: retried by an operator (budget ${decision.budget})`,
             scheduleToClose: decision.budget as Duration,
@@ -312,7 +317,7 @@ class StepRun<I extends object, O> {
     const reason: GaveUp = {
       ...this.where(),
       failureType: failure.type,
-      attempts: failure.attempts,
+      attempts: this.attempts,
       lastError: failure.message,
     };
     if (this.options.onGiveUp === 'throw') {
