@@ -1,3 +1,4 @@
+import { defaultPayloadConverter } from '@temporalio/common';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { Worker } from '@temporalio/worker';
 import * as workflows from '../../src/workflows';
@@ -39,6 +40,33 @@ describe('replaying recorded histories', () => {
       expect(starts.every((s) => s?.originalExecutionRunId)).toBe(true);
       expect(new Set(runs.map((r) => r.workflowId)).size).toBe(1);
     }
+  });
+
+  it('has both executions of a batcher started again after it ended: one workflow ID, two chains, own keys', () => {
+    const [first, again] = [
+      'email-batcher.keyed-per-chain.first-execution.json',
+      'email-batcher.keyed-per-chain.started-again.json',
+    ].map((file) => histories.find((h) => h.file === file));
+    expect(first && again).toBeDefined();
+    expect(again!.workflowId).toBe(first!.workflowId);
+    const starts = [first!, again!].map((h) => h.history.events?.[0]?.workflowExecutionStartedEventAttributes);
+    // Two executions, neither continuing the other: the second starts a chain of its own.
+    expect(starts.map((s) => s?.continuedExecutionRunId || undefined)).toEqual([undefined, undefined]);
+    const chains = starts.map((s) => s?.originalExecutionRunId);
+    expect(chains[0]).toBeTruthy();
+    expect(chains[1]).not.toBe(chains[0]);
+    expect(first!.history.events?.at(-1)?.workflowExecutionCompletedEventAttributes).toBeTruthy();
+    // Every batch key names its own chain, so batch-1 of the second execution is not the first's batch-1.
+    const keysOf = (h: typeof first) =>
+      (h!.history.events ?? [])
+        .map((e) => e.activityTaskScheduledEventAttributes?.input?.payloads?.[0])
+        .filter((p) => p !== undefined && p !== null)
+        .map((p) => defaultPayloadConverter.fromPayload<{ key?: string }>(p).key);
+    expect(keysOf(first)).toEqual([
+      `${first!.workflowId}:${chains[0]}:batch-1`,
+      `${first!.workflowId}:${chains[0]}:batch-2`,
+    ]);
+    expect(keysOf(again)).toEqual([`${again!.workflowId}:${chains[1]}:batch-1`]);
   });
 
   it('replays all of them in one replay worker with the current workflow code', async () => {

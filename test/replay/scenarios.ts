@@ -1,6 +1,6 @@
 import { deepStrictEqual } from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
 import type { CrmSyncResult } from '../../src/activities/crm-sync.activities';
 import { IntegrationsClient } from '../../src/client';
@@ -31,6 +31,7 @@ import {
   queueEmail,
   resolveParked,
   type BatcherState,
+  type OrderStatus,
   type QueuedEmail,
 } from '../../src/workflows/messages';
 import type {
@@ -38,9 +39,10 @@ import type {
   WebhookEventInput,
   processWebhookEvent,
 } from '../../src/workflows/process-webhook-event.workflow';
+import type { StepPath } from '../../src/workflows/patterns/steps';
 import type { SyncCrmCustomersInput, syncCrmCustomers } from '../../src/workflows/sync-crm.workflow';
 import { WORKFLOWS_TASK_QUEUE } from '../../src/workflows/task-queues';
-import { sandboxAdmin } from '../support/sandbox';
+import { sandboxAdmin, type LedgerEntry } from '../support/sandbox';
 import { testEnv } from '../support/temporal';
 import { waitFor } from '../support/wait';
 
@@ -119,6 +121,74 @@ function expectSame<T>(what: string, actual: T, expected: T): void {
 }
 
 const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** `effect@step` of every ledger entry keyed by this workflow's steps, in ledger order. */
+async function effectsOf(workflowId: string): Promise<string[]> {
+  const ledger: LedgerEntry[] = await sandboxAdmin.ledger();
+  return ledger
+    .filter((e) => e.idempotencyKey?.startsWith(`${workflowId}:`))
+    .map((e) => `${e.effect}@${e.idempotencyKey!.split(':').pop()}`);
+}
+
+const countOf = (effects: string[], effect: string) => effects.filter((e) => e.startsWith(`${effect}@`)).length;
+
+/** The paths each step took, from the order's memo `steps`. */
+async function stepPaths(client: Client, workflowId: string): Promise<Record<string, StepPath[]>> {
+  const { memo } = await client.workflow.getHandle(workflowId).describe();
+  return (memo as { steps?: Record<string, StepPath[]> } | undefined)?.steps ?? {};
+}
+
+/** The parts of an order's result a scenario is about. */
+const outcomeOfOrder = (s: OrderStatus) => ({
+  stage: s.stage,
+  ...(s.cancelled ? { cancelled: true } : {}),
+  ...(s.compensated ? { compensated: s.compensated } : {}),
+  ...(s.notCompensated ? { notCompensated: s.notCompensated } : {}),
+});
+
+/**
+ * An order driven as a service and an operator would: started (update-with-start, whose answer comes once
+ * the charge is settled), then `during` acts on it while it runs; returns the charge answer and its result.
+ */
+async function driveOrder(
+  id: string,
+  extra: Partial<Parameters<IntegrationsClient['startOrder']>[0]>,
+  during: (c: IntegrationsClient, workflowId: string) => Promise<void>,
+) {
+  const client = await IntegrationsClient.connect({ address: testEnv.temporalAddress });
+  try {
+    const started = client.startOrder(order(id, extra));
+    started.catch(() => undefined); // awaited below, after `during`
+    const workflowId = orderWorkflowId(id);
+    await waitFor('the order to start', () =>
+      client.temporal.workflow
+        .getHandle(workflowId)
+        .describe()
+        .then(
+          () => true,
+          (err: unknown) => {
+            if (err instanceof WorkflowNotFoundError) return false;
+            throw err;
+          },
+        ),
+    );
+    await during(client, workflowId);
+    const { charge } = await started;
+    return { charge, result: await client.orderResult(id) };
+  } finally {
+    await client.close();
+  }
+}
+
+/** Waits until the order is parked at `step`. */
+async function parkedAt(c: IntegrationsClient, workflowId: string, step: string, timeoutMs: number): Promise<void> {
+  const handle = c.temporal.workflow.getHandle(workflowId);
+  await waitFor(
+    `the order to park at "${step}"`,
+    async () => (await handle.query(parkedState))?.step === step,
+    timeoutMs,
+  );
+}
 
 /**
  * One `integrationControl` (ID `control-<integration>`) through its whole life: failures open the
@@ -245,6 +315,118 @@ async function emailBatcherLifecycle(client: Client, workflowId: string): Promis
     { flushes: 3, sent: 6, rejected: 1, refused: 0, pending: 0 },
   );
   return [workflowId];
+}
+
+/**
+ * A short `integrationControl` life for the probe's own outcome (`probeOutcome`, as current workers report
+ * it, never mixed into `outcomes`): failures open the breaker; after the cooldown a probe is granted and
+ * fails (reopened), the next one sends nothing (`void`: another may go at once), the one after it succeeds
+ * (closed). `integration` is a throwaway name: no worker reports to it.
+ */
+async function controlProbeOutcome(client: Client, integration: string): Promise<string[]> {
+  const config: ControlConfig = { integration, failures: 2, cooldownMs: 1_500 };
+  const workflowId = controlWorkflowId(integration);
+  const report = (outcomes: OutcomeReport) =>
+    client.workflow.signalWithStart<typeof integrationControl, [OutcomeReport]>('integrationControl', {
+      taskQueue: WORKFLOWS_TASK_QUEUE,
+      workflowId,
+      args: [config],
+      signal: reportOutcomes,
+      signalArgs: [outcomes],
+    });
+  const handle = client.workflow.getHandle<typeof integrationControl>(workflowId);
+  const breaker = async () => (await handle.query(controlState)).breaker;
+  const probe = () => handle.executeUpdate(acquireProbe);
+
+  await report({ outcomes: ['fail', 'fail'], lastFailureType: 'ServerError' });
+  await waitFor('the breaker to open', async () => (await breaker()).openedAt !== undefined, 10_000);
+  const firstOpenedAt = (await breaker()).openedAt;
+  await pause(config.cooldownMs + 250);
+  expectSame('the first probe after the cooldown', await probe(), true);
+  await report({ outcomes: [], lastFailureType: 'ServerError', probeOutcome: 'fail' });
+  await waitFor('the failed probe to reopen it', async () => (await breaker()).openedAt !== firstOpenedAt, 10_000);
+  expectSame('a probe right after it reopened', await probe(), false);
+  await pause(config.cooldownMs + 250);
+  expectSame('the probe after the second cooldown', await probe(), true);
+  expectSame('a second probe while it is out', await probe(), false);
+  await report({ outcomes: [], probeOutcome: 'void' });
+  await waitFor('the void probe to free the slot', async () => (await breaker()).probeGrantedAt === undefined, 10_000);
+  expectSame('the breaker after a void probe', (await breaker()).state, 'half-open');
+  expectSame('another probe at once', await probe(), true);
+  await report({ outcomes: [], probeOutcome: 'ok' });
+  await waitFor('the good probe to close it', async () => (await breaker()).state === 'closed', 10_000);
+  expectSame(
+    'the breaker history',
+    (await handle.query(controlState)).history.map((h) => h.event.split(':')[0]),
+    [
+      'opened',
+      'half-open',
+      'opened',
+      'half-open',
+      'the probe sent nothing; the next call may probe',
+      'half-open',
+      'closed',
+    ],
+  );
+  await handle.terminate('replay recording done (it runs forever otherwise)');
+  return [workflowId];
+}
+
+/** The workflow ID both executions of the `email-batcher.keyed-per-chain.*` scenarios share. */
+const KEYED_BATCHER_ID = 'replay-email-batcher.keyed-per-chain';
+
+/**
+ * One execution of an `emailBatcher` with `KEYED_BATCHER_ID`, from its first signal to its cancellation
+ * (drain): `batches` full batches of two leave by size, then `drained` messages leave with the drain. Checks
+ * at the sandbox that every message was sent under a key with this execution's own chain (its first run ID).
+ */
+async function keyedBatcherExecution(client: Client, batches: number, drained: number): Promise<string> {
+  const input: EmailBatcherInput = { maxBatchSize: 2, maxWait: '10 minutes', flushesPerRun: 100 };
+  const queue = (message: QueuedEmail) =>
+    client.workflow.signalWithStart<typeof emailBatcher, [QueuedEmail]>('emailBatcher', {
+      workflowId: KEYED_BATCHER_ID,
+      taskQueue: WORKFLOWS_TASK_QUEUE,
+      args: [input],
+      signal: queueEmail,
+      signalArgs: [message],
+    });
+  const mail = (n: number): QueuedEmail => ({ to: `user${n}@example.com`, subject: `message ${n}`, body: `body ${n}` });
+  const { signaledRunId: chain } = await queue(mail(1));
+  const handle = client.workflow.getHandle<typeof emailBatcher>(KEYED_BATCHER_ID, chain);
+  for (let n = 2; n <= batches * 2 + drained; n++) {
+    await queue(mail(n));
+    if (n % 2 === 0 && n <= batches * 2) {
+      await waitFor(
+        `batch ${n / 2} to leave`,
+        async () => (await handle.query(batcherState)).flushes === n / 2,
+        20_000,
+      );
+    }
+  }
+  await waitFor('the rest to wait', async () => (await handle.query(batcherState)).pending === drained, 10_000);
+  await handle.cancel();
+  const final: BatcherState = await handle.result();
+  const expected = [
+    ...Array.from({ length: batches }, (_, i) => `${i + 1}:2:size:sent`),
+    ...(drained > 0 ? [`${batches + 1}:${drained}:drain:sent`] : []),
+  ];
+  expectSame(
+    'the flushes',
+    final.recent.map((f) => `${f.batch}:${f.size}:${f.reason}:${f.outcome}`),
+    expected,
+  );
+  const keys = (await sandboxAdmin.ledger())
+    .filter((e) => e.effect === 'email.sent' && e.idempotencyKey?.startsWith(`${KEYED_BATCHER_ID}:${chain}:`))
+    .map((e) => e.idempotencyKey!.slice(`${KEYED_BATCHER_ID}:${chain}:`.length));
+  expectSame(
+    "the messages sent under this chain's keys",
+    keys,
+    expected.flatMap((f) => {
+      const [batch, size] = f.split(':');
+      return Array.from({ length: Number(size) }, () => `batch-${batch}`);
+    }),
+  );
+  return chain;
 }
 
 /** A verified webhook event as the receiver hands it to `processWebhookEvent`. */
@@ -390,6 +572,158 @@ export const replayScenarios: ReplayScenario[] = [
     },
   },
   {
+    name: 'fulfill-order.cancelled-after-charge',
+    run: async (_client, id) => {
+      const workflowId = orderWorkflowId(id);
+      await sandboxAdmin.config({ jobMs: 60_000 }); // the invoice keeps the order waiting while it is cancelled
+      try {
+        const { charge, result } = await driveOrder(id, {}, async (c) => {
+          // The invoice job is started and the order waits for it in its child workflow.
+          await waitFor(
+            'the order to wait for its invoice',
+            async () =>
+              ((await c.temporal.workflow.getHandle(workflowId).describe()).raw.pendingChildren ?? []).length > 0,
+            20_000,
+          );
+          await c.temporal.workflow.getHandle(workflowId).cancel();
+        });
+        expectSame('the charge answer', charge.charged, true);
+        expectSame('the result', outcomeOfOrder(result), {
+          stage: 'compensated',
+          cancelled: true,
+          compensated: ['crm-note', 'charge'],
+        });
+      } finally {
+        await sandboxAdmin.config({ jobMs: 1_500 });
+      }
+      expectSame('the effects', await effectsOf(workflowId), [
+        'payment.created@charge',
+        'customer.updated@crm-pending',
+        'customer.updated@crm-pending-undo',
+        'refund.created@refund',
+      ]);
+      return [workflowId];
+    },
+  },
+  {
+    name: 'fulfill-order.cancelled-mid-charge-settled',
+    run: async (client, id) => {
+      const workflowId = orderWorkflowId(id);
+      await sandboxAdmin.fault({ method: 'POST', path: '/payments/payments', fault: 'commit-then-hang', times: 1 });
+      const { charge, result } = await driveOrder(id, {}, async (c) => {
+        // The provider applied it and holds the answer back: cancel now, while the outcome is unknown.
+        await waitFor(
+          'the charge to be applied',
+          async () => countOf(await effectsOf(workflowId), 'payment.created') === 1,
+          20_000,
+        );
+        await c.temporal.workflow.getHandle(workflowId).cancel();
+      });
+      expectSame('the charge answer', charge.charged, true);
+      expectSame('the result', outcomeOfOrder(result), {
+        stage: 'compensated',
+        cancelled: true,
+        compensated: ['charge'],
+      });
+      expectSame('the charge path', (await stepPaths(client, workflowId)).charge, ['settled-after-cancel']);
+      expectSame('the effects', await effectsOf(workflowId), ['payment.created@charge', 'refund.created@refund']);
+      return [workflowId];
+    },
+  },
+  {
+    name: 'fulfill-order.undo-failed-parked-then-skipped',
+    run: async (_client, id) => {
+      const workflowId = orderWorkflowId(id);
+      const customerId = 'cus_0043';
+      await sandboxAdmin.config({ jobMs: 1_000 });
+      await sandboxAdmin.fault({ method: 'POST', path: '/email/send', fault: 'status', params: { code: 422 } });
+      try {
+        const { result } = await driveOrder(id, { customerId }, async (c) => {
+          // The note is written; from now on this customer's CRM record refuses every change.
+          await waitFor(
+            'the order to wait for its invoice',
+            async () => (await c.orderStatus(id)).stage === 'invoicing',
+            20_000,
+          );
+          await sandboxAdmin.fault({
+            method: 'PATCH',
+            path: `/crm/customers/${customerId}`,
+            fault: 'status',
+            params: { code: 422 },
+          });
+          await parkedAt(c, workflowId, 'undo crm-note', 60_000);
+          // The refund ran although the CRM restore before it failed.
+          expectSame('refunds while parked', countOf(await effectsOf(workflowId), 'refund.created'), 1);
+          await c.temporal.workflow
+            .getHandle(workflowId)
+            .executeUpdate(resolveParked, { args: [{ action: 'skip', result: null }] });
+        });
+        expectSame('the result', outcomeOfOrder(result), {
+          stage: 'compensated',
+          compensated: ['charge', 'crm-note (by an operator)'],
+        });
+      } finally {
+        await sandboxAdmin.config({ jobMs: 1_500 });
+      }
+      return [workflowId];
+    },
+  },
+  {
+    name: 'fulfill-order.poison-parked-then-compensated',
+    run: async (client, id) => {
+      const workflowId = orderWorkflowId(id);
+      const customerId = 'cus_0044';
+      await sandboxAdmin.fault({ method: 'PATCH', path: `/crm/customers/${customerId}`, fault: 'schema-violation' });
+      const { result } = await driveOrder(id, { customerId }, async (c) => {
+        await parkedAt(c, workflowId, 'crm-pending', 90_000);
+        const parked = await c.temporal.workflow.getHandle(workflowId).query(parkedState);
+        expectSame('where it parked', [parked?.endpoint, parked?.failureType], ['updateCustomer', 'InvalidResponse']);
+        await sandboxAdmin.clearFaults();
+        await c.temporal.workflow
+          .getHandle(workflowId)
+          .executeUpdate(resolveParked, { args: [{ action: 'compensate' }] });
+      });
+      expectSame('the result', outcomeOfOrder(result), { stage: 'compensated', compensated: ['charge'] });
+      const history = await client.workflow.getHandle(workflowId).fetchHistory();
+      const resendTimers = (history.events ?? [])
+        .map((e) => e.userMetadata?.summary?.data)
+        .filter((d) => d && Buffer.from(d).toString().includes('before resend')).length;
+      expectSame('the timed resends', resendTimers, 5);
+      const effects = await effectsOf(workflowId);
+      // The provider applied the poisoned PATCH once (same key every time) and the charge was refunded once.
+      expectSame('the effects', [countOf(effects, 'customer.updated'), countOf(effects, 'refund.created')], [1, 1]);
+      return [workflowId];
+    },
+  },
+  {
+    name: 'fulfill-order.charge-unknown-then-refused-found-by-lookup',
+    run: async (client, id) => {
+      const workflowId = orderWorkflowId(id);
+      // Attempt 1 is applied and answered 504 (outcome unknown); attempt 2, the last, is answered 503
+      // without being applied: a definite-looking answer that proves nothing about attempt 1.
+      await sandboxAdmin.fault({
+        method: 'POST',
+        path: '/payments/payments',
+        fault: 'commit-then-504',
+        params: { ms: 10 },
+        times: 1,
+      });
+      await sandboxAdmin.fault({
+        method: 'POST',
+        path: '/payments/payments',
+        fault: 'status',
+        params: { code: 503 },
+        times: 1,
+      });
+      const { charge, result } = await driveOrder(id, {}, async () => {});
+      expectSame('the charge answer', charge.charged, true);
+      expectSame('the result', outcomeOfOrder(result), { stage: 'completed' });
+      expectSame('the charge path', (await stepPaths(client, workflowId)).charge, ['found-by-lookup']);
+      expectSame('payments', countOf(await effectsOf(workflowId), 'payment.created'), 1);
+      return [workflowId];
+    },
+  },
+  {
     name: 'fulfill-order.crm-v2-canary',
     run: async (_client, id) => {
       await runOrder(id, { crmV2: { darkLaunch: true, canaryPercent: 100 } });
@@ -452,8 +786,38 @@ export const replayScenarios: ReplayScenario[] = [
     run: (client, id) => controlLifecycle(client, id),
   },
   {
+    name: 'integration-control.probe-outcome',
+    run: (client, id) => controlProbeOutcome(client, id),
+  },
+  {
     name: 'email-batcher.size-timer-malformed-continued-drained',
     run: (client, id) => emailBatcherLifecycle(client, id),
+  },
+  // One workflow ID, two executions (not a continue-as-new chain): a batcher that ended and was started
+  // again. Each scenario records the execution it ran; the second also runs the first when it is missing.
+  {
+    name: 'email-batcher.keyed-per-chain.first-execution',
+    run: async (client) => {
+      await keyedBatcherExecution(client, 1, 1);
+      return [KEYED_BATCHER_ID];
+    },
+  },
+  {
+    name: 'email-batcher.keyed-per-chain.started-again',
+    run: async (client) => {
+      let first: string | undefined;
+      try {
+        first =
+          (await client.workflow.getHandle(KEYED_BATCHER_ID).describe()).raw.workflowExecutionInfo?.execution?.runId ??
+          undefined;
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+      }
+      first ??= await keyedBatcherExecution(client, 1, 1);
+      const again = await keyedBatcherExecution(client, 1, 0);
+      if (again === first) throw new Error('the batcher was not started again: same run as the first execution');
+      return [KEYED_BATCHER_ID];
+    },
   },
   {
     name: 'process-webhook-event.signalled',
