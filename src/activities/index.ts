@@ -1,4 +1,5 @@
 import { integrations, type IntegrationName } from '../integrations';
+import type { IntegrationRegistry } from '../integrations/kit/define';
 import type { IntegrationEngine } from '../integrations/runtime/engine';
 import { createCrmSyncActivities, LocalCustomerStore } from './crm-sync.activities';
 
@@ -10,20 +11,35 @@ export interface CreateActivitiesOptions {
 }
 
 /**
- * Activities by integration, built from the declarations: each set runs on that integration's own
- * task queue (`integration-<name>`), so its rate limits and failures stay its own. Hand-written
- * activities (the CRM sync) join their integration's set and make their calls through the same runtime.
+ * The activity map of a registry: for each integration, the activities of its declaration (one per
+ * endpoint and poller, see `IntegrationEngine.activities`), to run on its own task queue
+ * (`integration-<name>`), so its rate limits and failures stay its own. Hand-written activities join
+ * their integration's set and make their calls through the same engine; a name may not be taken twice.
  */
+export function activitiesOf<R extends IntegrationRegistry>(
+  registry: R,
+  runtime: IntegrationEngine,
+  handWritten: Partial<Record<keyof R & string, ActivitySet>> = {},
+): Record<keyof R & string, ActivitySet> {
+  const map = {} as Record<keyof R & string, ActivitySet>;
+  for (const name of Object.keys(registry) as (keyof R & string)[]) {
+    const declared = runtime.activities(registry[name]!);
+    const extra = handWritten[name] ?? {};
+    const clash = Object.keys(extra).filter((activity) => activity in declared);
+    if (clash.length > 0)
+      throw new Error(`${name}: hand-written activities ${clash.join(', ')} clash with declared ones`);
+    map[name] = { ...declared, ...extra };
+  }
+  return map;
+}
+
+/** The project's activities: the registry's (src/integrations/index.ts), plus the CRM sync in the crm set. */
 export function createActivities(
   runtime: IntegrationEngine,
   options: CreateActivitiesOptions = {},
 ): Record<IntegrationName, ActivitySet> {
   const localStore = options.localStore ?? LocalCustomerStore.fromEnv();
-  return {
-    payments: runtime.activities(integrations.payments),
-    documents: runtime.activities(integrations.documents),
-    email: runtime.activities(integrations.email),
-    crm: { ...runtime.activities(integrations.crm), ...createCrmSyncActivities({ runtime, store: localStore }) },
-    crmv2: runtime.activities(integrations.crmv2),
-  };
+  return activitiesOf(integrations, runtime, {
+    crm: createCrmSyncActivities({ runtime, store: localStore }),
+  });
 }

@@ -1,11 +1,17 @@
 import { z } from 'zod';
+import { integrations } from '../integrations';
+import type { IntegrationRegistry } from '../integrations/kit/define';
+import { integrationConfigShape, integrationVariables } from '../integrations/variables';
 
 /**
- * Every environment variable this project reads, validated in one place.
- * A bad value fails at start-up with the variable's name and what to do, never later in a call.
+ * Every environment variable this project reads, validated in one place: the project's own below, and
+ * the integrations' ones (base URLs, credentials and their `_FILE` forms) derived from the registry
+ * (src/integrations/index.ts, src/integrations/variables.ts), so a provider's variables are declared in
+ * its own folder. A bad value fails at start-up with the variable's name and what to do, never later in a call.
  */
 const port = z.coerce.number().int().min(0).max(65535);
 
+/** The project's own variables (not an integration's). */
 export const configSchema = z.object({
   /** `development` allows plain HTTP to loopback providers; anything else demands HTTPS. @default development */
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -36,26 +42,6 @@ export const configSchema = z.object({
   DATA_DIR: z.string().min(1).default('.data'),
   /** Port the provider sandbox listens on; 0 picks a free one. @default 0 */
   SANDBOX_PORT: port.default(0),
-  /** Base URL of the payments provider (the sandbox in development). */
-  PAYMENTS_URL: z.url({ error: 'expected an absolute URL, e.g. https://payments.example.com' }).optional(),
-  /** OAuth2 client id for payments. */
-  PAYMENTS_CLIENT_ID: z.string().min(1).optional(),
-  /** OAuth2 client secret for payments. Secret: never logged. */
-  PAYMENTS_CLIENT_SECRET: z.string().min(1).optional(),
-  /** A file holding the payments client secret (a mounted Kubernetes secret, a vault-agent file); re-read when it changes. */
-  PAYMENTS_CLIENT_SECRET_FILE: z.string().min(1).optional(),
-  /** Documents provider (TurboDocx-like): base URL and API key (or a file holding it). */
-  DOCUMENTS_URL: z.url().optional(),
-  DOCUMENTS_API_KEY: z.string().min(1).optional(),
-  DOCUMENTS_API_KEY_FILE: z.string().min(1).optional(),
-  /** Email provider (SendGrid-like): base URL and API key (or a file holding it). */
-  EMAIL_URL: z.url().optional(),
-  EMAIL_API_KEY: z.string().min(1).optional(),
-  EMAIL_API_KEY_FILE: z.string().min(1).optional(),
-  /** CRM: base URL and API key (or a file holding it). */
-  CRM_URL: z.url().optional(),
-  CRM_API_KEY: z.string().min(1).optional(),
-  CRM_API_KEY_FILE: z.string().min(1).optional(),
   /** Share of orders (0-100, by customer id) whose CRM reads go to API v2 for real (canary). @default 0 */
   CRM_V2_CANARY_PERCENT: z.coerce.number().min(0).max(100).default(0),
   /** Run CRM API v2 in shadow next to v1 and record the differences (dark launch). @default true */
@@ -126,22 +112,47 @@ export const configSchema = z.object({
   LOCAL_STORE_URL: z.string().min(1).default('postgres://postgres@127.0.0.1:5432/postgres'),
 });
 
+/**
+ * The project's own configuration, typed. The integrations' variables are validated with it by
+ * {@link loadConfig} but read through their references at call time (src/integrations/runtime/secrets.ts).
+ */
 export type Config = z.infer<typeof configSchema>;
 
+/** The integrations' variables, derived from a registry; none may shadow one of the project's. */
+export function integrationConfigSchema(registry: IntegrationRegistry = integrations) {
+  const shape = integrationConfigShape(integrationVariables(registry));
+  const shadowing = Object.keys(shape).filter((name) => name in configSchema.shape);
+  if (shadowing.length > 0)
+    throw new Error(`integration variables ${shadowing.join(', ')} are already variables of the project`);
+  return z.object(shape);
+}
+
+/** Every variable the config module reads with a registry: the project's, then the integrations'. */
+export function configVariablesOf(registry: IntegrationRegistry = integrations): string[] {
+  return [...Object.keys(configSchema.shape), ...Object.keys(integrationConfigSchema(registry).shape)];
+}
+
 /** The names of every variable the config module reads (docker-compose.yml is checked against it). */
-export const configVariables = Object.keys(configSchema.shape) as (keyof Config)[];
+export const configVariables: readonly string[] = configVariablesOf(integrations);
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-/** Reads and validates the environment; throws a {@link ConfigError} naming each bad variable. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * Reads and validates the environment, the project's variables and the registry's integrations' ones;
+ * throws a {@link ConfigError} naming each bad variable.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, registry: IntegrationRegistry = integrations): Config {
+  const integrationSchema = integrationConfigSchema(registry);
   // Empty strings mean "unset" so that `FOO=` in an .env file falls back to the default.
-  const raw = Object.fromEntries(configVariables.map((k) => [k, env[k] === '' ? undefined : env[k]]));
+  const names = [...Object.keys(configSchema.shape), ...Object.keys(integrationSchema.shape)];
+  const raw = Object.fromEntries(names.map((k) => [k, env[k] === '' ? undefined : env[k]]));
   const parsed = configSchema.safeParse(raw);
-  if (parsed.success) return parsed.data;
-  const lines = parsed.error.issues.map((issue) => {
+  const integrationsParsed = integrationSchema.safeParse(raw);
+  if (parsed.success && integrationsParsed.success) return parsed.data;
+  const issues = [...(parsed.error?.issues ?? []), ...(integrationsParsed.error?.issues ?? [])];
+  const lines = issues.map((issue) => {
     const name = issue.path.join('.');
     return `  ${name}=${JSON.stringify(env[name] ?? '')}: ${issue.message}`;
   });

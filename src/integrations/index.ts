@@ -2,16 +2,26 @@ import { crmV2 } from './crm/crm-v2.integration';
 import { crm } from './crm/crm.integration';
 import { documents } from './documents/documents.integration';
 import { email } from './email/email.integration';
-import type { Integration } from './kit/define';
+import type { IntegrationRegistry } from './kit/define';
 import { payments } from './payments/payments.integration';
 
 /**
- * Every integration this project declares: the catalog (`npm run catalog`), the worker's activity
- * queues and its start-up checks all come from this list.
+ * The registry: every integration this project declares, one line each. Everything else is derived from
+ * it (src/integrations/variables.ts): the integrations' part of the config schema (src/config/config.ts),
+ * `.env.example` (`npm run env:example`), the dev credentials for the sandbox
+ * (src/devserver/dev-credentials.ts), the activity map (src/activities/index.ts), the worker's queues and
+ * start-up checks (src/workers), the catalog (`npm run catalog`); docker-compose.yml is checked against it.
+ * The key is the integration's name.
  */
-export const integrations = { payments, documents, email, crm, crmv2: crmV2 } as const satisfies Record<
-  string,
-  Integration
->;
+export const integrations = {
+  payments,
+  documents,
+  email,
+  crm,
+  crmv2: crmV2,
+} as const satisfies IntegrationRegistry;
 
 export type IntegrationName = keyof typeof integrations;
+
+/** The registered names, in registry order. */
+export const integrationNames = Object.keys(integrations) as IntegrationName[];

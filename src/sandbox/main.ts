@@ -1,19 +1,13 @@
 import { runServer } from '../process/lifecycle';
 import { randomBytes } from 'node:crypto';
+import { sandboxCredentialVariables } from './credentials';
 import { startSandbox } from './server';
 import { generateTlsMaterial, writeTlsMaterial } from './tls';
 import type { SandboxCredentials, SandboxTls } from './types';
 
 /** Process entry: `npx tsx src/sandbox/main.ts`. Prints one JSON line on stdout once listening; never prints secrets. */
 
-const credentialVars = {
-  paymentsClientId: 'SANDBOX_PAYMENTS_CLIENT_ID',
-  paymentsClientSecret: 'SANDBOX_PAYMENTS_CLIENT_SECRET',
-  documentsApiKey: 'SANDBOX_DOCUMENTS_API_KEY',
-  emailApiKey: 'SANDBOX_EMAIL_API_KEY',
-  crmApiKey: 'SANDBOX_CRM_API_KEY',
-  webhookSecret: 'SANDBOX_WEBHOOK_SECRET',
-} as const satisfies Record<keyof SandboxCredentials, string>;
+const credentialVars = sandboxCredentialVariables;
 
 function readCredentials(env: NodeJS.ProcessEnv): { credentials: SandboxCredentials; generated: string[] } {
   const generated: string[] = [];

@@ -31,28 +31,28 @@ const credentials: SandboxCredentials = {
 const endpoints = { hello: get('hello', { response: z.object({ ok: z.literal(true) }), profile: 'userFlow' }) };
 const auth = oauth2ClientCredentials({
   tokenUrl: 'oauth/token',
-  clientId: env('PROBE_CLIENT_ID' as never),
-  clientSecret: secret('PROBE_CLIENT_SECRET' as never),
+  clientId: env('PROBE_CLIENT_ID'),
+  clientSecret: secret('PROBE_CLIENT_SECRET'),
 });
 const common = {
   version: 'v1',
   purpose: 'mTLS probe',
   owner: 'tests',
-  baseUrl: env('PROBE_URL' as never),
+  baseUrl: env('PROBE_URL'),
   auth,
   hello: 'hello' as const,
 };
 const probe = defineIntegration({
   ...common,
   name: 'probe',
-  mtls: { cert: secret('PROBE_CERT' as never), key: secret('PROBE_KEY' as never), ca: secret('PROBE_CA' as never) },
+  mtls: { cert: secret('PROBE_CERT'), key: secret('PROBE_KEY'), ca: secret('PROBE_CA') },
   endpoints,
 });
 /** No `ca`: the server certificate is checked against Node's default (public) roots. */
 const probeDefaultRoots = defineIntegration({
   ...common,
   name: 'probedefaultroots',
-  mtls: { cert: secret('PROBE_CERT' as never), key: secret('PROBE_KEY' as never) },
+  mtls: { cert: secret('PROBE_CERT'), key: secret('PROBE_KEY') },
   endpoints,
 });
 

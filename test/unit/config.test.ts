@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, configVariables, loadConfig } from '../../src/config/config';
+import { renderEnvExample } from '../../src/config/env-example';
+import { integrations } from '../../src/integrations';
 
 describe('loadConfig', () => {
   it('applies the documented defaults to an empty environment', () => {
@@ -32,9 +34,25 @@ describe('loadConfig', () => {
     expect(message).toContain('see .env.example');
   });
 
+  it('validates the integrations’ variables, derived from the registry, with its own', () => {
+    expect(configVariables).toEqual(
+      expect.arrayContaining(['PAYMENTS_URL', 'PAYMENTS_CLIENT_SECRET', 'PAYMENTS_CLIENT_SECRET_FILE', 'CRM_API_KEY']),
+    );
+    expect(() => loadConfig({ EMAIL_URL: 'mail.example.com', TEMPORAL_DEV_PORT: 'x' })).toThrow(
+      /TEMPORAL_DEV_PORT="x".*\n {2}EMAIL_URL="mail.example.com": expected an absolute URL/s,
+    );
+    expect(() => loadConfig({ CRM_API_KEY: 'k', PAYMENTS_URL: 'https://payments.example.com' })).not.toThrow();
+  });
+
+  const example = readFileSync(join(__dirname, '..', '..', '.env.example'), 'utf8');
+
   it('documents every variable it reads in .env.example', () => {
-    const example = readFileSync(join(__dirname, '..', '..', '.env.example'), 'utf8');
     const documented = [...example.matchAll(/^([A-Z0-9_]+)=/gm)].map((m) => m[1]);
     expect(configVariables.filter((v) => !documented.includes(v))).toEqual([]);
+    expect(documented.filter((v) => !configVariables.includes(v!))).toEqual([]);
+  });
+
+  it('keeps the integrations’ block of .env.example as the registry generates it (npm run env:example)', () => {
+    expect(renderEnvExample(example, integrations)).toBe(example);
   });
 });

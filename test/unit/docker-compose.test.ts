@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { configVariables } from '../../src/config/config';
+import { integrations } from '../../src/integrations';
+import { integrationVariables } from '../../src/integrations/variables';
 
 // No Docker engine runs on these machines, so the topology is checked statically.
 interface Service {
@@ -66,6 +68,23 @@ describe('docker-compose.yml', () => {
     const sandboxPort = Number(services.sandbox?.environment?.SANDBOX_PORT);
     expect(services.sandbox?.ports).toContain(`${sandboxPort}:${sandboxPort}`);
     expect(hostPort(services.worker?.environment?.PAYMENTS_URL)).toEqual({ host: 'sandbox', port: sandboxPort });
+  });
+
+  it('gives the worker every integration variable the registry declares, as the dev stack does', () => {
+    // Derived from the declarations (src/integrations/variables.ts): a base URL bound to the sandbox by
+    // a path points at the sandbox service; every other variable is required from the environment, and
+    // a credential bound to a sandbox variable reaches the sandbox under that name, from the same source.
+    const sandboxPort = Number(services.sandbox?.environment?.SANDBOX_PORT);
+    const required = (name: string) => `\${${name}:?set ${name}}`;
+    const worker = services.worker?.environment ?? {};
+    const sandbox = services.sandbox?.environment ?? {};
+    for (const v of integrationVariables(integrations).filter((v) => v.kind !== 'secretFile')) {
+      const expected =
+        v.sandbox && 'path' in v.sandbox ? `http://sandbox:${sandboxPort}/${v.sandbox.path}` : required(v.name);
+      expect([v.name, worker[v.name]]).toEqual([v.name, expected]);
+      if (v.sandbox && 'credential' in v.sandbox)
+        expect([v.sandbox.credential, sandbox[v.sandbox.credential]]).toEqual([v.sandbox.credential, required(v.name)]);
+    }
   });
 
   it('sends the sandbox’s webhooks to the port the receiver listens on', () => {

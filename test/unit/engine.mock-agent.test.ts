@@ -55,7 +55,7 @@ function probe(options: { maxResponseBytes?: number; baseUrlVar?: string } = {})
     purpose: 'engine tests',
     owner: 'tests',
     baseUrl: env((options.baseUrlVar ?? 'PROBE_URL') as never),
-    auth: apiKey({ header: 'X-Api-Key', key: secret('PROBE_KEY' as never) }),
+    auth: apiKey({ header: 'X-Api-Key', key: secret('PROBE_KEY') }),
     idempotency: { header: 'Idempotency-Key', retention: '24 hours' },
     pool: options.maxResponseBytes === undefined ? undefined : { maxResponseBytes: options.maxResponseBytes },
     endpoints,
@@ -140,7 +140,7 @@ describe('engine request building', () => {
   it('sends the API key with its scheme when one is declared', async () => {
     const integration = defineIntegration({
       ...probe(),
-      auth: apiKey({ header: 'Authorization', scheme: 'Bearer', key: secret('PROBE_KEY' as never) }),
+      auth: apiKey({ header: 'Authorization', scheme: 'Bearer', key: secret('PROBE_KEY') }),
     });
     const seen = answer(200, { id: 'a' }, jsonHeaders);
     await runtime().call(integration, 'getThing', { params: { id: 'a' } }, { attempt: 1 });
@@ -440,8 +440,8 @@ describe('OAuth2 client credentials through the token endpoint', () => {
       name: 'oauthprobe',
       auth: oauth2ClientCredentials({
         tokenUrl: 'oauth/token',
-        clientId: env('PROBE_CLIENT_ID' as never),
-        clientSecret: secret('PROBE_CLIENT_SECRET' as never),
+        clientId: env('PROBE_CLIENT_ID'),
+        clientSecret: secret('PROBE_CLIENT_SECRET'),
         ...auth,
       }),
     });

@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { apiKey, defineIntegration, get } from '../kit/define';
-import { env, secret } from '../kit/refs';
-import { CustomerParams, CustomerTier, type Customer } from './crm.integration';
+import { defineIntegration, get } from '../kit/define';
+import { crmAuth, crmUrl, CustomerParams, CustomerTier, type Customer } from './crm.integration';
 
 /**
  * Version 2 of the CRM API, declared beside v1 (enterprise seed: "create the new integration alongside
@@ -26,8 +25,9 @@ export const crmV2 = defineIntegration({
   version: 'v2',
   purpose: 'Read customer records through CRM API v2 (dark launch, then canary)',
   owner: 'customer-success-team',
-  baseUrl: env('CRM_URL'),
-  auth: apiKey({ header: 'x-api-key', key: secret('CRM_API_KEY') }),
+  // The same CRM, the same variables (CRM_URL, CRM_API_KEY).
+  baseUrl: crmUrl,
+  auth: crmAuth,
   pii: ['email', 'name'],
   endpoints: {
     getCustomer: get('v2/customers/:id', {

@@ -55,13 +55,26 @@ export const CustomerUpdate = z
   .describe('the fields to change; at least one');
 export type CustomerUpdate = z.infer<typeof CustomerUpdate>;
 
+/** The CRM's variables, shared by every version of its API (crm-v2.integration.ts). */
+export const crmUrl = env('CRM_URL', {
+  description: 'Base URL of the CRM (API v1 and v2).',
+  sandbox: { path: 'crm' },
+});
+export const crmAuth = apiKey({
+  header: 'x-api-key',
+  key: secret('CRM_API_KEY', {
+    description: 'API key of the CRM (API v1 and v2).',
+    sandbox: { credential: 'SANDBOX_CRM_API_KEY' },
+  }),
+});
+
 export const crm = defineIntegration({
   name: 'crm',
   version: 'v1',
   purpose: 'Read and annotate customer records',
   owner: 'customer-success-team',
-  baseUrl: env('CRM_URL'),
-  auth: apiKey({ header: 'x-api-key', key: secret('CRM_API_KEY') }),
+  baseUrl: crmUrl,
+  auth: crmAuth,
   // PATCH keys are remembered for 24 hours; the background budget (1 hour) ends well inside it.
   idempotency: { header: 'Idempotency-Key', retention: '24 hours' },
   pii: ['email', 'name'],

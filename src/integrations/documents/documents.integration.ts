@@ -47,8 +47,17 @@ export const documents = defineIntegration({
   version: 'v1',
   purpose: 'Render documents (invoices, contracts) from templates, asynchronously',
   owner: 'documents-team',
-  baseUrl: env('DOCUMENTS_URL'),
-  auth: apiKey({ header: 'x-api-key', key: secret('DOCUMENTS_API_KEY') }),
+  baseUrl: env('DOCUMENTS_URL', {
+    description: 'Base URL of the documents provider (TurboDocx-like).',
+    sandbox: { path: 'documents' },
+  }),
+  auth: apiKey({
+    header: 'x-api-key',
+    key: secret('DOCUMENTS_API_KEY', {
+      description: 'API key of the documents provider.',
+      sandbox: { credential: 'SANDBOX_DOCUMENTS_API_KEY' },
+    }),
+  }),
   // The provider remembers a generation key for 24 hours; the background budget (1 hour) ends well inside it.
   idempotency: { header: 'Idempotency-Key', retention: '24 hours' },
   endpoints: {

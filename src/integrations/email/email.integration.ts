@@ -43,8 +43,18 @@ export const email = defineIntegration({
   version: 'v1',
   purpose: 'Send transactional email (receipts, notifications)',
   owner: 'notifications-team',
-  baseUrl: env('EMAIL_URL'),
-  auth: apiKey({ header: 'authorization', scheme: 'Bearer', key: secret('EMAIL_API_KEY') }),
+  baseUrl: env('EMAIL_URL', {
+    description: 'Base URL of the email provider (SendGrid-like).',
+    sandbox: { path: 'email' },
+  }),
+  auth: apiKey({
+    header: 'authorization',
+    scheme: 'Bearer',
+    key: secret('EMAIL_API_KEY', {
+      description: 'API key of the email provider, sent as a Bearer token.',
+      sandbox: { credential: 'SANDBOX_EMAIL_API_KEY' },
+    }),
+  }),
   // Keys are remembered for 24 hours; the background budget (1 hour) ends well inside it.
   idempotency: { header: 'Idempotency-Key', retention: '24 hours' },
   pii: ['to'],

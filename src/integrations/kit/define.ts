@@ -242,6 +242,12 @@ export type Integration<E extends Record<string, EndpointSpec> = Record<string, 
   profileOf(endpoint: keyof E & string): Profile;
 };
 
+/**
+ * Integrations by name (`src/integrations/index.ts` is the project's): what configuration, activities,
+ * queues and the catalog are derived from. Each key is its integration's `name`.
+ */
+export type IntegrationRegistry = Readonly<Record<string, Integration>>;
+
 export class IntegrationDefinitionError extends Error {
   override readonly name = 'IntegrationDefinitionError';
 }

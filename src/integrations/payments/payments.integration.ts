@@ -47,11 +47,20 @@ export const payments = defineIntegration({
   version: 'v1',
   purpose: 'Charge and refund customer payments',
   owner: 'checkout-team',
-  baseUrl: env('PAYMENTS_URL'),
+  baseUrl: env('PAYMENTS_URL', {
+    description: 'Base URL of the payments provider (API People).',
+    sandbox: { path: 'payments' },
+  }),
   auth: oauth2ClientCredentials({
     tokenUrl: 'oauth/token',
-    clientId: env('PAYMENTS_CLIENT_ID'),
-    clientSecret: secret('PAYMENTS_CLIENT_SECRET'),
+    clientId: env('PAYMENTS_CLIENT_ID', {
+      description: 'OAuth2 client id for payments.',
+      sandbox: { credential: 'SANDBOX_PAYMENTS_CLIENT_ID' },
+    }),
+    clientSecret: secret('PAYMENTS_CLIENT_SECRET', {
+      description: 'OAuth2 client secret for payments.',
+      sandbox: { credential: 'SANDBOX_PAYMENTS_CLIENT_SECRET' },
+    }),
   }),
   // API People keeps correlation IDs for 24 hours; every keyed call's budget ends well inside that.
   idempotency: { header: 'x-correlation-id', retention: '24 hours' },
