@@ -1,7 +1,7 @@
 import type { DataConverter, Duration } from '@temporalio/common';
 import { type NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import { integrations, type IntegrationName } from '../integrations';
+import { integrationNames, integrations, type IntegrationName } from '../integrations';
 import type { IntegrationEngine } from '../integrations/runtime/engine';
 import { WORKFLOWS_TASK_QUEUE, integrationTaskQueue } from '../contracts/task-queues';
 
@@ -46,7 +46,7 @@ export async function createWorkers(options: WorkerSetOptions): Promise<Worker[]
     );
   }
   const activities = createActivities(options.runtime);
-  for (const name of options.integrations ?? (Object.keys(integrations) as IntegrationName[])) {
+  for (const name of options.integrations ?? integrationNames) {
     workers.push(
       Worker.create({
         connection,
