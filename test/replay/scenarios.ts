@@ -5,7 +5,7 @@ import { Client as PgClient } from 'pg';
 import type { CrmSyncResult } from '../../src/activities/crm-sync.activities';
 import { IntegrationsClient } from '../../src/client';
 import { documents, type DocumentJob } from '../../src/integrations/documents/documents.integration';
-import { IntegrationRuntime } from '../../src/integrations/runtime/engine';
+import { IntegrationEngine } from '../../src/integrations/runtime/engine';
 import { createLogger } from '../../src/observability/logger';
 import { documentsWebhooks } from '../../src/webhooks/providers';
 import { startReceiver } from '../../src/webhooks/server';
@@ -19,9 +19,9 @@ import {
   setKillSwitch,
   type ControlConfig,
   type OutcomeReport,
-} from '../../src/workflows/control-messages';
+} from '../../src/control/messages';
 import type { EmailBatcherInput, emailBatcher } from '../../src/workflows/email-batcher.workflow';
-import type { integrationControl } from '../../src/workflows/integration-control.workflow';
+import type { integrationControl } from '../../src/control/integration-control.workflow';
 import {
   batcherState,
   documentJobFinished,
@@ -33,7 +33,7 @@ import {
   type BatcherState,
   type OrderStatus,
   type QueuedEmail,
-} from '../../src/workflows/messages';
+} from '../../src/contracts/messages';
 import type {
   ProcessWebhookEventResult,
   WebhookEventInput,
@@ -41,7 +41,7 @@ import type {
 } from '../../src/workflows/process-webhook-event.workflow';
 import type { StepPath } from '../../src/workflows/patterns/steps';
 import type { SyncCrmCustomersInput, syncCrmCustomers } from '../../src/workflows/sync-crm.workflow';
-import { WORKFLOWS_TASK_QUEUE } from '../../src/workflows/task-queues';
+import { WORKFLOWS_TASK_QUEUE } from '../../src/contracts/task-queues';
 import { sandboxAdmin, type LedgerEntry } from '../support/sandbox';
 import { testEnv } from '../support/temporal';
 import { waitFor } from '../support/wait';
@@ -83,7 +83,7 @@ async function runOrder(
 
 /** A real document job at the sandbox that will not finish for a minute. */
 async function slowJob(id: string): Promise<string> {
-  const runtime = new IntegrationRuntime({ logger: createLogger({ name: 'replay', level: 'error' }) });
+  const runtime = new IntegrationEngine({ logger: createLogger({ name: 'replay', level: 'error' }) });
   await sandboxAdmin.config({ jobMs: 60_000 });
   try {
     const job = (await runtime.call(

@@ -205,7 +205,7 @@ export interface IntegrationSpec<E extends Record<string, EndpointSpec>> {
   endpoints: E;
   /** Status checks of two-step jobs (trigger, then poll). */
   pollers?: Record<string, PollerSpec>;
-  /** The shared circuit breaker (see src/workflows/integration-control.workflow.ts). */
+  /** The shared circuit breaker (see src/control/integration-control.workflow.ts). */
   breaker?: BreakerSpec;
   /** Traffic shaping: how fast and how many calls at once. No limit when unset. */
   traffic?: TrafficSpec;

@@ -201,6 +201,3 @@ function activityContext(): CallContext {
     signal: ctx.cancellationSignal,
   };
 }
-
-/** @deprecated the old name; use {@link IntegrationEngine}. Removed once nothing imports it. */
-export const IntegrationRuntime = IntegrationEngine;
