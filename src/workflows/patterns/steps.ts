@@ -15,7 +15,7 @@ import {
 import { semanticsOf, temporalTimeout, type CallFailureDetails } from '../../integrations/kit/failures';
 import type { CallOptions, DeclaredEndpoint, EndpointCall } from '../integration-proxy';
 import { stepKey } from '../keys';
-import type { OperatorDecision } from '../../contracts/messages';
+import type { OperatorDecision, ParkedInfo } from '../../contracts/messages';
 import { WorkflowStage } from '../../contracts/search-attributes';
 import { durationMs } from '../../integrations/kit/duration';
 import { installOperatorHandlers, park } from './park';
@@ -77,15 +77,8 @@ export interface StepOptions {
 /** The failure type `runStep` throws with `onGiveUp: 'throw'`; its details are a {@link GaveUp}. */
 export const STEP_GAVE_UP = 'StepGaveUp';
 
-/** Why a step could not complete, as the recovery logic and an operator need to see it. */
-export interface GaveUp {
-  integration: string;
-  endpoint: string;
-  step: string;
-  failureType: string;
-  attempts: number;
-  lastError: string;
-}
+/** Why a step could not complete: what a park shows an operator, before it is parked. */
+export type GaveUp = Omit<ParkedInfo, 'since' | 'allowed'>;
 
 /** A failure, as the recovery logic needs to see it. */
 interface Described {
