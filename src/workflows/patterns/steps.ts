@@ -450,13 +450,15 @@ function describe(err: unknown): Described {
       exhausted: false,
     };
   }
-  const exhausted = err.retryState === 'MAXIMUM_ATTEMPTS_REACHED' || err.retryState === 'TIMEOUT';
+  let exhausted = err.retryState === 'MAXIMUM_ATTEMPTS_REACHED' || err.retryState === 'TIMEOUT';
   let cause: unknown = err.cause;
   let type = 'ActivityFailure';
   let message = err.message;
   if (cause instanceof TimeoutFailure) {
     // Temporal gave up waiting: an attempt may still have been in flight. The timeout decides what it
-    // means; the last attempt's own failure (when there is one) says more to an operator.
+    // means; the last attempt's own failure (when there is one) says more to an operator. It is never a
+    // definite answer: the budget ran out (whatever retry state the server reports after a restart).
+    exhausted = true;
     type = temporalTimeout(cause.timeoutType);
     const last = cause.cause;
     message = last instanceof ApplicationFailure ? `${last.type ?? 'failure'}: ${last.message}` : cause.message;
