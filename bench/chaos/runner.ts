@@ -1,7 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, release, type as osType } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { isGrpcServiceError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
+import { integrations } from '../../src/integrations';
 import type { LedgerEntry } from '../../src/sandbox/types';
 import { orderWorkflowId } from '../../src/contracts/messages';
 import { cases as allCases } from './cases';
@@ -145,7 +146,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     cases: reports,
     total,
     ok: total.lost === 0 && total.duplicated === 0 && total.stranded === 0 && reports.every((r) => !r.error),
-    dir,
+    dir: relative(process.cwd(), dir) || '.',
   };
   log(formatTable(report));
   const file = options.resultsFile === undefined ? defaultResults : options.resultsFile;
@@ -253,6 +254,7 @@ async function runCase(chaosCase: ChaosCase, env: RunEnv): Promise<CaseReport> {
       return order;
     },
     startAgain: (order) => drive(order),
+    resetBreakers: () => resetBreakers(stack, (line) => log(line)),
     settle,
     customer() {
       customerSeq++;
@@ -348,8 +350,17 @@ async function cleanUp(stack: ChaosStack, orders: TrackedOrder[], log: (line: st
   }
   await stack.admin.clearFaults();
   await stack.admin.config({ jobMs: 1500, crm: { latencyMs: 0, failureRate: 0 } });
+  await resetBreakers(stack, log);
+  await stack.workersReady();
+}
+
+/**
+ * Sets every integration's breaker that is not closed (or counting failures) back to automatic, as an
+ * operator would after an incident, and gives the workers time to see it.
+ */
+export async function resetBreakers(stack: ChaosStack, log: (line: string) => void): Promise<void> {
   let reset = false;
-  for (const integration of ['payments', 'documents', 'email', 'crm', 'crmv2']) {
+  for (const integration of Object.keys(integrations)) {
     const handle = stack.client.temporal.workflow.getHandle(`control-${integration}`);
     const breaker = async () =>
       (
@@ -362,7 +373,7 @@ async function cleanUp(stack: ChaosStack, orders: TrackedOrder[], log: (line: st
     try {
       const before = await breaker();
       if (before && (before.state !== 'closed' || before.consecutiveFailures > 0)) {
-        await handle.executeUpdate('forceBreaker', { args: [{ mode: 'auto', reason: 'chaos: between cases' }] });
+        await handle.executeUpdate('forceBreaker', { args: [{ mode: 'auto', reason: 'chaos: reset between phases' }] });
         log(`  (${integration} breaker was ${before.state}: set back to auto)`);
         reset = true;
         await pollUntil(async () => (await breaker())?.state === 'closed', { timeoutMs: 10_000 });
@@ -373,7 +384,6 @@ async function cleanUp(stack: ChaosStack, orders: TrackedOrder[], log: (line: st
   }
   // Workers re-read the control state every second and report outcomes every 250 ms: let them see it.
   if (reset) await sleep(breakerPropagationMs);
-  await stack.workersReady();
 }
 
 const columns: [string, keyof CaseCounts][] = [

@@ -121,6 +121,8 @@ export interface CaseContext {
   stage(order: TrackedOrder): Promise<string | undefined>;
   /** Whether the order's workflow is parked (NeedsAttention = true). */
   isParked(order: TrackedOrder): Promise<boolean>;
+  /** Sets open breakers back to automatic (as between cases), for a case whose phases must not inherit one. */
+  resetBreakers(): Promise<void>;
   /** Waits for a condition with a generous cap; false (and a log line) when the cap passed first. */
   waitFor(what: string, check: () => Promise<boolean>, capMs?: number): Promise<boolean>;
 }

@@ -22,6 +22,8 @@ export const hungWrites: ChaosCase = {
     const hung: TrackedOrder[] = [];
     for (let i = 0; i < per; i++) hung.push(ctx.startOrder({ label: 'every charge attempt hangs', ...expect }));
     await ctx.settle(hung);
+    // The hung attempts may have opened the payments breaker: the next phase starts from a closed one.
+    await ctx.resetBreakers();
 
     const lookupDown = await ctx.stack.admin.fault({
       method: 'GET',
