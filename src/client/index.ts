@@ -1,7 +1,8 @@
-import { Client, Connection, WithStartWorkflowOperation, type WorkflowHandle } from '@temporalio/client';
+import { Client, WithStartWorkflowOperation, type Connection, type WorkflowHandle } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError, type DataConverter } from '@temporalio/common';
 import { dataConverterFromConfig } from '../codec/data-converter';
 import { configSchema } from '../config/config';
+import { connectClient, temporalSettingsFromEnv, type TemporalSettings } from '../temporal/connection';
 import type { Payment } from '../integrations/payments/payments.integration';
 import type { chargePayment, ChargePaymentInput } from '../workflows/charge-payment.workflow';
 import type { fulfillOrder, FulfillOrderInput } from '../workflows/fulfill-order.workflow';
@@ -17,6 +18,12 @@ import { WORKFLOWS_TASK_QUEUE } from '../contracts/task-queues';
 export interface ClientOptions {
   address: string;
   namespace?: string;
+  /**
+   * TLS (server CA, server name), mTLS (client certificate and key files) and API key. When omitted, read from
+   * the environment (`TEMPORAL_TLS_*`, `TEMPORAL_API_KEY(_FILE)`, see src/temporal/connection.ts); `null` forces
+   * plaintext with no key.
+   */
+  security?: Pick<TemporalSettings, 'tls' | 'apiKey' | 'apiKeyFile'> | null;
   /**
    * Payload codecs; must match the workers'. When omitted, read from the environment
    * (`PAYLOAD_ENCRYPTION_KEYS(_FILE)`, see `dataConverterFromConfig`); `null` forces plain payloads.
@@ -57,11 +64,16 @@ export class IntegrationsClient {
   static async connect(options: ClientOptions): Promise<IntegrationsClient> {
     const dataConverter =
       options.dataConverter === undefined ? dataConverterFromConfig(process.env) : (options.dataConverter ?? undefined);
-    const connection = await Connection.connect({ address: options.address });
-    return new IntegrationsClient(
-      new Client({ connection, namespace: options.namespace ?? 'default', dataConverter }),
-      connection,
-    );
+    const namespace = options.namespace ?? 'default';
+    const security = options.security === undefined ? temporalSettingsFromEnv(process.env) : (options.security ?? {});
+    const connection = await connectClient({
+      address: options.address,
+      namespace,
+      tls: security.tls,
+      apiKey: security.apiKey,
+      apiKeyFile: security.apiKeyFile,
+    });
+    return new IntegrationsClient(new Client({ connection, namespace, dataConverter }), connection);
   }
 
   /**

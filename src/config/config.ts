@@ -1,6 +1,8 @@
+import type { Duration } from '@temporalio/common';
 import { z } from 'zod';
 import { integrations } from '../integrations';
 import type { IntegrationRegistry } from '../integrations/kit/define';
+import { durationMs } from '../integrations/kit/duration';
 import { integrationConfigShape, integrationVariables } from '../integrations/variables';
 
 /**
@@ -38,6 +40,46 @@ export const configSchema = z.object({
   TEMPORAL_UI_PORT: port.default(8233),
   /** Path to a `temporal` CLI binary; skips every other way of finding one. */
   TEMPORAL_CLI_PATH: z.string().min(1).optional(),
+  // --- How every process connects to Temporal (src/temporal/connection.ts): TLS, mTLS, API key ---
+  /**
+   * `true`: connect over TLS, checking the server against the system's roots (Temporal Cloud) or
+   * TEMPORAL_TLS_CA_FILE. Implied by any TEMPORAL_TLS_*_FILE or an API key; `false` forbids it. @default false
+   */
+  TEMPORAL_TLS: z.enum(['true', 'false']).optional(),
+  /** CA certificate (PEM file) the frontend's certificate is checked against (a self-hosted cluster's CA). */
+  TEMPORAL_TLS_CA_FILE: z.string().min(1).optional(),
+  /** Name the frontend's certificate must carry when it is not TEMPORAL_ADDRESS's host (also sent as SNI). */
+  TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
+  /** Client certificate (PEM file) for mTLS, with TEMPORAL_TLS_KEY_FILE; re-read at each (re)connect, so a rotation needs no rebuild. */
+  TEMPORAL_TLS_CERT_FILE: z.string().min(1).optional(),
+  /** Private key (PEM file) of that client certificate. Secret: never logged. */
+  TEMPORAL_TLS_KEY_FILE: z.string().min(1).optional(),
+  /** API key (Temporal Cloud), sent as `Authorization: Bearer`; implies TLS. Secret: never logged. */
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
+  /** A mounted file with the API key; re-read when it changes, no restart needed. Wins over the variable. */
+  TEMPORAL_API_KEY_FILE: z.string().min(1).optional(),
+  /**
+   * The namespace retention must be at least this: the longest a provider may redeliver a webhook (and keep
+   * an idempotency key), since a closed workflow's ID deduplicates only while Temporal remembers it. Checked
+   * at start-up by workers and the receiver (src/temporal/namespace-checks.ts). @default 1 day
+   */
+  TEMPORAL_MIN_RETENTION: z
+    .string()
+    .min(1)
+    .refine((v) => {
+      try {
+        return durationMs(v as Duration) > 0;
+      } catch {
+        return false;
+      }
+    }, "expected a duration, e.g. '3 days' or '36 hours'")
+    .default('1 day'),
+  /** `false` skips the start-up checks of the namespace (search attributes, retention). @default true */
+  TEMPORAL_STARTUP_CHECKS: z.enum(['true', 'false']).default('true'),
+  /** Binaries of the local cluster (`npm run cluster`, src/cluster/binaries.ts); otherwise PATH, the cache, then `go install`. */
+  TEMPORAL_SERVER_PATH: z.string().min(1).optional(),
+  TEMPORAL_SQL_TOOL_PATH: z.string().min(1).optional(),
+  TEMPORAL_UI_SERVER_PATH: z.string().min(1).optional(),
   /** Where the dev server keeps its SQLite file (so a restart keeps histories). @default .data */
   DATA_DIR: z.string().min(1).default('.data'),
   /** Port the provider sandbox listens on; 0 picks a free one. @default 0 */

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { assertPortFree } from '../cluster/ports';
 import { customSearchAttributes } from '../contracts/search-attributes';
 import { TemporalCliNotFoundError, resolveTemporalCli, type CliSource } from './temporal-cli';
 
@@ -34,6 +35,12 @@ export interface DevServer {
  * download is tried last (it needs internet), and if that fails too, the error names every way.
  */
 export async function startDevServer(options: DevServerOptions = {}): Promise<DevServer> {
+  // A port already taken is an error naming it: otherwise the SDK would report the server as started and
+  // every client would reach whatever holds the port (a stale dev server) and time out.
+  if (options.port)
+    await assertPortFree(options.port, 'Temporal dev server gRPC frontend', 'Set TEMPORAL_DEV_PORT to a free port');
+  if (options.uiPort)
+    await assertPortFree(options.uiPort, 'Temporal dev server Web UI', 'Set TEMPORAL_UI_PORT to a free port');
   let cli: DevServer['cli'];
   let executable: { type: 'existing-path'; path: string } | { type: 'cached-download' };
   let notFound: TemporalCliNotFoundError | undefined;

@@ -1,7 +1,9 @@
 import { runServer } from '../process/lifecycle';
 import { dataConverterFromConfig } from '../codec/data-converter';
 import { loadConfig } from '../config/config';
-import { createLogger } from '../observability/logger';
+import { createLogger, type Logger } from '../observability/logger';
+import { cliConnectionFlags, connectClient, temporalSettings, type TemporalSettings } from '../temporal/connection';
+import { NamespaceCheckError, startupCheck } from '../temporal/namespace-checks';
 import { documentsWebhooks } from './providers';
 import { secretList } from './secrets';
 import { startReceiver } from './server';
@@ -13,7 +15,10 @@ import { startReceiver } from './server';
 async function main(): Promise<{ close(): Promise<void> }> {
   const config = loadConfig();
   const logger = createLogger({ name: 'webhooks', level: config.LOG_LEVEL });
-  const address = config.TEMPORAL_ADDRESS ?? `127.0.0.1:${config.TEMPORAL_DEV_PORT}`;
+  // Address, namespace, TLS/mTLS and API key: src/temporal/connection.ts (the starter reads the same variables).
+  const settings = temporalSettings(config);
+  const address = settings.address;
+  await checkNamespaceAtStart(settings, config, logger);
   const secrets = secretList({
     name: 'WEBHOOK_DOCUMENTS_SECRETS',
     value: config.WEBHOOK_DOCUMENTS_SECRETS,
@@ -46,6 +51,35 @@ async function main(): Promise<{ close(): Promise<void> }> {
   logger.info({ event: 'receiver.ready', url: receiver.url, temporal: address }, 'webhook receiver listening');
 
   return receiver;
+}
+
+/**
+ * The namespace's search attributes and retention (deduplication lasts as long as the retention), checked
+ * once at start when Temporal answers: a failure stops the receiver with the command that fixes it. Temporal
+ * being down is no reason not to start (the receiver answers 503 until it is back): the check is then skipped.
+ */
+async function checkNamespaceAtStart(
+  settings: TemporalSettings,
+  config: ReturnType<typeof loadConfig>,
+  logger: Logger,
+): Promise<void> {
+  if (config.TEMPORAL_STARTUP_CHECKS === 'false') return;
+  let connection;
+  try {
+    connection = await connectClient(settings, { connectTimeout: config.WEBHOOK_START_TIMEOUT_MS });
+  } catch (err) {
+    logger.warn({ event: 'temporal.check', checked: false }, `start-up check skipped: ${(err as Error).message}`);
+    return;
+  }
+  try {
+    await startupCheck(connection, config, cliConnectionFlags(settings));
+    logger.info({ event: 'temporal.check', namespace: settings.namespace, checked: true }, 'namespace checked');
+  } catch (err) {
+    if (err instanceof NamespaceCheckError) throw err;
+    logger.warn({ event: 'temporal.check', checked: false }, `start-up check skipped: ${(err as Error).message}`);
+  } finally {
+    await connection.close();
+  }
 }
 
 runServer('Webhook receiver', main);

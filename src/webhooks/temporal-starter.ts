@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { Client, Connection, isGrpcServiceError } from '@temporalio/client';
+import { Client, isGrpcServiceError, type Connection } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError, type DataConverter } from '@temporalio/common';
+import { lazyClientConnection, temporalSettingsFromEnv, type TemporalSettings } from '../temporal/connection';
 import type { processWebhookEvent, WebhookEventInput } from '../workflows/process-webhook-event.workflow';
 
 export interface TemporalStarterOptions {
@@ -18,6 +19,11 @@ export interface TemporalStarterOptions {
   startTimeoutMs?: number;
   /** Payload codecs (encryption): the event reaches the history encrypted like every other payload. */
   dataConverter?: DataConverter;
+  /**
+   * TLS, mTLS and API key. When omitted, read from the environment (`TEMPORAL_TLS_*`, `TEMPORAL_API_KEY(_FILE)`,
+   * src/temporal/connection.ts); `null`: plaintext, no key. Certificate files are read at each (re)connect.
+   */
+  security?: Pick<TemporalSettings, 'tls' | 'apiKey' | 'apiKeyFile'> | null;
 }
 
 export type StartOutcome =
@@ -57,9 +63,18 @@ function grpcCode(err: unknown): number | undefined {
 export class TemporalStarter {
   private pending: Promise<{ connection: Connection; client: Client }> | null = null;
   private readonly startTimeoutMs: number;
+  private readonly settings: TemporalSettings;
 
   constructor(private readonly options: TemporalStarterOptions) {
     this.startTimeoutMs = options.startTimeoutMs ?? 3000;
+    const security = options.security === undefined ? temporalSettingsFromEnv(process.env) : (options.security ?? {});
+    this.settings = {
+      address: options.address,
+      namespace: options.namespace ?? 'default',
+      tls: security.tls,
+      apiKey: security.apiKey,
+      apiKeyFile: security.apiKeyFile,
+    };
   }
 
   async start(event: WebhookEventInput): Promise<StartOutcome> {
@@ -105,8 +120,8 @@ export class TemporalStarter {
   }
 
   private async open(deadline: number): Promise<{ connection: Connection; client: Client }> {
-    const connection = Connection.lazy({
-      address: this.options.address,
+    // Certificates are read here, at each (re)connect: a rotated client certificate is used from the next one.
+    const connection = lazyClientConnection(this.settings, {
       connectTimeout: Math.max(1, deadline - Date.now()),
       // Reconnect quickly once Temporal is back (gRPC's default backoff grows to two minutes).
       channelArgs: { 'grpc.initial_reconnect_backoff_ms': 200, 'grpc.max_reconnect_backoff_ms': 2000 },

@@ -1,5 +1,4 @@
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import { Client } from '@temporalio/client';
 import { dataConverterFromConfig } from '../codec/data-converter';
 import { loadConfig } from '../config/config';
 import { integrations } from '../integrations';
@@ -8,6 +7,14 @@ import { ControlPlane } from '../control/control-plane';
 import { IntegrationEngine } from '../integrations/runtime/engine';
 import { MemoryFallbackCache, RedisFallbackCache } from '../integrations/runtime/fallback-cache';
 import { createLogger, type Logger } from '../observability/logger';
+import {
+  cliConnectionFlags,
+  connectClient,
+  connectWorker,
+  describeSettings,
+  temporalSettings,
+} from '../temporal/connection';
+import { startupCheck } from '../temporal/namespace-checks';
 import { installTemporalRuntime } from './runtime';
 import { createWorkers, runWorkers } from './worker';
 
@@ -18,14 +25,18 @@ async function main(): Promise<void> {
   installTemporalRuntime(logger);
   // Before connecting: a bad key stops the process at start-up, not on its first payload.
   const dataConverter = dataConverterFromConfig(process.env);
-  const address = config.TEMPORAL_ADDRESS ?? `127.0.0.1:${config.TEMPORAL_DEV_PORT}`;
-  const connection = await NativeConnection.connect({ address }).catch((err: Error) => {
-    throw new Error(
-      `Cannot reach Temporal at ${address} (${err.message}). Start it (npm start) or set TEMPORAL_ADDRESS.`,
-    );
-  });
+  // Address, namespace, TLS/mTLS and API key: one module (src/temporal/connection.ts) for every process.
+  const settings = temporalSettings(config);
+  const address = settings.address;
+  const connection = await connectWorker(settings);
   // Circuit breakers and kill switches live in Temporal; reading them needs a client connection.
-  const clientConnection = await Connection.connect({ address });
+  const clientConnection = await connectClient(settings);
+  // The namespace has what the workflows need (search attributes, retention): else stop now, saying how to fix it.
+  const checked = await startupCheck(clientConnection, config, cliConnectionFlags(settings));
+  logger.info(
+    { event: 'temporal.check', namespace: settings.namespace, checked },
+    `connected to ${address} (${describeSettings(settings)})`,
+  );
   const control = new ControlPlane({
     client: new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE, dataConverter }),
     logger: logger.child({ component: 'control' }),
