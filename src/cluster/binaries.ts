@@ -1,7 +1,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheDir } from '../devserver/temporal-cli';
-import { findGo, findOnPath, goInstall, probeVersion } from './go';
+import { findGo, findOnPath, goInstall, probeVersion } from '../devserver/go';
 import {
   TEMPORAL_SERVER_MODULE,
   TEMPORAL_SERVER_VERSION,

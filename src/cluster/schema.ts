@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Client as PgClient } from 'pg';
-import { findGo, goModuleDir } from './go';
+import { findGo, goModuleDir } from '../devserver/go';
 import { TEMPORAL_SERVER_MODULE, TEMPORAL_SERVER_VERSION } from './versions';
 
 const execFileAsync = promisify(execFile);

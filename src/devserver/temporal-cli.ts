@@ -1,10 +1,7 @@
-import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { delimiter, join } from 'node:path';
-import { promisify } from 'node:util';
-
-const execFileAsync = promisify(execFile);
+import { join } from 'node:path';
+import { findOnPath, goInstall, probeVersion as probe } from './go';
 
 /**
  * The Temporal CLI release built from source when no binary is at hand.
@@ -88,7 +85,14 @@ export async function resolveTemporalCli(options: ResolveOptions = {}): Promise<
   const go = findOnPath('go', env);
   if (go) {
     try {
-      await goInstall(go, cached, env, progress);
+      await goInstall(
+        go,
+        TEMPORAL_CLI_VERSION,
+        [{ pkg: TEMPORAL_CLI_MODULE, builtAs: 'temporal', target: cached }],
+        env,
+        progress,
+        'the Temporal CLI',
+      );
       const version = await probe(cached);
       if (version) return { path: cached, source: 'go-install', version: stampVersion(version) };
       tried.push(`go install: built ${cached} but it does not run`);
@@ -117,71 +121,4 @@ export function notFoundMessage(tried: string[], cached: string): string {
 /** `go install` leaves the CLI's own version unset (`0.0.0-DEV`); we know which one we built. */
 function stampVersion(line: string): string {
   return line.replace('0.0.0-DEV', TEMPORAL_CLI_VERSION.replace(/^v/, ''));
-}
-
-async function probe(path: string): Promise<string | undefined> {
-  try {
-    const { stdout } = await execFileAsync(path, ['--version'], { timeout: 15_000 });
-    return stdout.split('\n')[0]?.trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function findOnPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
-  for (const dir of (env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, name);
-    if (existsSync(candidate)) return candidate;
-  }
-  return undefined;
-}
-
-/**
- * Builds the pinned CLI into a scratch directory next to the cache, then renames it into place, so an
- * interrupted build never leaves a half-written binary where the next run would trust it.
- */
-async function goInstall(go: string, target: string, env: NodeJS.ProcessEnv, progress: (line: string) => void) {
-  const targetDir = join(target, '..');
-  mkdirSync(join(targetDir, '..'), { recursive: true });
-  const scratch = mkdtempSync(join(targetDir, '..', '.build-'));
-  const started = Date.now();
-  progress(
-    `Building the Temporal CLI ${TEMPORAL_CLI_VERSION} with \`go install\` (first run only; takes a few minutes)`,
-  );
-  let downloads = 0;
-  let compiled = 0;
-  const ticker = setInterval(() => {
-    const secs = Math.round((Date.now() - started) / 1000);
-    progress(`  ... ${secs}s: ${downloads} modules downloaded, ${compiled} packages compiled`);
-  }, 15_000);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const child = spawn(go, ['install', '-v', `${TEMPORAL_CLI_MODULE}@${TEMPORAL_CLI_VERSION}`], {
-        env: { ...env, GOBIN: scratch },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      let tail = '';
-      child.stderr.setEncoding('utf8');
-      child.stderr.on('data', (chunk: string) => {
-        for (const line of chunk.split('\n')) {
-          if (line.startsWith('go: downloading')) downloads++;
-          else if (line.trim()) compiled++;
-        }
-        tail = (tail + chunk).slice(-2000);
-      });
-      child.on('error', reject);
-      child.on('exit', (code) =>
-        code === 0
-          ? resolve()
-          : reject(new Error(`exited with ${code}: ${tail.trim().split('\n').slice(-5).join(' | ')}`)),
-      );
-    });
-    mkdirSync(targetDir, { recursive: true });
-    renameSync(join(scratch, 'temporal'), target);
-    progress(`Built ${target} in ${Math.round((Date.now() - started) / 1000)}s`);
-  } finally {
-    clearInterval(ticker);
-    rmSync(scratch, { recursive: true, force: true });
-  }
 }

@@ -146,11 +146,10 @@ describe('transport failures', () => {
 
   it('classifies a read slower than the headers timeout as a retryable Timeout', async () => {
     await faultOnce('GET', '/payments/hello', 'latency', { ms: 3_000 });
-    const started = performance.now();
     const f = await failureOf(call('hello'));
     expect(f).toMatchObject({ type: FailureType.Timeout, nonRetryable: false });
+    // Ended by our headers timeout, not by the provider's 3 s answer.
     expect(detailsOf(f).code).toBe('UND_ERR_HEADERS_TIMEOUT');
-    expect(performance.now() - started).toBeLessThan(2_900);
   });
 
   it('classifies a write whose connection is reset after it was applied (commit-then-reset) as OutcomeUnknown', async () => {

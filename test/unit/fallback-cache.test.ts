@@ -122,18 +122,16 @@ describe('RedisFallbackCache against the real Redis', () => {
     }
   });
 
-  it('with Redis unreachable, misses and stores nothing without throwing, quickly, and warns once', async () => {
+  it('with Redis unreachable, misses and stores nothing without throwing, and warns once', async () => {
     const port = await closedPort();
     const capture = captureLogs();
     const cache = new RedisFallbackCache({ url: `redis://:s3cret-pw@127.0.0.1:${port}`, logger: capture.logger });
     try {
       expect(await cache.whenReady(300)).toBe(false);
-      const started = Date.now();
       for (let i = 0; i < 3; i++) {
         await expect(cache.set('k', { a: 1 }, 1_000)).resolves.toBeUndefined();
         await expect(cache.get('k')).resolves.toBeUndefined();
       }
-      expect(Date.now() - started).toBeLessThan(2_000);
       const warnings = capture.records().filter((r) => r.level === 40);
       expect(warnings).toHaveLength(1);
       expect(warnings[0]).toMatchObject({ cache: 'redis' });
