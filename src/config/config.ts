@@ -99,6 +99,13 @@ export const configSchema = z.object({
   SANDBOX_MTLS_DIR: z.string().min(1).optional(),
   /** Where the sandbox POSTs its signed webhooks (the receiver). */
   SANDBOX_WEBHOOK_TARGET: z.url().optional(),
+  /**
+   * Interface of every process's operations port (`/livez`, `/readyz`), kept apart from the public ports.
+   * `0.0.0.0` in a container, so the orchestrator's probes reach it. @default 127.0.0.1
+   */
+  OPS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Operations port of a worker (`/livez`; `/readyz`: polling and Temporal reachable); 0 picks a free one. @default 0 */
+  WORKER_OPS_PORT: port.default(0),
   /** Interface the webhook receiver listens on (`0.0.0.0` in a container). @default 127.0.0.1 */
   WEBHOOK_HOST: z.string().min(1).default('127.0.0.1'),
   /** Port of the webhook receiver; 0 picks a free one (announced in its ready line). @default 0 */

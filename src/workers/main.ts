@@ -1,4 +1,4 @@
-import { Client } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
 import { dataConverterFromConfig } from '../codec/data-converter';
 import { loadConfig } from '../config/config';
 import { integrations } from '../integrations';
@@ -7,6 +7,7 @@ import { ControlPlane } from '../control/control-plane';
 import { IntegrationEngine } from '../integrations/runtime/engine';
 import { MemoryFallbackCache, RedisFallbackCache } from '../integrations/runtime/fallback-cache';
 import { createLogger, type Logger } from '../observability/logger';
+import { startOpsServer } from '../observability/ops-server';
 import {
   cliConnectionFlags,
   connectClient,
@@ -16,6 +17,7 @@ import {
 } from '../temporal/connection';
 import { startupCheck } from '../temporal/namespace-checks';
 import { installTemporalRuntime } from './runtime';
+import type { Worker } from '@temporalio/worker';
 import { createWorkers, runWorkers } from './worker';
 
 /** Worker process: serves the workflow queue and every integration's activity queue. */
@@ -28,9 +30,33 @@ async function main(): Promise<void> {
   // Address, namespace, TLS/mTLS and API key: one module (src/temporal/connection.ts) for every process.
   const settings = temporalSettings(config);
   const address = settings.address;
+  // Live while the event loop answers; ready once every worker polls and Temporal answers (a Temporal
+  // outage makes the worker not ready, never dead: restarting it would not bring Temporal back). Up
+  // first, so a worker still bundling its workflows answers live and not ready.
+  let workers: Worker[] = [];
+  const reach: { connection?: Connection } = {};
+  const ops = await startOpsServer({
+    name: 'worker',
+    host: config.OPS_HOST,
+    port: config.WORKER_OPS_PORT,
+    logger,
+    checks: [
+      { name: 'polling', check: () => workers.length > 0 && workers.every((w) => w.getState() === 'RUNNING') },
+      {
+        name: 'temporal',
+        check: async () => {
+          const probe = reach.connection;
+          if (!probe) return false;
+          await probe.withDeadline(Date.now() + 1_500, () => probe.workflowService.getSystemInfo({}));
+          return true;
+        },
+      },
+    ],
+  });
   const connection = await connectWorker(settings);
   // Circuit breakers and kill switches live in Temporal; reading them needs a client connection.
   const clientConnection = await connectClient(settings);
+  reach.connection = clientConnection;
   // The namespace has what the workflows need (search attributes, retention): else stop now, saying how to fix it.
   const checked = await startupCheck(clientConnection, config, cliConnectionFlags(settings));
   logger.info(
@@ -59,7 +85,7 @@ async function main(): Promise<void> {
   const checker = new IntegrationEngine({ logger: logger.child({ component: 'integration' }) });
   await checkIntegrations(checker, logger);
   await checker.close();
-  const workers = await createWorkers({ connection, namespace: config.TEMPORAL_NAMESPACE, runtime, dataConverter });
+  workers = await createWorkers({ connection, namespace: config.TEMPORAL_NAMESPACE, runtime, dataConverter });
   const stop = () => workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown());
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
@@ -69,10 +95,12 @@ async function main(): Promise<void> {
       address,
       taskQueues: workers.map((w) => w.options.taskQueue),
       payloadEncryption: dataConverter ? 'aes-256-gcm' : 'off',
+      health: ops.url,
     },
     'worker ready',
   );
   await runWorkers(workers);
+  await ops.close();
   await control.close();
   await runtime.close();
   await fallbackCache.close();
