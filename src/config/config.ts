@@ -106,6 +106,10 @@ export const configSchema = z.object({
   OPS_HOST: z.string().min(1).default('127.0.0.1'),
   /** Operations port of a worker (`/livez`; `/readyz`: polling and Temporal reachable); 0 picks a free one. @default 0 */
   WORKER_OPS_PORT: port.default(0),
+  /** Operations port of the webhook receiver (`/livez`, `/readyz`, its statistics); 0 picks a free one. @default 0 */
+  WEBHOOK_OPS_PORT: port.default(0),
+  /** Operations port of the codec server (`/livez`, `/readyz`); 0 picks a free one. @default 0 */
+  CODEC_OPS_PORT: port.default(0),
   /** Interface the webhook receiver listens on (`0.0.0.0` in a container). @default 127.0.0.1 */
   WEBHOOK_HOST: z.string().min(1).default('127.0.0.1'),
   /** Port of the webhook receiver; 0 picks a free one (announced in its ready line). @default 0 */
