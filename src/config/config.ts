@@ -133,6 +133,25 @@ export const configSchema = z.object({
   WEBHOOK_START_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(3_000),
   /** `Retry-After` sent with a 503. @default 5 seconds */
   WEBHOOK_RETRY_AFTER_SECONDS: z.coerce.number().int().min(1).max(3600).default(5),
+  /** An idle keep-alive connection to the receiver is closed after this. @default 5000 ms */
+  WEBHOOK_KEEPALIVE_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
+  /** Request heads larger than this get 431. @default 16384 bytes */
+  WEBHOOK_MAX_HEADER_BYTES: z.coerce.number().int().min(1024).max(65_536).default(16_384),
+  /** Open connections the receiver keeps at most; further ones are dropped. @default 1024 */
+  WEBHOOK_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(100_000).default(1_024),
+  /**
+   * Proxies (IPs or CIDRs, comma-separated) in front of the receiver whose `X-Forwarded-For` is believed
+   * for the allow-lists; any other peer's `X-Forwarded-For` is ignored. @default none
+   */
+  WEBHOOK_TRUSTED_PROXIES: z.string().optional(),
+  /**
+   * `true` refuses documents deliveries that carry only `x-turbodocx-signature` (which does not sign the
+   * timestamp, so a captured delivery could be replayed with a fresh one): Standard Webhooks is required.
+   * @default true
+   */
+  WEBHOOK_DOCUMENTS_REQUIRE_SIGNED_TIMESTAMP: z.enum(['true', 'false']).default('true'),
+  /** Addresses (IPs or CIDRs, comma-separated) the documents provider delivers from; others get 403. @default any */
+  WEBHOOK_DOCUMENTS_ALLOW_FROM: z.string().optional(),
   /**
    * Payload encryption keys (AES-256-GCM), `id:base64key` pairs, comma-separated; the first encrypts, every
    * one decrypts (rotation: put the new key first, keep the old ones while histories need them). Unset: no
@@ -149,6 +168,28 @@ export const configSchema = z.object({
   CODEC_CORS_ORIGINS: z.string().min(1).default('http://127.0.0.1:8233,http://localhost:8233'),
   /** Codec server requests larger than this get 413. @default 4194304 bytes */
   CODEC_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(67_108_864).default(4_194_304),
+  /** A client must send its headers to the codec server within this time. @default 5000 ms */
+  CODEC_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
+  /** A client must send its whole request to the codec server within this time. @default 30000 ms */
+  CODEC_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(30_000),
+  /**
+   * JWKS of the identity provider that signs the users' access tokens (https URL). Set: every request
+   * needs `Authorization: Bearer <JWT>` (401 otherwise) and a role allowed for it (403). Unset: no auth,
+   * and the codec server refuses to listen beyond loopback. @default unset
+   */
+  CODEC_AUTH_JWKS_URL: z.url().optional(),
+  /** `iss` the tokens must carry (required with CODEC_AUTH_JWKS_URL). */
+  CODEC_AUTH_ISSUER: z.string().min(1).optional(),
+  /** `aud` the tokens must carry (required with CODEC_AUTH_JWKS_URL). */
+  CODEC_AUTH_AUDIENCE: z.string().min(1).optional(),
+  /** Claim holding the caller's roles (a string or a list; a dotted path such as `realm_access.roles`). @default roles */
+  CODEC_AUTH_ROLES_CLAIM: z.string().min(1).default('roles'),
+  /**
+   * What each role may do, JSON: `{"<role>": {"decode": ["<namespace>" | "*"], "encode": [...]}}`, e.g.
+   * `{"operator":{"decode":["default"]},"admin":{"decode":["*"],"encode":["*"]}}`. A role not listed may do
+   * nothing. Required with CODEC_AUTH_JWKS_URL.
+   */
+  CODEC_AUTH_ROLES: z.string().min(1).optional(),
   /**
    * Redis for the fallback cache of user-flow reads (`redis://[:password@]host:port[/db]`, `rediss://` for
    * TLS), shared by every worker. Unset: each worker keeps its own in-memory cache. May hold a password:

@@ -30,7 +30,15 @@ async function main(): Promise<{ close(): Promise<void> }> {
   const receiver = await startReceiver({
     host: config.WEBHOOK_HOST,
     port: config.WEBHOOK_PORT,
-    providers: [{ definition: documentsWebhooks, secrets }],
+    providers: [
+      {
+        definition: documentsWebhooks,
+        secrets,
+        requireSignedTimestamp: config.WEBHOOK_DOCUMENTS_REQUIRE_SIGNED_TIMESTAMP === 'true',
+        allowFrom: list(config.WEBHOOK_DOCUMENTS_ALLOW_FROM),
+      },
+    ],
+    trustedProxies: list(config.WEBHOOK_TRUSTED_PROXIES),
     temporal: {
       address,
       namespace: config.TEMPORAL_NAMESPACE,
@@ -42,15 +50,33 @@ async function main(): Promise<{ close(): Promise<void> }> {
       headersTimeoutMs: config.WEBHOOK_HEADERS_TIMEOUT_MS,
       requestTimeoutMs: config.WEBHOOK_REQUEST_TIMEOUT_MS,
       toleranceSeconds: config.WEBHOOK_TOLERANCE_SECONDS,
+      keepAliveTimeoutMs: config.WEBHOOK_KEEPALIVE_TIMEOUT_MS,
+      maxHeaderBytes: config.WEBHOOK_MAX_HEADER_BYTES,
+      maxConnections: config.WEBHOOK_MAX_CONNECTIONS,
     },
+    // Statistics and health on a private port only (never on the public one).
+    ops: { host: config.OPS_HOST, port: config.WEBHOOK_OPS_PORT },
     retryAfterSeconds: config.WEBHOOK_RETRY_AFTER_SECONDS,
     logger,
   });
-  process.stdout.write(`${JSON.stringify({ event: 'receiver.listening', url: receiver.url })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ event: 'receiver.listening', url: receiver.url, opsUrl: receiver.opsUrl })}\n`,
+  );
   // Temporal is connected on the first webhook: the receiver is up (and answers 503) even while it is down.
-  logger.info({ event: 'receiver.ready', url: receiver.url, temporal: address }, 'webhook receiver listening');
+  logger.info(
+    { event: 'receiver.ready', url: receiver.url, opsUrl: receiver.opsUrl, temporal: address },
+    `webhook receiver listening; statistics at ${receiver.opsUrl}/stats`,
+  );
 
   return receiver;
+}
+
+/** A comma-separated list, empty entries dropped. */
+function list(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 }
 
 /**

@@ -44,10 +44,25 @@ const envelopeSchema = z.object({
 const jobId = z.string().regex(/^[\w-]{1,100}$/, 'expected 1-100 letters, digits, _ or -');
 const documentUrl = z.url({ protocol: /^https?$/ }).max(2048);
 
-const documentEventData: Record<string, z.ZodType<{ jobId: string; documentUrl?: string }>> = {
-  'document.completed': z.object({ jobId, documentUrl }),
-  'document.failed': z.object({ jobId, documentUrl: documentUrl.optional(), error: z.string().max(500).optional() }),
-};
+// A Map, not an object: a type named `constructor`, `__proto__` or `toString` is an unknown type, not a
+// property of Object.prototype.
+const documentEventData = new Map<string, z.ZodType<{ jobId: string; documentUrl?: string }>>([
+  ['document.completed', z.object({ jobId, documentUrl })],
+  ['document.failed', z.object({ jobId, documentUrl: documentUrl.optional(), error: z.string().max(500).optional() })],
+]);
+
+/**
+ * `JSON.parse` without `__proto__` keys: JSON.parse makes them own properties, but any later copy by
+ * assignment (`target[key] = value`) would set a prototype instead, and a schema would then read fields
+ * inherited from it. Every other key, `constructor` included, stays a plain own property.
+ */
+export function parseJsonSafely(text: string): { ok: true; value: unknown } | { ok: false } {
+  try {
+    return { ok: true, value: JSON.parse(text, (key, value: unknown) => (key === '__proto__' ? undefined : value)) };
+  } catch {
+    return { ok: false };
+  }
+}
 
 /** The documents provider (TurboDocx-like): both its signature schemes, job events. */
 export const documentsWebhooks: WebhookProviderDefinition = {
@@ -57,7 +72,7 @@ export const documentsWebhooks: WebhookProviderDefinition = {
     const envelope = envelopeSchema.safeParse(body);
     if (!envelope.success) return { ok: false, issues: issuesOf(envelope.error) };
     const { id, type, createdAt } = envelope.data;
-    const dataSchema = documentEventData[type];
+    const dataSchema = documentEventData.get(type);
     // Unknown types are accepted (and recorded as ignored by the workflow) but carry no data along.
     if (!dataSchema) return { ok: true, event: { provider: 'documents', eventId: id, type, createdAt, data: {} } };
     const data = dataSchema.safeParse(envelope.data.data);

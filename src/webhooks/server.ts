@@ -1,9 +1,10 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { addressList, createEdgeServer, EdgeRejection, listenEdge, peerAddress } from '../http/edge-server';
 import type { Logger } from '../observability/logger';
+import { startOpsServer, type OpsServer } from '../observability/ops-server';
 import { WORKFLOWS_TASK_QUEUE } from '../contracts/task-queues';
 import type { WebhookEventInput } from '../workflows/process-webhook-event.workflow';
-import type { WebhookProviderDefinition } from './providers';
+import { parseJsonSafely, type WebhookProviderDefinition } from './providers';
 import type { SecretList } from './secrets';
 import { ReceiverStats, type ReceiverStatsSnapshot } from './stats';
 import { TemporalStarter, type TemporalStarterOptions } from './temporal-starter';
@@ -13,16 +14,35 @@ export interface ReceiverProvider {
   definition: WebhookProviderDefinition;
   /** Every secret currently valid for this provider (several during a rotation). Secret: never logged. */
   secrets: SecretList | readonly string[];
+  /**
+   * Refuse deliveries that do not carry the Standard Webhooks signature, the scheme that signs the
+   * timestamp (401 `signed_timestamp_required`). Without it, a captured delivery can be replayed with its
+   * Standard Webhooks headers stripped and a fresh (unsigned) timestamp: only deduplication stops it.
+   * @default false
+   */
+  requireSignedTimestamp?: boolean;
+  /**
+   * Source addresses (IPs, CIDRs) this provider delivers from; any other gets 403 `source_not_allowed`.
+   * Behind a proxy, the address is taken from `X-Forwarded-For` only when the peer is one of
+   * {@link ReceiverOptions.trustedProxies}. @default any address
+   */
+  allowFrom?: readonly string[];
 }
 
 export interface ReceiverLimits {
   /** Larger bodies get 413, chunked ones included: reading stops at the cap. @default 65536 bytes */
   maxBodyBytes?: number;
-  /** Time a client has to send its request headers. @default 5000 ms */
+  /** Time a client has to send its request headers (slowloris is cut with 408). @default 5000 ms */
   headersTimeoutMs?: number;
   /** Time a client has to send its whole request (slow bodies are cut off with 408). @default 10000 ms */
   requestTimeoutMs?: number;
-  /** Accepted clock skew of `webhook-timestamp`, both directions. @default 300 seconds */
+  /** An idle keep-alive connection is closed after this. @default 5000 ms */
+  keepAliveTimeoutMs?: number;
+  /** Larger request heads get 431. @default 16384 bytes */
+  maxHeaderBytes?: number;
+  /** Open connections at most; further ones are dropped at once. @default 1024 */
+  maxConnections?: number;
+  /** Accepted clock skew of `webhook-timestamp`, both directions, both schemes. @default 300 seconds */
   toleranceSeconds?: number;
 }
 
@@ -32,6 +52,8 @@ export interface ReceiverOptions {
   /** @default 127.0.0.1 */
   host?: string;
   providers: ReceiverProvider[];
+  /** Proxies (IPs, CIDRs) whose `X-Forwarded-For` is believed for allow-lists. @default none */
+  trustedProxies?: readonly string[];
   temporal: {
     /** host:port; the receiver starts (and answers 503) even when nothing listens there yet. */
     address: string;
@@ -45,12 +67,17 @@ export interface ReceiverOptions {
     dataConverter?: TemporalStarterOptions['dataConverter'];
   };
   limits?: ReceiverLimits;
+  /**
+   * The operations port (`/livez`, `/readyz`: Temporal reachable and secrets loaded, `/stats`), apart
+   * from the public one. @default none (tests and benchmarks read {@link Receiver.stats})
+   */
+  ops?: { host: string; port: number };
   /** `Retry-After` of a 503. @default 5 seconds */
   retryAfterSeconds?: number;
   /** Passed to `processWebhookEvent`: how long it waits for a workflow to signal. @default its own (5 x 2 s) */
   waiter?: WebhookEventInput['waiter'];
   logger: Logger;
-  /** Clock for the timestamp window (tests). The library re-checks with the real clock. @default Date.now */
+  /** Clock for the timestamp window (tests). @default Date.now */
   now?: () => number;
   /**
    * Benchmark baseline only: answer 200 right after verification and validation, start nothing.
@@ -62,30 +89,14 @@ export interface ReceiverOptions {
 export interface Receiver {
   /** e.g. `http://127.0.0.1:54321` */
   url: string;
+  /** The operations port's URL, when {@link ReceiverOptions.ops} was given. */
+  opsUrl?: string;
   stats(): ReceiverStatsSnapshot;
   close(): Promise<void>;
 }
 
-interface Reply {
-  status: number;
-  body: Record<string, unknown>;
-  headers?: Record<string, string>;
-}
-
-/** A refusal: its reason is the log field, the counter and the error code of the response. */
-class Rejection {
-  constructor(
-    readonly status: number,
-    readonly reason: string,
-    readonly headers: Record<string, string> = {},
-    readonly detail?: string[],
-  ) {}
-}
-
-const route = /^\/webhooks\/([^/]+)\/?$/;
-
-function headerValue(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name];
+function headerValue(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
   return Array.isArray(value) ? value.join(', ') : value;
 }
 
@@ -97,34 +108,39 @@ function isJson(contentType: string | undefined): boolean {
   return params.every((p) => !p.startsWith('charset=') || p === 'charset=utf-8' || p === 'charset="utf-8"');
 }
 
-/**
- * Reads at most `limit` bytes; resolves `too-large` as soon as the body goes past it (nothing more is
- * kept) and `gone` when the client disconnected or was cut off by a timeout.
- */
-function readCapped(req: IncomingMessage, limit: number): Promise<Buffer | 'too-large' | 'gone'> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= limit) {
-        chunks.push(chunk);
-        return;
-      }
-      req.off('data', onData);
-      chunks.length = 0;
-      resolve('too-large');
-    };
-    req.on('data', onData);
-    req.once('end', () => resolve(Buffer.concat(chunks, size)));
-    req.once('error', () => resolve('gone'));
-    // After 'end' this is a no-op; without it, a client that vanished without an error would hang here.
-    req.once('close', () => resolve('gone'));
-  });
-}
-
 // Exact bytes: no lossy replacement characters, and a BOM stays part of what was signed.
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+const reject = (status: number, reason: string, detail?: string, headers: Record<string, string> = {}) =>
+  new EdgeRejection(status, reason, detail, headers);
+
+/** What each refusal tells the sender to do (never a secret, a signature or the body). */
+const details: Readonly<Record<string, string>> = {
+  missing_signature: 'sign the request (webhook-signature or the provider header)',
+  missing_webhook_id: 'send webhook-id with webhook-signature',
+  missing_timestamp: 'send webhook-timestamp (seconds since the epoch)',
+  invalid_timestamp: 'webhook-timestamp must be whole seconds since the epoch',
+  timestamp_too_old: 'webhook-timestamp is outside the accepted window: check the sender clock',
+  timestamp_too_new: 'webhook-timestamp is outside the accepted window: check the sender clock',
+  unsupported_signature_version: 'sign with v1',
+  signature_mismatch: 'the signature does not match the body with any current secret',
+};
+
+interface Route {
+  definition: WebhookProviderDefinition;
+  secrets: SecretList;
+  standard: StandardWebhooksVerifier;
+  requireSignedTimestamp: boolean;
+  allowFrom: { has(ip: string): boolean } | null;
+}
+
+/** What the checks before the body found, for the handler. */
+interface Admitted {
+  route: Route;
+  timestamp: string;
+  present: WebhookProviderDefinition['schemes'];
+}
+const admitted = new WeakMap<FastifyRequest, Admitted>();
 
 /**
  * The webhook receiver: verify on the raw bytes, validate, hand the event to Temporal, acknowledge.
@@ -135,15 +151,11 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
   const { logger } = options;
   const now = options.now ?? Date.now;
   const maxBodyBytes = options.limits?.maxBodyBytes ?? 64 * 1024;
-  const headersTimeout = options.limits?.headersTimeoutMs ?? 5_000;
-  const requestTimeout = options.limits?.requestTimeoutMs ?? 10_000;
   const toleranceSeconds = options.limits?.toleranceSeconds ?? 300;
   const retryAfter = String(options.retryAfterSeconds ?? 5);
-  if (headersTimeout > requestTimeout) {
-    throw new RangeError('limits.headersTimeoutMs must not exceed limits.requestTimeoutMs');
-  }
 
-  const providers = new Map(
+  // A Map: a provider segment such as `constructor` or `__proto__` is just an unknown provider.
+  const providers = new Map<string, Route>(
     options.providers.map((p) => {
       const secrets = typeof p.secrets === 'function' ? p.secrets : () => p.secrets as readonly string[];
       const standard = new StandardWebhooksVerifier(p.definition.name);
@@ -151,7 +163,12 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
       const initial = secrets();
       if (initial.length === 0) throw new Error(`no webhook secret configured for provider ${p.definition.name}`);
       standard.prepare(initial);
-      return [p.definition.name, { definition: p.definition, secrets, standard }] as const;
+      const requireSignedTimestamp = p.requireSignedTimestamp ?? false;
+      if (requireSignedTimestamp && !p.definition.schemes.some((s) => s.kind === 'standard-webhooks')) {
+        throw new Error(`provider ${p.definition.name} has no scheme that signs the timestamp to require`);
+      }
+      const allowFrom = p.allowFrom?.length ? addressList(p.allowFrom, `allow-list of ${p.definition.name}`) : null;
+      return [p.definition.name, { definition: p.definition, secrets, standard, requireSignedTimestamp, allowFrom }];
     }),
   );
   const stats = new ReceiverStats();
@@ -163,93 +180,125 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
     dataConverter: options.temporal.dataConverter,
   });
 
-  function reject(provider: string | undefined, rejection: Rejection, context: Record<string, unknown> = {}): Reply {
-    stats.reject(rejection.reason);
-    const level = rejection.status >= 500 ? 'error' : 'warn';
-    // Reason, status and IDs only: never headers, signatures, secrets or body contents.
-    logger[level](
-      { event: 'webhook.rejected', provider, reason: rejection.reason, status: rejection.status, ...context },
-      `webhook rejected: ${rejection.reason}`,
-    );
-    return {
-      status: rejection.status,
-      body: { ok: false, error: rejection.reason, ...(rejection.detail ? { issues: rejection.detail } : {}) },
-      headers: rejection.headers,
-    };
+  const app = createEdgeServer({
+    limits: {
+      maxBodyBytes,
+      headersTimeoutMs: options.limits?.headersTimeoutMs ?? 5_000,
+      requestTimeoutMs: options.limits?.requestTimeoutMs ?? 10_000,
+      keepAliveTimeoutMs: options.limits?.keepAliveTimeoutMs,
+      maxHeaderBytes: options.limits?.maxHeaderBytes,
+      maxConnections: options.limits?.maxConnections,
+    },
+    trustedProxies: options.trustedProxies,
+    onRejected(rejection, request, error) {
+      stats.reject(rejection.reason);
+      const level = rejection.status >= 500 ? 'error' : 'warn';
+      const provider = request ? providerOf(request) : undefined;
+      // Reason, status and IDs only: never headers, signatures, secrets or body contents.
+      logger[level](
+        {
+          event: 'webhook.rejected',
+          provider,
+          reason: rejection.reason,
+          status: rejection.status,
+          ...(request ? { peer: peerAddress(request) } : {}),
+          ...(rejection.status >= 500 && error instanceof Error ? { error: error.message } : {}),
+        },
+        `webhook rejected: ${rejection.reason}`,
+      );
+    },
+    errorBody: (r) => ({
+      ok: false,
+      error: r.reason,
+      ...(r.detail ? { message: r.detail } : {}),
+      ...(r.issues ? { issues: r.issues } : {}),
+    }),
+  });
+
+  function providerOf(request: FastifyRequest): string | undefined {
+    const name = (request.params as { provider?: unknown } | undefined)?.provider;
+    return typeof name === 'string' && providers.has(name) ? name : undefined;
   }
 
-  async function receive(providerName: string, req: IncomingMessage): Promise<Reply | null> {
-    const provider = providers.get(providerName);
-    if (!provider) return reject(undefined, new Rejection(404, 'unknown_provider'));
+  /** Every check that needs no body: a request that fails one is refused before its body is read. */
+  function admit(request: FastifyRequest): void {
+    const name = (request.params as { provider: string }).provider;
+    const route = providers.get(name);
+    if (!route) throw reject(404, 'unknown_provider', 'no such provider');
     stats.count('received');
-    if (req.method !== 'POST') return reject(providerName, new Rejection(405, 'method_not_allowed', { allow: 'POST' }));
-    if (!isJson(headerValue(req, 'content-type'))) {
-      return reject(providerName, new Rejection(415, 'unsupported_media_type'));
+    if (route.allowFrom && !route.allowFrom.has(request.ip)) {
+      throw reject(403, 'source_not_allowed', 'this address may not deliver webhooks for this provider');
     }
-    const declared = headerValue(req, 'content-length');
+    if (request.method !== 'POST') throw reject(405, 'method_not_allowed', 'use POST', { allow: 'POST' });
+    if (!isJson(headerValue(request, 'content-type'))) {
+      throw reject(415, 'unsupported_media_type', 'send Content-Type: application/json');
+    }
+    const declared = headerValue(request, 'content-length');
     if (declared !== undefined && Number(declared) > maxBodyBytes) {
-      return reject(providerName, new Rejection(413, 'payload_too_large', { connection: 'close' }));
+      throw reject(413, 'payload_too_large', `the body is over ${maxBodyBytes} bytes`);
     }
-
-    // Cheap header checks first: unsigned or stale requests are refused before their body is read.
-    const timestamp = headerValue(req, 'webhook-timestamp');
+    const timestamp = headerValue(request, 'webhook-timestamp');
     const fresh = checkTimestamp(timestamp, now(), toleranceSeconds);
-    if (!fresh.ok) return reject(providerName, new Rejection(401, fresh.reason));
-    const present = provider.definition.schemes.filter((s) =>
+    if (!fresh.ok) throw reject(401, fresh.reason, details[fresh.reason]);
+    const present = route.definition.schemes.filter((s) =>
       s.kind === 'standard-webhooks'
-        ? req.headers['webhook-signature'] !== undefined
-        : req.headers[s.header] !== undefined,
+        ? request.headers['webhook-signature'] !== undefined
+        : request.headers[s.header] !== undefined,
     );
-    if (present.length === 0) return reject(providerName, new Rejection(401, 'missing_signature'));
+    if (present.length === 0) throw reject(401, 'missing_signature', details.missing_signature);
+    if (route.requireSignedTimestamp && !present.some((s) => s.kind === 'standard-webhooks')) {
+      throw reject(
+        401,
+        'signed_timestamp_required',
+        'this provider must sign with Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature)',
+      );
+    }
+    admitted.set(request, { route, timestamp: timestamp ?? '', present });
+  }
 
-    const raw = await readCapped(req, maxBodyBytes);
-    if (raw === 'too-large') {
-      return reject(providerName, new Rejection(413, 'payload_too_large', { connection: 'close' }));
-    }
-    if (raw === 'gone') {
-      // Nobody to answer; a timeout was already logged and counted by the clientError handler.
-      logger.debug({ event: 'webhook.client_gone', provider: providerName }, 'client went away mid-body');
-      return null;
-    }
+  async function receive(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+    const admission = admitted.get(request);
+    if (!admission) throw new Error('request reached the handler without its checks');
+    const { route, timestamp, present } = admission;
+    const providerName = route.definition.name;
+    const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     let text: string;
     try {
       // Exact bytes matter: a lossy decode would let two different bodies share one signature.
       text = utf8.decode(raw);
     } catch {
-      return reject(providerName, new Rejection(400, 'invalid_encoding'));
+      throw reject(400, 'invalid_encoding', 'the body must be UTF-8');
     }
 
     // Verify on the raw bytes, every present scheme, before any parsing.
-    const secrets = provider.secrets();
+    const secrets = route.secrets();
     for (const scheme of present) {
       const verdict =
         scheme.kind === 'standard-webhooks'
-          ? provider.standard.verify(
+          ? route.standard.verify(
               text,
               {
-                id: headerValue(req, 'webhook-id'),
-                timestamp: timestamp ?? '',
-                signature: headerValue(req, 'webhook-signature') ?? '',
+                id: headerValue(request, 'webhook-id'),
+                timestamp,
+                signature: headerValue(request, 'webhook-signature') ?? '',
               },
               secrets,
             )
-          : verifyHexHmac(raw, headerValue(req, scheme.header) ?? '', secrets);
-      if (!verdict.ok) return reject(providerName, new Rejection(401, verdict.reason));
+          : verifyHexHmac(raw, headerValue(request, scheme.header) ?? '', secrets);
+      if (!verdict.ok) throw reject(401, verdict.reason, details[verdict.reason]);
     }
 
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      return reject(providerName, new Rejection(400, 'malformed_json'));
+    const json = parseJsonSafely(text);
+    if (!json.ok) throw reject(400, 'malformed_json', 'the body is not valid JSON');
+    const parsed = route.definition.parse(json.value);
+    if (!parsed.ok) {
+      throw new EdgeRejection(400, 'invalid_event', 'the event does not match the schema', {}, parsed.issues);
     }
-    const parsed = provider.definition.parse(json);
-    if (!parsed.ok) return reject(providerName, new Rejection(400, 'invalid_event', {}, parsed.issues));
     const event: WebhookEventInput = { ...parsed.event, ...(options.waiter ? { waiter: options.waiter } : {}) };
 
     if (options.verifyOnly) {
       stats.count('verifiedOnly');
-      return { status: 200, body: { ok: true, status: 'verified' } };
+      return reply.code(200).send({ ok: true, status: 'verified' });
     }
     const outcome = await starter.start(event);
     const fields = { provider: providerName, eventId: event.eventId, type: event.type, workflowId: outcome.workflowId };
@@ -257,106 +306,66 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
       case 'started':
         stats.count('accepted');
         logger.info({ event: 'webhook.accepted', ...fields }, 'webhook accepted');
-        return { status: 202, body: { ok: true, status: 'accepted' } };
+        return reply.code(202).send({ ok: true, status: 'accepted' });
       case 'duplicate':
         stats.count('duplicates');
         logger.info({ event: 'webhook.duplicate', ...fields }, 'webhook already accepted: nothing new started');
-        return { status: 200, body: { ok: true, status: 'duplicate' } };
+        return reply.code(200).send({ ok: true, status: 'duplicate' });
       case 'unavailable':
-        return reject(providerName, new Rejection(503, 'temporal_unavailable', { 'retry-after': retryAfter }), {
-          ...fields,
-          error: outcome.error,
-        });
+        logger.warn({ event: 'webhook.temporal_unavailable', ...fields, error: outcome.error }, 'Temporal unavailable');
+        throw reject(503, 'temporal_unavailable', 'try again later', { 'retry-after': retryAfter });
       case 'failed':
-        return reject(providerName, new Rejection(500, 'start_failed'), { ...fields, error: outcome.error });
+        logger.error({ event: 'webhook.start_failed', ...fields, error: outcome.error }, 'workflow start refused');
+        throw reject(500, 'start_failed', 'the event could not be handed over; it will be retried');
     }
   }
 
-  async function handle(req: IncomingMessage): Promise<Reply | null> {
-    const { pathname } = new URL(req.url ?? '/', 'http://receiver.invalid');
-    const match = route.exec(pathname);
-    // Not URI-decoded: provider names are plain segments, and a bad %-escape must not throw.
-    if (match?.[1] !== undefined) return receive(match[1], req);
-    if (pathname === '/stats' || pathname === '/healthz') {
-      if (req.method !== 'GET') return reject(undefined, new Rejection(405, 'method_not_allowed', { allow: 'GET' }));
-      return { status: 200, body: pathname === '/stats' ? { ...stats.snapshot() } : { ok: true } };
-    }
-    return reject(undefined, new Rejection(404, 'not_found'));
-  }
-
-  // Sockets whose response has started: a timeout there must not write a second status line.
-  const responding = new WeakSet<Socket>();
-
-  function write(res: ServerResponse, reply: Reply): void {
-    const socket = res.socket;
-    if (res.destroyed || res.writableEnded || !socket?.writable) return;
-    responding.add(socket);
-    res.once('finish', () => responding.delete(socket));
-    const payload = Buffer.from(JSON.stringify(reply.body), 'utf8');
-    res.writeHead(reply.status, {
-      'content-type': 'application/json; charset=utf-8',
-      'content-length': String(payload.length),
-      ...reply.headers,
-    });
-    res.end(payload);
-  }
-
-  const server = createServer(
-    {
-      headersTimeout,
-      requestTimeout,
-      // How often Node checks those two timeouts (its default, 30 s, would make them meaningless).
-      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(headersTimeout / 2))),
-      keepAliveTimeout: 5_000,
+  app.route({
+    method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+    url: '/webhooks/:provider',
+    bodyLimit: maxBodyBytes,
+    onRequest: (request, _reply, done) => {
+      try {
+        admit(request);
+        done();
+      } catch (err) {
+        done(err as Error);
+      }
     },
-    (req, res) => {
-      handle(req).then(
-        (reply) => (reply ? write(res, reply) : res.destroy()),
-        (err: unknown) => {
-          // A bug or a client that went away mid-body: answer if still possible, never hang the socket.
-          logger.error({ event: 'webhook.error', error: (err as Error).message }, 'webhook handler failed');
-          if (!res.headersSent) write(res, { status: 500, body: { ok: false, error: 'internal_error' } });
-          if (!res.writableEnded) res.destroy();
-        },
-      );
-    },
-  );
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-    if (err.code === 'ECONNRESET' || !socket.writable || responding.has(socket)) {
-      socket.destroy();
-      return;
-    }
-    const [status, text, reason] =
-      err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? [408, 'Request Timeout', 'request_timeout']
-        : err.code === 'HPE_HEADER_OVERFLOW'
-          ? [431, 'Request Header Fields Too Large', 'headers_too_large']
-          : [400, 'Bad Request', 'bad_request'];
-    reject(undefined, new Rejection(status, reason));
-    socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    handler: receive,
   });
 
-  await new Promise<void>((resolve, rejectListen) => {
-    server.once('error', rejectListen);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      server.off('error', rejectListen);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.address.includes(':') ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${address.port}`;
+  const url = await listenEdge(app, options.host ?? '127.0.0.1', options.port ?? 0);
+  let ops: OpsServer | undefined;
+  try {
+    if (options.ops) {
+      ops = await startOpsServer({
+        name: 'webhooks',
+        host: options.ops.host,
+        port: options.ops.port,
+        logger,
+        checks: [
+          { name: 'temporal', check: () => starter.reachable() },
+          { name: 'secrets', check: () => [...providers.values()].every((p) => p.secrets().length > 0) },
+        ],
+        routes: (opsApp) => opsApp.get('/stats', (_request, reply) => reply.send(stats.snapshot())),
+      });
+    }
+  } catch (err) {
+    await app.close();
+    await starter.close();
+    throw err;
+  }
 
   let closing: Promise<void> | null = null;
   return {
     url,
+    ...(ops ? { opsUrl: ops.url } : {}),
     stats: () => stats.snapshot(),
     close() {
       closing ??= (async () => {
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-        });
+        await app.close();
+        await ops?.close();
         await starter.close();
       })();
       return closing;

@@ -110,6 +110,18 @@ export class TemporalStarter {
     }
   }
 
+  /** Readiness: Temporal answers a cheap call within `budgetMs` (connecting included). */
+  async reachable(budgetMs = 1_500): Promise<boolean> {
+    const deadline = Date.now() + budgetMs;
+    try {
+      const target = await this.connect(deadline);
+      await target.connection.withDeadline(deadline, () => target.connection.workflowService.getSystemInfo({}));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Concurrent requests share one connection attempt; a failed attempt is forgotten so the next retries. */
   private connect(deadline: number): Promise<{ connection: Connection; client: Client }> {
     this.pending ??= this.open(deadline).catch((err: unknown) => {

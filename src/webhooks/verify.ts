@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { Webhook, WebhookVerificationError } from 'standardwebhooks';
+import { Webhook } from 'standardwebhooks';
 
 /** Why a request was refused before anything was parsed. Stable codes: logged, counted, returned. */
 export type VerifyFailure =
@@ -67,6 +67,10 @@ export class StandardWebhooksVerifier {
    * Any current secret and any `v1,` signature in the header may match (rotation without downtime:
    * the sender signs with old and new secrets, the receiver knows both). Unknown versions are skipped;
    * a header with only unknown versions is refused as such.
+   *
+   * The library signs (`webhook.sign`) but does not compare here: its `verify` re-checks the timestamp
+   * against a fixed 5-minute window of its own, which would silently override the configured tolerance.
+   * The timestamp is checked once, by {@link checkTimestamp}, before this; the comparison is constant-time.
    */
   verify(
     body: string,
@@ -74,23 +78,21 @@ export class StandardWebhooksVerifier {
     secrets: readonly string[],
   ): VerifyResult {
     if (headers.id === undefined || headers.id === '') return fail('missing_webhook_id');
-    const versions = headers.signature
+    const signatures = headers.signature
       .split(' ')
       .filter((s) => s !== '')
-      .map((s) => s.split(',')[0]);
-    if (!versions.includes('v1')) return fail('unsupported_signature_version');
-    const plain = {
-      'webhook-id': headers.id,
-      'webhook-timestamp': headers.timestamp,
-      'webhook-signature': headers.signature,
-    };
+      .map((s) => {
+        const comma = s.indexOf(',');
+        return comma < 0 ? { version: s, value: '' } : { version: s.slice(0, comma), value: s.slice(comma + 1) };
+      });
+    const v1 = signatures.filter((s) => s.version === 'v1').map((s) => Buffer.from(s.value, 'utf8'));
+    if (v1.length === 0) return fail('unsupported_signature_version');
+    const timestamp = Number(headers.timestamp.trim());
+    if (!Number.isSafeInteger(timestamp)) return fail('invalid_timestamp');
+    const signedAt = new Date(timestamp * 1000);
     for (const webhook of this.prepare(secrets)) {
-      try {
-        webhook.verify(body, plain, { jsonParse: false });
-        return ok;
-      } catch (err) {
-        if (!(err instanceof WebhookVerificationError)) throw err;
-      }
+      const expected = Buffer.from(webhook.sign(headers.id, signedAt, body).slice('v1,'.length), 'utf8');
+      if (v1.some((given) => given.length === expected.length && timingSafeEqual(given, expected))) return ok;
     }
     return fail('signature_mismatch');
   }

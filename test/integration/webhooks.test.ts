@@ -44,7 +44,7 @@ function receiverOptions(overrides: Partial<ReceiverOptions> = {}): ReceiverOpti
 }
 
 beforeAll(async () => {
-  receiver = await startReceiver(receiverOptions());
+  receiver = await startReceiver(receiverOptions({ ops: { host: '127.0.0.1', port: 0 } }));
   connection = await Connection.connect({ address: testEnv.temporalAddress });
   client = new Client({ connection });
 });
@@ -406,13 +406,13 @@ describe('webhook receiver: limits and bad input', () => {
 });
 
 describe('webhook receiver: observability', () => {
-  it('counts each rejection by reason at GET /stats and logs it once', async () => {
+  it('counts each rejection by reason at GET /stats of its operations port and logs it once', async () => {
     const before = receiver.stats().rejected.signature_mismatch ?? 0;
     const loggedBefore = rejectionsLogged('signature_mismatch');
     const delivery = signed(documentEvent());
     delivery.headers['x-turbodocx-signature'] = '00'.repeat(32);
     await post(delivery);
-    const stats = (await (await fetch(`${receiver.url}/stats`)).json()) as { rejected: Record<string, number> };
+    const stats = (await (await fetch(`${receiver.opsUrl}/stats`)).json()) as { rejected: Record<string, number> };
     expect(stats.rejected.signature_mismatch).toBe(before + 1);
     expect(rejectionsLogged('signature_mismatch')).toBe(loggedBefore + 1);
   });
@@ -475,7 +475,7 @@ describe('webhook receiver: Temporal down', () => {
 });
 
 describe('webhook receiver process', () => {
-  it('announces its URL in one JSON line, accepts webhooks and exits 0 on SIGTERM', async () => {
+  it('announces its URL and its operations URL in one JSON line, accepts webhooks and exits 0 on SIGTERM', async () => {
     const service = startService({
       name: 'webhooks',
       entry: 'src/webhooks/main.ts',
@@ -494,7 +494,10 @@ describe('webhook receiver process', () => {
       expect(ready).toEqual({
         event: 'receiver.listening',
         url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) as string,
+        opsUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) as string,
       });
+      const ready200 = await fetch(`${String(ready.opsUrl)}/readyz`);
+      expect(ready200.status).toBe(200);
       const delivery = signed(documentEvent(), { timestamp: Math.floor(Date.now() / 1000) });
       const res = await fetch(`${String(ready.url)}/webhooks/documents`, { method: 'POST', ...delivery });
       expect(res.status).toBe(202);
