@@ -1,4 +1,5 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Duration } from '@temporalio/common';
 import type { Logger } from '../observability/logger';
 import {
   acquireProbe,
@@ -13,19 +14,20 @@ import { WORKFLOWS_TASK_QUEUE } from '../contracts/task-queues';
 import type { Integration } from '../integrations/kit/define';
 import { semanticsOf } from '../integrations/kit/failures';
 import type { Gate, GateDecision } from '../integrations/runtime/call/gate';
+import { durationMs } from '../integrations/kit/duration';
 
 export interface ControlPlaneOptions {
   client: Client;
   logger: Logger;
-  /** How long a worker trusts its cached copy of the control state, ms. @default 1000 */
-  refreshMs?: number;
-  /** Outcomes are sent in batches at most this often, ms. @default 250 */
-  flushMs?: number;
+  /** How long a worker trusts its cached copy of the control state. @default 1 second */
+  refresh?: Duration;
+  /** Outcomes are sent in batches at most this often. @default 250 ms */
+  flush?: Duration;
   /**
-   * How long a read of the control state may take before the local breaker answers instead, ms: a query
-   * waits for a worker to run the control workflow, and none may be running. @default 2000
+   * How long a read of the control state may take before the local breaker answers instead: a query
+   * waits for a worker to run the control workflow, and none may be running. @default 2 seconds
    */
-  readTimeoutMs?: number;
+  readTimeout?: Duration;
   now?: () => number;
 }
 
@@ -36,7 +38,7 @@ const DEFAULT_COOLDOWN_MS = 60_000;
 
 /**
  * A worker's view of the shared control state (circuit breakers, kill switches) held by each
- * integration's `integrationControl` workflow. Reads are cached for `refreshMs`, so every worker sees a
+ * integration's `integrationControl` workflow. Reads are cached for `refresh`, so every worker sees a
  * change within about that long; outcomes are reported in batches. When the control workflow cannot be
  * reached, a local breaker with the same thresholds takes over: the worker keeps working, alone.
  */
@@ -51,8 +53,15 @@ export class ControlPlane implements Gate {
   private refreshTimer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
 
+  private readonly refreshMs: number;
+  private readonly flushMs: number;
+  private readonly readTimeoutMs: number;
+
   constructor(private readonly options: ControlPlaneOptions) {
     this.now = options.now ?? Date.now;
+    this.refreshMs = durationMs(options.refresh ?? '1 second');
+    this.flushMs = durationMs(options.flush ?? '250 ms');
+    this.readTimeoutMs = durationMs(options.readTimeout ?? '2 seconds');
   }
 
   /** May a call to this endpoint go out now? */
@@ -93,7 +102,7 @@ export class ControlPlane implements Gate {
     }
     entry.report.outcomes.push(health === 'unwell' ? 'fail' : 'ok');
     this.pending.set(integration.name, entry);
-    this.flushTimer ??= setTimeout(() => void this.flush(), this.options.flushMs ?? 250);
+    this.flushTimer ??= setTimeout(() => void this.flush(), this.flushMs);
   }
 
   /** Sends every pending batch now. */
@@ -132,17 +141,17 @@ export class ControlPlane implements Gate {
   /**
    * The control state as this worker knows it. Fresh: from cache. Stale: the cached copy at once while one
    * background read refreshes it (a read can stall for seconds, e.g. while the server gives up on a dead
-   * worker's sticky queue; a call must not wait for that). Never read: wait up to `readTimeoutMs`, then
+   * worker's sticky queue; a call must not wait for that). Never read: wait up to `readTimeout`, then
    * answer with the local breaker.
    */
   private async state(integration: Integration): Promise<ControlState | null> {
     const cached = this.cache.get(integration.name);
-    if (cached && this.now() - cached.fetchedAt < (this.options.refreshMs ?? 1_000)) return cached.state;
+    if (cached && this.now() - cached.fetchedAt < this.refreshMs) return cached.state;
     const refreshing = this.refresh(integration);
     if (cached) return cached.state;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<null>((resolve) => {
-      timer = setTimeout(() => resolve(null), this.options.readTimeoutMs ?? 2_000);
+      timer = setTimeout(() => resolve(null), this.readTimeoutMs);
     });
     try {
       return await Promise.race([refreshing, timedOut]);
@@ -152,13 +161,13 @@ export class ControlPlane implements Gate {
   }
 
   /**
-   * Keeps every integration's state read in the background, every `refreshMs`: calls find it cached and
-   * a change reaches this worker within about `refreshMs` plus one read, whether or not calls are made.
+   * Keeps every integration's state read in the background, every `refresh`: calls find it cached and
+   * a change reaches this worker within about `refresh` plus one read, whether or not calls are made.
    */
   prefetch(integrations: Integration[]): void {
     const readAll = () => integrations.forEach((integration) => void this.refresh(integration));
     readAll();
-    this.refreshTimer = setInterval(readAll, this.options.refreshMs ?? 1_000);
+    this.refreshTimer = setInterval(readAll, this.refreshMs);
     this.refreshTimer.unref();
   }
 
@@ -222,7 +231,7 @@ export class ControlPlane implements Gate {
   }
 
   private withDeadline<T>(fn: () => Promise<T>): Promise<T> {
-    return this.options.client.withDeadline(Date.now() + (this.options.readTimeoutMs ?? 2_000), fn);
+    return this.options.client.withDeadline(Date.now() + this.readTimeoutMs, fn);
   }
 
   private localGate(integration: Integration, now: number): GateDecision {
@@ -244,7 +253,8 @@ function configOf(integration: Integration): ControlConfig {
   return {
     integration: integration.name,
     failures: integration.breaker?.failures ?? DEFAULT_FAILURES,
-    cooldownMs: integration.breaker?.cooldownMs ?? DEFAULT_COOLDOWN_MS,
+    cooldownMs:
+      integration.breaker?.cooldown === undefined ? DEFAULT_COOLDOWN_MS : durationMs(integration.breaker.cooldown),
   };
 }
 

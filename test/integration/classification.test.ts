@@ -17,7 +17,7 @@ import { failureOf, detailsOf } from '../support/failures';
  */
 
 /** Short timeouts so hanging and slow faults cost half a second; userFlow has no jitter, so delays are exact. */
-const fast = { headersTimeoutMs: 500, bodyTimeoutMs: 500, maxRetryAfterMs: 5_000 };
+const fast = { headersTimeout: 500, bodyTimeout: 500, maxRetryAfter: 5_000 };
 const CorrelationQuery = z.object({ correlationId: z.string().min(1) });
 
 function paymentsProbe(name: string, options: { maxResponseBytes?: number; baseUrlVar?: string } = {}) {
@@ -227,10 +227,10 @@ describe('rate limiting', () => {
     expect(detailsOf(f).status).toBe(429);
   });
 
-  it("caps a 429's Retry-After at the profile's maxRetryAfterMs", async () => {
+  it("caps a 429's Retry-After at the profile's maxRetryAfter", async () => {
     await faultOnce('GET', '/payments/hello', 'rate-limit', { retryAfter: 600 });
     const f = await failureOf(call('hello'));
-    expect(f).toMatchObject({ type: FailureType.RateLimited, nextRetryDelay: fast.maxRetryAfterMs });
+    expect(f).toMatchObject({ type: FailureType.RateLimited, nextRetryDelay: fast.maxRetryAfter });
   });
 
   it('classifies a 429 on a write as RateLimited, and nothing was applied', async () => {

@@ -19,7 +19,7 @@ function workerStack(client: Client, integrationName: string) {
   const integration = defineIntegration({
     ...payments,
     name: integrationName,
-    breaker: { failures: 3, cooldownMs: 2_000 },
+    breaker: { failures: 3, cooldown: 2_000 },
   });
   const control = new ControlPlane({ client, logger: captureLogs().logger });
   const runtime = new IntegrationEngine({ logger: captureLogs().logger, control });

@@ -76,7 +76,7 @@ describe('AdaptiveLimiter', () => {
   });
 
   it('counts the 429s of calls already in flight as one episode, then cuts again on a later one', async () => {
-    const limiter = new AdaptiveLimiter({ holdMs: 1_000 });
+    const limiter = new AdaptiveLimiter({ hold: 1_000 });
     await limiter.acquire('email', 8, background);
     limiter.observe('email', 8, rateLimited());
     limiter.observe('email', 8, rateLimited());
@@ -89,7 +89,7 @@ describe('AdaptiveLimiter', () => {
   });
 
   it('recovers by 10 % of the declared rate per second of clean traffic, up to 90 % of the rate that drew the 429', async () => {
-    const limiter = new AdaptiveLimiter({ ceilingMemoryMs: 60_000 });
+    const limiter = new AdaptiveLimiter({ ceilingMemory: 60_000 });
     await limiter.acquire('email', 10, background);
     limiter.observe('email', 10, rateLimited());
     expect(limiter.state('email')!.rate).toBe(5);
@@ -104,7 +104,7 @@ describe('AdaptiveLimiter', () => {
   });
 
   it('never recovers above the declared rate, even once the 429 is forgotten', async () => {
-    const limiter = new AdaptiveLimiter({ ceilingMemoryMs: 3_000 });
+    const limiter = new AdaptiveLimiter({ ceilingMemory: 3_000 });
     await limiter.acquire('email', 2, background);
     limiter.observe('email', 2, rateLimited());
     let highest = 0;
@@ -118,7 +118,7 @@ describe('AdaptiveLimiter', () => {
   });
 
   it('never lowers the rate below its floor (5 % of the declared rate)', async () => {
-    const limiter = new AdaptiveLimiter({ holdMs: 0 });
+    const limiter = new AdaptiveLimiter({ hold: 0 });
     await limiter.acquire('email', 10, background);
     for (let i = 0; i < 20; i++) limiter.observe('email', 10, rateLimited());
     expect(limiter.state('email')!.rate).toBeCloseTo(0.5);
@@ -146,7 +146,7 @@ describe('AdaptiveLimiter', () => {
   });
 
   it('refuses at once a call that would wait longer than its bound, with the estimated wait', async () => {
-    const limiter = new AdaptiveLimiter({ userFlowMaxWaitMs: 250, backgroundMaxWaitMs: 10_000 });
+    const limiter = new AdaptiveLimiter({ userFlowMaxWait: 250, backgroundMaxWait: 10_000 });
     await limiter.acquire('email', 2, background);
     // The next token is 500 ms away: too long for a user flow, fine for background work.
     await expect(limiter.acquire('email', 2, { maxWaitMs: limiter.maxWaitMs('userFlow') })).resolves.toEqual({

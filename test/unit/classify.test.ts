@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { get, post, type EndpointSpec } from '../../src/integrations/kit/define';
 import { FailureType } from '../../src/integrations/kit/failures';
+import { durationMs } from '../../src/integrations/kit/duration';
 import { background, resolveProfile, userFlow, type Profile } from '../../src/integrations/kit/profiles';
 import {
   backoffDelayMs,
@@ -148,9 +149,9 @@ describe('classify: rate limiting', () => {
     expect(v).toMatchObject({ type: FailureType.RateLimited, retryable: true, nextRetryDelayMs: 1_000 });
   });
 
-  it("caps a 429 Retry-After at the profile's maxRetryAfterMs", () => {
+  it("caps a 429 Retry-After at the profile's maxRetryAfter", () => {
     const v = failed(classify(json(429, {}, { 'retry-after': '3600' }), ctx(read)));
-    expect(v.nextRetryDelayMs).toBe(userFlow.maxRetryAfterMs);
+    expect(v.nextRetryDelayMs).toBe(durationMs(userFlow.maxRetryAfter));
     expect(v.message).toContain('3600000 ms');
   });
 
@@ -192,7 +193,7 @@ describe('classify: rate limiting', () => {
     const v = failed(
       classify(
         json(503, {}, { 'retry-after': '2' }),
-        ctx(read, { profile: resolveProfile('userFlow', { maxRetryAfterMs: 60_000 }) }),
+        ctx(read, { profile: resolveProfile('userFlow', { maxRetryAfter: 60_000 }) }),
       ),
     );
     expect(v).toMatchObject({ type: FailureType.RateLimited, retryable: true, nextRetryDelayMs: 2_000 });
@@ -205,7 +206,7 @@ describe('classify: rate limiting', () => {
 
   it('honours a 503 Retry-After given as an HTTP-date', () => {
     const date = new Date(NOW + 2_000).toUTCString();
-    const profile = resolveProfile('userFlow', { maxRetryAfterMs: 60_000 });
+    const profile = resolveProfile('userFlow', { maxRetryAfter: 60_000 });
     const v = failed(classify(json(503, {}, { 'retry-after': date }), ctx(read, { profile })));
     expect(v).toMatchObject({ type: FailureType.RateLimited, nextRetryDelayMs: 2_000 });
   });

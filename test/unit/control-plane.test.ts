@@ -20,11 +20,11 @@ describe('ControlPlane when the control workflow cannot be reached', () => {
   const integration = defineIntegration({
     ...payments,
     name: 'localonly',
-    breaker: { failures: 3, cooldownMs: 10_000 },
+    breaker: { failures: 3, cooldown: 10_000 },
   });
   let now = 1_000_000;
   const capture = captureLogs();
-  const plane = new ControlPlane({ client: unreachable, logger: capture.logger, now: () => now, flushMs: 60_000 });
+  const plane = new ControlPlane({ client: unreachable, logger: capture.logger, now: () => now, flush: 60_000 });
   afterAll(() => plane.close());
 
   it('lets calls through rather than stopping the worker', async () => {
@@ -72,11 +72,11 @@ function reachable(state: () => unknown) {
 }
 
 describe('ControlPlane reporting to a reachable control workflow', () => {
-  const integration = defineIntegration({ ...payments, name: 'reported', breaker: { failures: 3, cooldownMs: 1_000 } });
+  const integration = defineIntegration({ ...payments, name: 'reported', breaker: { failures: 3, cooldown: 1_000 } });
   const closed = {
     integration: 'reported',
     breaker: { state: 'closed', consecutiveFailures: 0 },
-    config: { failures: 3, cooldownMs: 1_000 },
+    config: { failures: 3, cooldown: 1_000 },
     killSwitch: { integration: false, endpoints: [] },
     history: [],
   };
@@ -84,7 +84,7 @@ describe('ControlPlane reporting to a reachable control workflow', () => {
 
   it('reports the probe on its own, so another call answering cannot close the breaker in its name', async () => {
     const control = reachable(() => closed);
-    const plane = new ControlPlane({ client: control.client, logger: capture.logger, flushMs: 60_000 });
+    const plane = new ControlPlane({ client: control.client, logger: capture.logger, flush: 60_000 });
     plane.record(integration, undefined, false); // an unrelated call answered
     plane.record(integration, 'ServerError', true); // the probe failed
     await plane.flush();
@@ -96,7 +96,7 @@ describe('ControlPlane reporting to a reachable control workflow', () => {
 
   it('says a probe that sent nothing is void, so the next call may probe', async () => {
     const control = reachable(() => closed);
-    const plane = new ControlPlane({ client: control.client, logger: capture.logger, flushMs: 60_000 });
+    const plane = new ControlPlane({ client: control.client, logger: capture.logger, flush: 60_000 });
     plane.record(integration, 'AuthUnavailable', true);
     await plane.close();
     expect(control.reports).toEqual([{ outcomes: [], probeOutcome: 'void' }]);
@@ -104,7 +104,7 @@ describe('ControlPlane reporting to a reachable control workflow', () => {
 
   it('does not count refusals before sending (breaker open, kill switch) at all', async () => {
     const control = reachable(() => closed);
-    const plane = new ControlPlane({ client: control.client, logger: capture.logger, flushMs: 60_000 });
+    const plane = new ControlPlane({ client: control.client, logger: capture.logger, flush: 60_000 });
     for (let i = 0; i < 5; i++) plane.record(integration, 'CircuitOpen', false);
     await plane.close();
     expect(control.reports).toEqual([]);
@@ -119,8 +119,8 @@ describe('ControlPlane reporting to a reachable control workflow', () => {
       client: control.client,
       logger: capture.logger,
       now: () => now,
-      flushMs: 60_000,
-      readTimeoutMs: 60_000,
+      flush: 60_000,
+      readTimeout: 60_000,
     });
     await plane.gate(integration, 'hello'); // the first, cold read
     slow = true; // every read from now on hangs until released

@@ -29,7 +29,7 @@ const endpoints = {
     params: z.object({ id: z.string() }),
     response: Thing,
     profile: 'userFlow',
-    overrides: { maxRetryAfterMs: 120_000 },
+    overrides: { maxRetryAfter: 120_000 },
   }),
   search: get('search', {
     query: z.object({ q: z.string(), limit: z.number().int().optional(), tag: z.string().optional() }),
@@ -293,7 +293,7 @@ describe('engine Retry-After', () => {
     expect(f).toMatchObject({ type: FailureType.RateLimited, nonRetryable: false, nextRetryDelay: 7_000 });
   });
 
-  it("caps a Retry-After in seconds at the profile's maxRetryAfterMs", async () => {
+  it("caps a Retry-After in seconds at the profile's maxRetryAfter", async () => {
     answer(429, { error: 'slow' }, { ...jsonHeaders, 'retry-after': '86400' });
     const f = await failureOf(call(runtime(), 'getThing', { params: { id: 'a' } }));
     expect(f.nextRetryDelay).toBe(120_000);
@@ -309,7 +309,7 @@ describe('engine Retry-After', () => {
     expect(f.nextRetryDelay).toBeLessThanOrEqual(30_000);
   });
 
-  it("caps a Retry-After HTTP-date at the profile's maxRetryAfterMs", async () => {
+  it("caps a Retry-After HTTP-date at the profile's maxRetryAfter", async () => {
     const date = new Date(Date.now() + 3_600_000).toUTCString();
     answer(503, { error: 'maintenance' }, { ...jsonHeaders, 'retry-after': date });
     const f = await failureOf(call(runtime(), 'getThing', { params: { id: 'a' } }));

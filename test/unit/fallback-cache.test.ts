@@ -172,7 +172,7 @@ describe('declaring a fallback', () => {
         endpoints: {
           getItem: get('items/:id', {
             response: Item,
-            fallback: { cache: { freshMs: 1_000, staleMs: 60_000 }, default: { id: 'none' } },
+            fallback: { cache: { fresh: '1 second', stale: '1 minute' }, default: { id: 'none' } },
           }),
         },
       }),
@@ -201,14 +201,14 @@ describe('declaring a fallback', () => {
       defineIntegration({
         ...base,
         endpoints: {
-          getItem: get('items/:id', { response: Item, fallback: { cache: { freshMs: -1, staleMs: 10 } } }),
+          getItem: get('items/:id', { response: Item, fallback: { cache: { fresh: -1, stale: 10 } } }),
         },
       }),
-    ).toThrow('endpoints.getItem.fallback.cache.freshMs');
+    ).toThrow('endpoints.getItem.fallback.cache.fresh');
   });
 
   it('is declared on crm.getCustomer: fresh 30 s, stale 10 minutes, no default', () => {
-    expect(crm.endpoints.getCustomer.fallback).toEqual({ cache: { freshMs: 30_000, staleMs: 600_000 } });
+    expect(crm.endpoints.getCustomer.fallback).toEqual({ cache: { fresh: '30 seconds', stale: '10 minutes' } });
   });
 });
 

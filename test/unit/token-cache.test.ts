@@ -39,7 +39,7 @@ describe('TokenCache', () => {
 
   it('serves a fresh token from cache without any request', async () => {
     const endpoint = fakeEndpoint();
-    const cache = new TokenCache({ fetch: endpoint.fetch, now: clock, refreshAheadMs: 60_000 });
+    const cache = new TokenCache({ fetch: endpoint.fetch, now: clock, refreshAhead: 60_000 });
     const first = cache.get();
     endpoint.answer(300_000);
     await first;
@@ -50,7 +50,7 @@ describe('TokenCache', () => {
 
   it('serves a stale token at once while one background refresh runs', async () => {
     const endpoint = fakeEndpoint();
-    const cache = new TokenCache({ fetch: endpoint.fetch, now: clock, refreshAheadMs: 60_000, safetyMarginMs: 0 });
+    const cache = new TokenCache({ fetch: endpoint.fetch, now: clock, refreshAhead: 60_000, safetyMargin: 0 });
     const first = cache.get();
     endpoint.answer(300_000);
     await first;
@@ -70,8 +70,8 @@ describe('TokenCache', () => {
     const cache = new TokenCache({
       fetch: endpoint.fetch,
       now: clock,
-      refreshAheadMs: 60_000,
-      safetyMarginMs: 0,
+      refreshAhead: 60_000,
+      safetyMargin: 0,
       onBackgroundError: (e) => errors.push(e),
     });
     const first = cache.get();
@@ -87,7 +87,7 @@ describe('TokenCache', () => {
 
   it('makes callers wait for a new token once the cached one has expired, and fails them if none comes', async () => {
     const endpoint = fakeEndpoint();
-    const cache = new TokenCache({ fetch: endpoint.fetch, now: clock, safetyMarginMs: 5_000 });
+    const cache = new TokenCache({ fetch: endpoint.fetch, now: clock, safetyMargin: 5_000 });
     const first = cache.get();
     endpoint.answer(60_000);
     await first;

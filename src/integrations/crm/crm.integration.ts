@@ -86,7 +86,7 @@ export const crm = defineIntegration({
       profile: 'userFlow',
       // A customer record changes rarely: reuse it for 30 s, and while the CRM is down serve one up to
       // 10 minutes older (recorded as degraded). No default: an invented customer would be wrong.
-      fallback: { cache: { freshMs: 30_000, staleMs: 10 * 60_000 } },
+      fallback: { cache: { fresh: '30 seconds', stale: '10 minutes' } },
       description: 'Read one customer, or null when the id does not exist',
     }),
     listCustomers: get('customers', {

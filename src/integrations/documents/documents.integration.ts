@@ -81,7 +81,7 @@ export const documents = defineIntegration({
     awaitJob: {
       endpoint: 'getJob',
       done: (job) => ['completed', 'failed'].includes((job as DocumentJob).status),
-      intervalMs: 500,
+      interval: '500 ms',
     },
   },
 });

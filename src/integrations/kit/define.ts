@@ -1,3 +1,4 @@
+import type { Duration } from '@temporalio/common';
 import { durationMs } from './duration';
 import type { z } from 'zod';
 import { resolveProfile, type Profile, type ProfileName, type ProfileOverrides } from './profiles';
@@ -73,12 +74,12 @@ export interface EndpointLookup {
 export interface EndpointFallback {
   /**
    * Keep the last good answer per input (params and query, hashed).
-   * - `freshMs`: for this long after it was stored, it is served without calling the provider at all.
-   * - `staleMs`: for this long after freshness ends, it may still be served: at once while one
+   * - `fresh`: for this long after it was stored, it is served without calling the provider at all.
+   * - `stale`: for this long after freshness ends, it may still be served: at once while one
    *   background refresh fetches a new one (stale-while-revalidate), and for as long as that refresh
-   *   fails (stale-if-error). After `freshMs + staleMs` it is gone.
+   *   fails (stale-if-error). After `fresh + stale` it is gone.
    */
-  cache?: { freshMs: number; staleMs: number };
+  cache?: { fresh: Duration; stale: Duration };
   /** The answer when nothing usable is cached and the provider is unavailable; must match `response`. */
   default?: unknown;
 }
@@ -141,7 +142,7 @@ export type AuthSpec =
        */
       clientAuthentication?: 'basic' | 'post';
       /** Refresh this long before expiry while still serving the cached token. @default 60 s */
-      refreshAheadMs?: number;
+      refreshAhead?: Duration;
     };
 
 export function apiKey(options: { header: string; key: SecretRef; scheme?: string }): AuthSpec {
@@ -156,7 +157,7 @@ export function oauth2ClientCredentials(
 
 /**
  * A two-step job's status check: which endpoint to poll and when its answer means "finished". From it
- * come two activities: `<integration><Poller>` polls every `intervalMs` inside one heartbeating
+ * come two activities: `<integration><Poller>` polls every `interval` inside one heartbeating
  * execution (waits of seconds); `<integration><Poller>Once` checks once and fails `NotReady`, so
  * Temporal's retries do the waiting (minutes to hours).
  */
@@ -165,8 +166,8 @@ export interface PollerSpec {
   endpoint: string;
   /** True when the status answer means the job is finished (successfully or not). */
   done: (result: unknown) => boolean;
-  /** Gap between polls inside the heartbeating activity, ms. @default 1000 */
-  intervalMs?: number;
+  /** Gap between polls inside the heartbeating activity. @default 1 second */
+  interval?: Duration;
 }
 
 export interface IntegrationSpec<E extends Record<string, EndpointSpec>> {
@@ -189,10 +190,10 @@ export interface IntegrationSpec<E extends Record<string, EndpointSpec>> {
   pool?: {
     /** @default 10 */
     connections?: number;
-    /** Idle keep-alive, ms. @default 4000 */
-    keepAliveMs?: number;
-    /** A connection is recycled after this long, so DNS changes and rebalanced backends are picked up, ms. @default 60000 */
-    connectionTtlMs?: number;
+    /** Idle keep-alive. @default 4 seconds */
+    keepAlive?: Duration;
+    /** A connection is recycled after this long, so DNS changes and rebalanced backends are picked up. @default 1 minute */
+    connectionTtl?: Duration;
     /** Response body cap, bytes. @default 1 MiB */
     maxResponseBytes?: number;
   };
@@ -230,8 +231,8 @@ export interface TrafficSpec {
 export interface BreakerSpec {
   /** Consecutive "provider is unwell" failures that open it. @default 10 */
   failures?: number;
-  /** How long it stays open before one probe is let through, ms. @default 60000 */
-  cooldownMs?: number;
+  /** How long it stays open before one probe is let through. @default 1 minute */
+  cooldown?: Duration;
 }
 
 export type Integration<E extends Record<string, EndpointSpec> = Record<string, EndpointSpec>> = IntegrationSpec<E> & {
@@ -298,15 +299,26 @@ export function defineIntegration<E extends Record<string, EndpointSpec>>(spec: 
   };
 }
 
+/** A declared duration in ms, or a failure naming the field: e.g. `'30 seconds'`, `'10 minutes'`. */
+function durationOf(value: Duration, field: string, fail: (field: string, message: string) => never): number {
+  let ms: number;
+  try {
+    ms = durationMs(value);
+  } catch {
+    return fail(field, `expected a duration such as '30 seconds' or '10 minutes', got ${JSON.stringify(value)}`);
+  }
+  if (!Number.isFinite(ms) || ms < 0) fail(field, `expected a duration of 0 or longer, got ${JSON.stringify(value)}`);
+  return ms;
+}
+
 function validateFallback(ep: EndpointSpec, field: string, fail: (field: string, message: string) => never): void {
   const fallback = ep.fallback!;
   if (ep.idempotency !== 'safe')
     fail(field, `only a safe read may declare a fallback (this endpoint is idempotency '${ep.idempotency}')`);
   if (fallback.cache) {
-    const { freshMs, staleMs } = fallback.cache;
-    if (!Number.isFinite(freshMs) || freshMs < 0) fail(`${field}.cache.freshMs`, 'expected a number of ms >= 0');
-    if (!Number.isFinite(staleMs) || staleMs < 0) fail(`${field}.cache.staleMs`, 'expected a number of ms >= 0');
-    if (freshMs + staleMs <= 0) fail(`${field}.cache`, 'freshMs + staleMs must be > 0');
+    const fresh = durationOf(fallback.cache.fresh, `${field}.cache.fresh`, fail);
+    const stale = durationOf(fallback.cache.stale, `${field}.cache.stale`, fail);
+    if (fresh + stale <= 0) fail(`${field}.cache`, 'fresh + stale must be longer than 0');
   }
   if ('default' in fallback && !ep.response.safeParse(fallback.default).success)
     fail(`${field}.default`, "does not match the endpoint's response schema");

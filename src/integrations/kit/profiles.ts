@@ -16,14 +16,14 @@ export interface Profile {
   /** Heartbeat timeout, for endpoints that heartbeat (polling, pagination). */
   heartbeatTimeout?: Duration;
   retry: RetryPolicy;
-  /** TCP connect timeout, ms. */
-  connectTimeoutMs: number;
-  /** Time to the response headers, ms (undici's default of 300 s is far too long). */
-  headersTimeoutMs: number;
-  /** Max gap between body chunks, ms. */
-  bodyTimeoutMs: number;
-  /** Upper bound on a provider's Retry-After we honour, ms; longer asks are capped to it. */
-  maxRetryAfterMs: number;
+  /** TCP connect timeout. */
+  connectTimeout: Duration;
+  /** Time to the response headers (undici's default of 300 s is far too long). */
+  headersTimeout: Duration;
+  /** Max gap between body chunks. */
+  bodyTimeout: Duration;
+  /** Upper bound on a provider's Retry-After we honour; longer asks are capped to it. */
+  maxRetryAfter: Duration;
   /** Whether retry delays get random jitter (background work must not retry in lockstep). */
   jitter: boolean;
 }
@@ -35,10 +35,10 @@ export const userFlow: Profile = {
   startToClose: '4 seconds',
   scheduleToClose: '10 seconds',
   retry: { initialInterval: '300 ms', backoffCoefficient: 2, maximumInterval: '1 second', maximumAttempts: 2 },
-  connectTimeoutMs: 1_000,
-  headersTimeoutMs: 2_000,
-  bodyTimeoutMs: 1_000,
-  maxRetryAfterMs: 2_000,
+  connectTimeout: '1 second',
+  headersTimeout: '2 seconds',
+  bodyTimeout: '1 second',
+  maxRetryAfter: '2 seconds',
   jitter: false,
 };
 
@@ -47,10 +47,10 @@ export const background: Profile = {
   startToClose: '30 seconds',
   scheduleToClose: '1 hour',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes' },
-  connectTimeoutMs: 5_000,
-  headersTimeoutMs: 20_000,
-  bodyTimeoutMs: 5_000,
-  maxRetryAfterMs: 10 * 60_000,
+  connectTimeout: '5 seconds',
+  headersTimeout: '20 seconds',
+  bodyTimeout: '5 seconds',
+  maxRetryAfter: '10 minutes',
   jitter: true,
 };
 

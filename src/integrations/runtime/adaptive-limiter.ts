@@ -1,3 +1,5 @@
+import type { Duration } from '@temporalio/common';
+import { durationMs } from '../kit/duration';
 import type { Logger } from '../../observability/logger';
 import { parseRetryAfter } from './classify';
 
@@ -36,22 +38,22 @@ export interface AdaptiveLimiterOptions {
   decrease?: number;
   /** Added per recovery interval, as a fraction of the declared rate. @default 0.1 */
   increase?: number;
-  /** Clean traffic needed for one increase, ms. @default 1000 */
-  recoveryIntervalMs?: number;
-  /** Signals this soon after a decrease are the same episode and do not cut again, ms. @default 1000 */
-  holdMs?: number;
+  /** Clean traffic needed for one increase. @default 1 second */
+  recoveryInterval?: Duration;
+  /** Signals this soon after a decrease are the same episode and do not cut again. @default 1 second */
+  hold?: Duration;
   /** Recovery stops at this fraction of the rate that drew the last signal... @default 0.9 */
   ceilingFactor?: number;
-  /** ...for this long after that signal; then it may probe up to the declared rate again, ms. @default 60000 */
-  ceilingMemoryMs?: number;
+  /** ...for this long after that signal; then it may probe up to the declared rate again. @default 1 minute */
+  ceilingMemory?: Duration;
   /** Floor of the rate, as a fraction of the declared rate. @default 0.05 */
   minFraction?: number;
-  /** Longest pause a provider's reset/Retry-After may impose, ms (a daily quota must not stall the bucket for hours in memory; calls keep failing RateLimited instead). @default 600000 */
-  maxPauseMs?: number;
-  /** A user-flow call that would wait longer fails fast, ms. @default 250 */
-  userFlowMaxWaitMs?: number;
-  /** A background call that would wait longer is retried later by Temporal, ms. @default 10000 */
-  backgroundMaxWaitMs?: number;
+  /** Longest pause a provider's reset/Retry-After may impose (a daily quota must not stall the bucket for hours in memory; calls keep failing RateLimited instead). @default 10 minutes */
+  maxPause?: Duration;
+  /** A user-flow call that would wait longer fails fast. @default 250 ms */
+  userFlowMaxWait?: Duration;
+  /** A background call that would wait longer is retried later by Temporal. @default 10 seconds */
+  backgroundMaxWait?: Duration;
   /** Whether `x-ratelimit-remaining` / `x-ratelimit-reset` are signals. @default true */
   rateLimitHeaders?: boolean;
   /** Rate changes are logged here (info on a decrease, debug on recovery). */
@@ -101,21 +103,34 @@ interface Bucket extends LimiterState {
 
 export class AdaptiveLimiter {
   private readonly buckets = new Map<string, Bucket>();
-  private readonly o: Required<Omit<AdaptiveLimiterOptions, 'logger' | 'now'>>;
+  /** The options resolved, durations in ms. */
+  private readonly o: {
+    decrease: number;
+    increase: number;
+    recoveryIntervalMs: number;
+    holdMs: number;
+    ceilingFactor: number;
+    ceilingMemoryMs: number;
+    minFraction: number;
+    maxPauseMs: number;
+    userFlowMaxWaitMs: number;
+    backgroundMaxWaitMs: number;
+    rateLimitHeaders: boolean;
+  };
   private readonly now: () => number;
 
   constructor(private readonly options: AdaptiveLimiterOptions = {}) {
     this.o = {
       decrease: options.decrease ?? 0.5,
       increase: options.increase ?? 0.1,
-      recoveryIntervalMs: options.recoveryIntervalMs ?? 1_000,
-      holdMs: options.holdMs ?? 1_000,
+      recoveryIntervalMs: durationMs(options.recoveryInterval ?? '1 second'),
+      holdMs: durationMs(options.hold ?? '1 second'),
       ceilingFactor: options.ceilingFactor ?? 0.9,
-      ceilingMemoryMs: options.ceilingMemoryMs ?? 60_000,
+      ceilingMemoryMs: durationMs(options.ceilingMemory ?? '1 minute'),
       minFraction: options.minFraction ?? 0.05,
-      maxPauseMs: options.maxPauseMs ?? 600_000,
-      userFlowMaxWaitMs: options.userFlowMaxWaitMs ?? 250,
-      backgroundMaxWaitMs: options.backgroundMaxWaitMs ?? 10_000,
+      maxPauseMs: durationMs(options.maxPause ?? '10 minutes'),
+      userFlowMaxWaitMs: durationMs(options.userFlowMaxWait ?? '250 ms'),
+      backgroundMaxWaitMs: durationMs(options.backgroundMaxWait ?? '10 seconds'),
       rateLimitHeaders: options.rateLimitHeaders ?? true,
     };
     this.now = options.now ?? (() => Date.now());

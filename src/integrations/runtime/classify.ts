@@ -254,7 +254,7 @@ function rateLimited(o: Response, c: ClassifyContext): Verdict {
       c,
     );
   }
-  let delay = Math.min(asked, c.profile.maxRetryAfterMs);
+  let delay = Math.min(asked, durationMs(c.profile.maxRetryAfter));
   // Spread the herd: many workflows told "retry in 10 s" should not all come back in the same millisecond.
   if (c.profile.jitter) delay += Math.round(delay * 0.1 * (c.random ?? Math.random)());
   return fail(

@@ -96,7 +96,7 @@ export class IntegrationEngine {
           });
           if (poller.done(result)) return result;
           ctx.heartbeat({ polls });
-          await ctx.sleep(poller.intervalMs ?? 1_000); // throws CancelledFailure when the workflow stops waiting
+          await ctx.sleep(poller.interval ?? '1 second'); // throws CancelledFailure when the workflow stops waiting
         }
       };
       activities[integration.pollerActivityName(name, 'once')] = async (input) => {

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from '../../observability/logger';
+import type { Duration } from '@temporalio/common';
+import { durationMs } from '../kit/duration';
 
 /**
  * Where declared fallbacks (`fallback.cache` on a safe read, see kit/define.ts) keep the last good
@@ -104,8 +106,8 @@ export interface RedisFallbackCacheOptions {
   logger: Logger;
   /** Prefix of every key. @default di:fallback: */
   prefix?: string;
-  /** A command slower than this is a miss: a slow cache must not slow the call it should rescue, ms. @default 250 */
-  commandTimeoutMs?: number;
+  /** A command slower than this is a miss: a slow cache must not slow the call it should rescue. @default 250 ms */
+  commandTimeout?: Duration;
   /** Clock for `storedAt`. @default Date.now */
   now?: () => number;
 }
@@ -113,7 +115,7 @@ export interface RedisFallbackCacheOptions {
 /**
  * Shared cache in Redis (ioredis): JSON values `{"v":…,"t":storedAt}` with a TTL (`SET … PX`). Every
  * Redis problem (down, slow, an unreadable value) is logged once per outage, at warn, and is a miss:
- * commands are not queued while disconnected and time out after `commandTimeoutMs`.
+ * commands are not queued while disconnected and time out after `commandTimeout`.
  */
 export class RedisFallbackCache implements FallbackCache {
   private readonly redis: Redis;
@@ -134,7 +136,7 @@ export class RedisFallbackCache implements FallbackCache {
     this.redis = new Redis(options.url, {
       enableOfflineQueue: false, // disconnected: fail at once (a miss) instead of waiting for a reconnect
       maxRetriesPerRequest: 0,
-      commandTimeout: options.commandTimeoutMs ?? 250,
+      commandTimeout: durationMs(options.commandTimeout ?? '250 ms'),
       connectTimeout: 1_000,
       disconnectTimeout: 100, // close() of a never-connected client: do not keep the process up for 2 s
       retryStrategy: (times) => Math.min(times * 200, 5_000), // keep reconnecting in the background

@@ -54,7 +54,7 @@ export class Credentials {
     let cache = this.tokens.get(integration.name);
     if (!cache) {
       cache = new TokenCache({
-        refreshAheadMs: auth.refreshAheadMs,
+        refreshAhead: auth.refreshAhead,
         fetch: () => fetchToken(integration, auth, this.deps),
         onBackgroundError: (err) =>
           this.deps.logger.warn(

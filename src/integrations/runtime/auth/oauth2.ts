@@ -22,7 +22,7 @@ const tokenEndpoint: EndpointSpec = {
   notFound: 'fail',
   response: z.object({ access_token: z.string().min(1), expires_in: z.number().positive().optional() }),
 };
-const tokenProfile = resolveProfile('userFlow', { headersTimeoutMs: 5_000, bodyTimeoutMs: 5_000 });
+const tokenProfile = resolveProfile('userFlow', { headersTimeout: '5 seconds', bodyTimeout: '5 seconds' });
 
 /**
  * What a classified token-endpoint answer means for the call that needed the token: the client

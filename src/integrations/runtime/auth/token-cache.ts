@@ -1,8 +1,10 @@
+import type { Duration } from '@temporalio/common';
+import { durationMs } from '../../kit/duration';
 /**
  * An OAuth2 access token cache for one integration in one worker process.
  *
  * - fresh: served from cache;
- * - stale (inside `refreshAheadMs` of expiry) but valid: served from cache while one background refresh
+ * - stale (inside `refreshAhead` of expiry) but valid: served from cache while one background refresh
  *   runs (stale-while-revalidate); if that refresh fails the cached token keeps being served until it
  *   expires (stale-if-error);
  * - expired or absent: callers wait for a refresh;
@@ -18,10 +20,10 @@ export interface Token {
 
 export interface TokenCacheOptions {
   fetch: () => Promise<{ value: string; expiresInMs: number }>;
-  /** @default 60 s */
-  refreshAheadMs?: number;
-  /** Treat tokens as expired this much early, for clock skew and request latency. @default 5 s */
-  safetyMarginMs?: number;
+  /** Refresh this long before expiry, in the background, while still serving the cached token. @default 1 minute */
+  refreshAhead?: Duration;
+  /** Treat tokens as expired this much early, for clock skew and request latency. @default 5 seconds */
+  safetyMargin?: Duration;
   now?: () => number;
   /** Told about background refresh failures (they do not fail any call). */
   onBackgroundError?: (err: unknown) => void;
@@ -40,9 +42,9 @@ export class TokenCache {
   async get(): Promise<Token> {
     const t = this.token;
     const now = this.now();
-    const validUntil = t ? t.expiresAt - (this.options.safetyMarginMs ?? 5_000) : 0;
+    const validUntil = t ? t.expiresAt - durationMs(this.options.safetyMargin ?? '5 seconds') : 0;
     if (t && now < validUntil) {
-      if (now >= validUntil - (this.options.refreshAheadMs ?? 60_000)) {
+      if (now >= validUntil - durationMs(this.options.refreshAhead ?? '1 minute')) {
         this.refresh().catch((err: unknown) => this.options.onBackgroundError?.(err));
       }
       return t;

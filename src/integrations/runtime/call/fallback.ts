@@ -1,4 +1,5 @@
 import type { Logger } from '../../../observability/logger';
+import { durationMs } from '../../kit/duration';
 import { semanticsOf } from '../../kit/failures';
 import type { Verdict } from '../classify';
 import { fallbackKey, type FallbackCache } from '../fallback-cache';
@@ -7,8 +8,8 @@ import type { Call, Policy } from './call';
 /**
  * Declared fallbacks of user-flow reads (`EndpointSpec.fallback`), and the count of degraded answers:
  * - a fresh cached answer is served without calling the provider;
- * - a stale one (inside `staleMs`) is served at once while one background refresh runs
- *   (stale-while-revalidate); while that refresh fails, it keeps being served until `staleMs` runs out
+ * - a stale one (inside `stale`) is served at once while one background refresh runs
+ *   (stale-while-revalidate); while that refresh fails, it keeps being served until `stale` runs out
  *   (stale-if-error);
  * - otherwise the provider is called, and when it is unavailable (the failure table's `fallback`: down,
  *   slow, rate-limited, breaker open, kill switch) the declared default answers.
@@ -27,21 +28,24 @@ export class Fallbacks {
     const fallback = call.spec.fallback;
     const cache = this.options.cache;
     if (!fallback || !cache || call.input.fresh) return next(call);
-    const window = fallback.cache;
+    const window = fallback.cache && {
+      freshMs: durationMs(fallback.cache.fresh),
+      keptMs: durationMs(fallback.cache.fresh) + durationMs(fallback.cache.stale),
+    };
     const key = window ? fallbackKey(call.integration, call.endpoint, call.input) : undefined;
     const cached = key ? await cache.get(key).catch(() => undefined) : undefined;
     if (window && key && cached) {
       const age = this.options.now() - cached.storedAt;
       if (age < window.freshMs) return { ok: true, value: cached.value }; // fresh: no request leaves
-      if (age < window.freshMs + window.staleMs) {
-        this.revalidate(call, next, key, window.freshMs + window.staleMs, cache);
+      if (age < window.keptMs) {
+        this.revalidate(call, next, key, window.keptMs, cache);
         this.count(call, 'stale-while-revalidate', age);
         return { ok: true, value: cached.value };
       }
     }
     const verdict = await next(call);
     if (verdict.ok) {
-      if (window && key) await cache.set(key, verdict.value, window.freshMs + window.staleMs).catch(() => undefined);
+      if (window && key) await cache.set(key, verdict.value, window.keptMs).catch(() => undefined);
       return verdict;
     }
     if (!semanticsOf(verdict.type).fallback || !('default' in fallback)) return verdict;

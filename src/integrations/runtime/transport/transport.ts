@@ -8,6 +8,7 @@ import type { Outcome } from '../classify';
 import type { SecretSource } from '../secrets';
 import { UrlPolicyError, isForbiddenAddress } from '../url-policy';
 import type { ProviderRequest } from './request';
+import { durationMs } from '../../kit/duration';
 
 /** Transport errors that prove nothing reached the provider. */
 const notSentCodes = new Set([
@@ -49,8 +50,8 @@ export class Transport {
         path: request.path,
         headers: request.headers,
         body: request.body,
-        headersTimeout: profile.headersTimeoutMs,
-        bodyTimeout: profile.bodyTimeoutMs,
+        headersTimeout: durationMs(profile.headersTimeout),
+        bodyTimeout: durationMs(profile.bodyTimeout),
         signal,
       });
       const maxBytes = integration.pool?.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
@@ -89,12 +90,12 @@ export class Transport {
     if (existing?.key === key) return existing.pool;
     if (existing) void existing.pool.close(); // finishes in-flight requests, then releases the old certificate
     const connectTimeout = Math.min(
-      ...Object.keys(integration.endpoints).map((e) => integration.profileOf(e).connectTimeoutMs),
+      ...Object.keys(integration.endpoints).map((e) => durationMs(integration.profileOf(e).connectTimeout)),
     );
     const pool = new Pool(origin, {
       connections: integration.pool?.connections ?? 10,
-      keepAliveTimeout: integration.pool?.keepAliveMs ?? 4_000,
-      clientTtl: integration.pool?.connectionTtlMs ?? 60_000,
+      keepAliveTimeout: durationMs(integration.pool?.keepAlive ?? '4 seconds'),
+      clientTtl: durationMs(integration.pool?.connectionTtl ?? '1 minute'),
       connect: { timeout: connectTimeout, lookup: ssrfSafeLookup, ...(tls ?? {}) },
     });
     this.pools.set(integration.name, { key, pool });
