@@ -72,10 +72,11 @@ export class ControlPlane implements Gate {
     if (state.killSwitch.integration || state.killSwitch.endpoints.includes(endpoint)) {
       return { proceed: false, reason: 'KillSwitch', retryAfterMs: 5_000 };
     }
-    const b = state.breaker;
-    if (b.forced === 'closed' || (b.state === 'closed' && b.forced !== 'open')) return { proceed: true, probe: false };
-    const openUntil = b.openUntil ?? now;
-    if (b.forced === 'open' || now < openUntil)
+    const breaker = state.breaker;
+    if (breaker.forced === 'closed' || (breaker.state === 'closed' && breaker.forced !== 'open'))
+      return { proceed: true, probe: false };
+    const openUntil = breaker.openUntil ?? now;
+    if (breaker.forced === 'open' || now < openUntil)
       return { proceed: false, reason: 'CircuitOpen', retryAfterMs: Math.max(openUntil - now, 1_000) };
     // Half-open: exactly one caller across all workers gets the probe.
     const granted = await this.probe(integration);
@@ -235,17 +236,18 @@ export class ControlPlane implements Gate {
   }
 
   private localGate(integration: Integration, now: number): GateDecision {
-    const l = this.local.get(integration.name);
-    if (l && now < l.openUntil) return { proceed: false, reason: 'CircuitOpen', retryAfterMs: l.openUntil - now };
+    const local = this.local.get(integration.name);
+    if (local && now < local.openUntil)
+      return { proceed: false, reason: 'CircuitOpen', retryAfterMs: local.openUntil - now };
     return { proceed: true, probe: false };
   }
 
   private recordLocal(integration: Integration, failed: boolean): void {
     const cfg = configOf(integration);
-    const l = this.local.get(integration.name) ?? { failures: 0, openUntil: 0 };
-    l.failures = failed ? l.failures + 1 : 0;
-    if (l.failures >= cfg.failures) l.openUntil = this.now() + cfg.cooldownMs;
-    this.local.set(integration.name, l);
+    const local = this.local.get(integration.name) ?? { failures: 0, openUntil: 0 };
+    local.failures = failed ? local.failures + 1 : 0;
+    if (local.failures >= cfg.failures) local.openUntil = this.now() + cfg.cooldownMs;
+    this.local.set(integration.name, local);
   }
 }
 

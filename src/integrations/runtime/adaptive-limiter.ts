@@ -104,7 +104,7 @@ interface Bucket extends LimiterState {
 export class AdaptiveLimiter {
   private readonly buckets = new Map<string, Bucket>();
   /** The options resolved, durations in ms. */
-  private readonly o: {
+  private readonly settings: {
     decrease: number;
     increase: number;
     recoveryIntervalMs: number;
@@ -120,7 +120,7 @@ export class AdaptiveLimiter {
   private readonly now: () => number;
 
   constructor(private readonly options: AdaptiveLimiterOptions = {}) {
-    this.o = {
+    this.settings = {
       decrease: options.decrease ?? 0.5,
       increase: options.increase ?? 0.1,
       recoveryIntervalMs: durationMs(options.recoveryInterval ?? '1 second'),
@@ -138,7 +138,7 @@ export class AdaptiveLimiter {
 
   /** The longest wait allowed for a call of this profile. */
   maxWaitMs(profile: 'userFlow' | 'background'): number {
-    return profile === 'userFlow' ? this.o.userFlowMaxWaitMs : this.o.backgroundMaxWaitMs;
+    return profile === 'userFlow' ? this.settings.userFlowMaxWaitMs : this.settings.backgroundMaxWaitMs;
   }
 
   /**
@@ -147,22 +147,22 @@ export class AdaptiveLimiter {
    * the signal's reason when `signal` aborts while waiting (the activity was cancelled).
    */
   acquire(key: string, declaredRate: number, opts: { maxWaitMs: number; signal?: AbortSignal }): Promise<Admission> {
-    const b = this.bucket(key, declaredRate);
+    const bucket = this.bucket(key, declaredRate);
     const now = this.now();
-    this.refill(b, now);
-    if (b.queue.length === 0 && now >= b.pausedUntil && b.tokens >= 1) {
-      b.tokens -= 1;
+    this.refill(bucket, now);
+    if (bucket.queue.length === 0 && now >= bucket.pausedUntil && bucket.tokens >= 1) {
+      bucket.tokens -= 1;
       return Promise.resolve({ admitted: true, waitedMs: 0 });
     }
     // Those queued go first: this one waits for its own token after theirs.
-    const untilFirst = Math.max(b.pausedUntil - now, ((1 - Math.min(1, b.tokens)) / b.rate) * 1000, 0);
-    const estimate = Math.ceil(untilFirst + (b.queue.length / b.rate) * 1000);
+    const untilFirst = Math.max(bucket.pausedUntil - now, ((1 - Math.min(1, bucket.tokens)) / bucket.rate) * 1000, 0);
+    const estimate = Math.ceil(untilFirst + (bucket.queue.length / bucket.rate) * 1000);
     if (estimate > opts.maxWaitMs) return Promise.resolve({ admitted: false, retryAfterMs: Math.max(1, estimate) });
     if (opts.signal?.aborted) return Promise.reject(opts.signal.reason as Error);
     return new Promise<Admission>((resolve, reject) => {
       const onAbort = () => {
-        b.queue = b.queue.filter((w) => w !== waiter);
-        this.schedule(b);
+        bucket.queue = bucket.queue.filter((w) => w !== waiter);
+        this.schedule(bucket);
         reject(opts.signal?.reason as Error);
       };
       const waiter: Waiter = {
@@ -173,83 +173,87 @@ export class AdaptiveLimiter {
         },
       };
       opts.signal?.addEventListener('abort', onAbort, { once: true });
-      b.queue.push(waiter);
-      this.schedule(b);
+      bucket.queue.push(waiter);
+      this.schedule(bucket);
     });
   }
 
   /** Feeds the outcome of a call that reached the provider: a rate-limit signal, or clean traffic. */
   observe(key: string, declaredRate: number, signal: CallSignal): void {
-    const b = this.bucket(key, declaredRate);
+    const bucket = this.bucket(key, declaredRate);
     const now = this.now();
-    this.refill(b, now);
+    this.refill(bucket, now);
     const retryAfter = parseRetryAfter(header(signal.headers, 'retry-after'), now);
-    const windowSpent = this.o.rateLimitHeaders && windowSpentUntil(signal.headers, now);
+    const windowSpent = this.settings.rateLimitHeaders && windowSpentUntil(signal.headers, now);
     if (signal.rateLimited || windowSpent) {
       const pauseUntil = signal.rateLimited && retryAfter !== undefined ? now + retryAfter : windowSpent || now;
-      b.pausedUntil = Math.max(b.pausedUntil, Math.min(pauseUntil, now + this.o.maxPauseMs));
+      bucket.pausedUntil = Math.max(bucket.pausedUntil, Math.min(pauseUntil, now + this.settings.maxPauseMs));
       // The first call after a pause opens the provider's new window: it goes at once, the next waits.
-      if (b.pausedUntil > now) b.tokens = 1;
-      b.lastSignalAt = now;
-      b.cleanSince = Math.max(now, b.pausedUntil);
-      if (now - b.lastDecreaseAt >= this.o.holdMs) {
-        const before = b.rate;
-        b.ceiling = Math.max(this.floor(b), before * this.o.ceilingFactor);
-        b.rate = Math.max(this.floor(b), before * this.o.decrease);
-        b.lastDecreaseAt = now;
-        b.decreases += 1;
+      if (bucket.pausedUntil > now) bucket.tokens = 1;
+      bucket.lastSignalAt = now;
+      bucket.cleanSince = Math.max(now, bucket.pausedUntil);
+      if (now - bucket.lastDecreaseAt >= this.settings.holdMs) {
+        const before = bucket.rate;
+        bucket.ceiling = Math.max(this.floor(bucket), before * this.settings.ceilingFactor);
+        bucket.rate = Math.max(this.floor(bucket), before * this.settings.decrease);
+        bucket.lastDecreaseAt = now;
+        bucket.decreases += 1;
         this.options.logger?.info(
           {
             integration: key,
             rateBefore: round(before),
-            rate: round(b.rate),
-            ceiling: round(b.ceiling),
-            pausedForMs: Math.max(0, b.pausedUntil - now),
+            rate: round(bucket.rate),
+            ceiling: round(bucket.ceiling),
+            pausedForMs: Math.max(0, bucket.pausedUntil - now),
             cause: signal.rateLimited ? 'RateLimited' : 'x-ratelimit-remaining: 0',
           },
           'integration rate lowered',
         );
       }
     } else {
-      if (now - b.lastSignalAt >= this.o.ceilingMemoryMs) b.ceiling = b.declared;
-      if (now >= b.pausedUntil && now - b.cleanSince >= this.o.recoveryIntervalMs && b.rate < b.ceiling) {
-        const before = b.rate;
-        b.rate = Math.min(b.ceiling, b.rate + this.o.increase * b.declared);
-        b.cleanSince = now;
-        b.increases += 1;
+      if (now - bucket.lastSignalAt >= this.settings.ceilingMemoryMs) bucket.ceiling = bucket.declared;
+      if (
+        now >= bucket.pausedUntil &&
+        now - bucket.cleanSince >= this.settings.recoveryIntervalMs &&
+        bucket.rate < bucket.ceiling
+      ) {
+        const before = bucket.rate;
+        bucket.rate = Math.min(bucket.ceiling, bucket.rate + this.settings.increase * bucket.declared);
+        bucket.cleanSince = now;
+        bucket.increases += 1;
         this.options.logger?.debug(
-          { integration: key, rateBefore: round(before), rate: round(b.rate) },
+          { integration: key, rateBefore: round(before), rate: round(bucket.rate) },
           'integration rate raised',
         );
       }
     }
-    this.schedule(b);
+    this.schedule(bucket);
   }
 
   /** A snapshot of one integration's bucket (undefined before its first call). */
   state(key: string): LimiterState | undefined {
-    const b = this.buckets.get(key);
-    if (!b) return undefined;
-    const { declared, rate, ceiling, pausedUntil, decreases, increases } = b;
-    return { declared, rate, ceiling, pausedUntil, waiting: b.queue.length, decreases, increases };
+    const bucket = this.buckets.get(key);
+    if (!bucket) return undefined;
+    const { declared, rate, ceiling, pausedUntil, decreases, increases } = bucket;
+    return { declared, rate, ceiling, pausedUntil, waiting: bucket.queue.length, decreases, increases };
   }
 
-  private floor(b: Bucket): number {
-    return b.declared * this.o.minFraction;
+  private floor(bucket: Bucket): number {
+    return bucket.declared * this.settings.minFraction;
   }
 
   private bucket(key: string, declaredRate: number): Bucket {
-    let b = this.buckets.get(key);
-    if (!b || b.declared !== declaredRate) {
+    let bucket = this.buckets.get(key);
+    if (!bucket || bucket.declared !== declaredRate) {
       if (!(declaredRate > 0)) throw new RangeError(`${key}: traffic.ratePerSecond must be > 0, got ${declaredRate}`);
       const now = this.now();
       // A new declaration (a deploy changed it) starts afresh; waiters of the old one carry over.
-      if (b?.timer) clearTimeout(b.timer);
-      b = {
+      if (bucket?.timer) clearTimeout(bucket.timer);
+      bucket = {
         declared: declaredRate,
         rate: declaredRate,
         ceiling: declaredRate,
-        pausedUntil: b?.pausedUntil ?? 0,
+        pausedUntil: bucket?.pausedUntil ?? 0,
         waiting: 0,
         decreases: 0,
         increases: 0,
@@ -258,34 +262,34 @@ export class AdaptiveLimiter {
         lastDecreaseAt: -Infinity,
         lastSignalAt: -Infinity,
         cleanSince: now,
-        queue: b?.queue ?? [],
+        queue: bucket?.queue ?? [],
       };
-      this.buckets.set(key, b);
+      this.buckets.set(key, bucket);
     }
-    return b;
+    return bucket;
   }
 
-  private refill(b: Bucket, now: number): void {
+  private refill(bucket: Bucket, now: number): void {
     // Nothing accrues during a pause (the bucket holds the one token it was given when the pause began).
-    const from = Math.max(b.refilledAt, Math.min(now, b.pausedUntil));
-    if (now > from) b.tokens = Math.min(1, b.tokens + ((now - from) / 1000) * b.rate);
-    b.refilledAt = now;
+    const from = Math.max(bucket.refilledAt, Math.min(now, bucket.pausedUntil));
+    if (now > from) bucket.tokens = Math.min(1, bucket.tokens + ((now - from) / 1000) * bucket.rate);
+    bucket.refilledAt = now;
   }
 
   /** Grants what can go now, and sets one timer for the next waiter. */
-  private schedule(b: Bucket): void {
-    if (b.timer) clearTimeout(b.timer);
-    b.timer = undefined;
+  private schedule(bucket: Bucket): void {
+    if (bucket.timer) clearTimeout(bucket.timer);
+    bucket.timer = undefined;
     const now = this.now();
-    this.refill(b, now);
-    while (b.queue.length > 0 && now >= b.pausedUntil && b.tokens >= 1) {
-      b.tokens -= 1;
-      b.queue.shift()!.grant();
+    this.refill(bucket, now);
+    while (bucket.queue.length > 0 && now >= bucket.pausedUntil && bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      bucket.queue.shift()!.grant();
     }
-    if (b.queue.length === 0) return;
-    const at = Math.max(b.pausedUntil, now + ((1 - b.tokens) / b.rate) * 1000);
-    b.timer = setTimeout(() => this.schedule(b), Math.max(1, Math.ceil(at - now)));
-    b.timer.unref?.();
+    if (bucket.queue.length === 0) return;
+    const at = Math.max(bucket.pausedUntil, now + ((1 - bucket.tokens) / bucket.rate) * 1000);
+    bucket.timer = setTimeout(() => this.schedule(bucket), Math.max(1, Math.ceil(at - now)));
+    bucket.timer.unref?.();
   }
 }
 
