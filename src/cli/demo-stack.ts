@@ -1,0 +1,111 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { encryptionKeysFromEnv, generateEncryptionKey, parseEncryptionKeys } from '../codec/encryption-codec';
+import { devCredentials } from '../devserver/dev-credentials';
+import { startService, type ServiceProcess } from '../devserver/service-process';
+
+/**
+ * The project's processes around a Temporal server, as `npm start` (dev server) and `npm run cluster` (the
+ * cluster) run them: the codec server, the webhook receiver, the provider sandbox (its document webhooks
+ * to the receiver, its credentials random per start and shared with the workers) and the worker
+ * processes, each logging to `<logDir>/<name>.log`. Ctrl-C (SIGINT) or SIGTERM stops every child, newest
+ * first, then the server.
+ */
+export class DemoStack {
+  readonly services: ServiceProcess[] = [];
+  private readonly credentials = devCredentials();
+  private server: { stop(): Promise<void> } | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    readonly logDir: string,
+    readonly say: (line: string) => void,
+  ) {
+    process.once('SIGINT', () => void this.stop().then(() => process.exit(130)));
+    process.once('SIGTERM', () => void this.stop().then(() => process.exit(143)));
+  }
+
+  /** The Temporal server the stack runs on: stopped last. */
+  setServer(server: { stop(): Promise<void> }): void {
+    this.server = server;
+  }
+
+  /** Stops everything started, once (later calls wait for the first). */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.say('Stopping...');
+      for (const s of [...this.services].reverse()) await s.stop();
+      await this.server?.stop();
+      this.say('Stopped.');
+    })();
+    return this.stopping;
+  }
+
+  /** The codec server the Web UI decrypts payloads through (it needs no Temporal); returns its URL. */
+  async startCodec(corsOrigins: string): Promise<string> {
+    const codec = this.start('codec', 'src/codec/main.ts', 'codec.listening', {
+      ...process.env,
+      CODEC_CORS_ORIGINS: corsOrigins,
+    });
+    return String((await codec.ready).url);
+  }
+
+  /** The receiver, then the sandbox posting its webhooks to it; `env` says which Temporal to use. */
+  async startReceiverAndSandbox(env: NodeJS.ProcessEnv, sandboxPort: number): Promise<{ sandboxUrl: string }> {
+    const receiver = this.start('webhooks', 'src/webhooks/main.ts', 'receiver.listening', {
+      ...env,
+      ...this.credentials.receiverEnv,
+    });
+    const receiverUrl = String((await receiver.ready).url);
+    this.say(`Webhook receiver at ${receiverUrl}`);
+    const sandbox = this.start('sandbox', 'src/sandbox/main.ts', 'sandbox.listening', {
+      ...env,
+      SANDBOX_PORT: String(sandboxPort),
+      SANDBOX_WEBHOOK_TARGET: `${receiverUrl}/webhooks/documents`,
+      ...this.credentials.sandboxEnv,
+    });
+    const sandboxUrl = String((await sandbox.ready).url);
+    this.say(`Provider sandbox at ${sandboxUrl} (its document webhooks go to the receiver)`);
+    return { sandboxUrl };
+  }
+
+  /** `count` worker processes calling the sandbox (one is named `worker`, several `worker-<n>`); waits until all poll. */
+  async startWorkers(env: NodeJS.ProcessEnv, sandboxUrl: string, count: number): Promise<void> {
+    const workers = Array.from({ length: count }, (_, i) =>
+      this.start(count === 1 ? 'worker' : `worker-${i + 1}`, 'src/workers/main.ts', 'worker.ready', {
+        ...env,
+        ...this.credentials.integrationEnv(sandboxUrl),
+      }),
+    );
+    await Promise.all(workers.map((w) => w.ready));
+  }
+
+  private start(name: string, entry: string, readyEvent: string, env: NodeJS.ProcessEnv): ServiceProcess {
+    const service = startService({ name, entry, env, logFile: join(this.logDir, `${name}.log`), readyEvent });
+    this.services.push(service);
+    return service;
+  }
+}
+
+/**
+ * The payload encryption keys of this run, put in `process.env.PAYLOAD_ENCRYPTION_KEYS` for the demo client
+ * and every child. Configured keys win; otherwise the key kept in `<dataDir>/payload-key` (mode 0600),
+ * generated on the first run, so histories a server kept stay readable after a restart. Returns what it did.
+ */
+export function usePayloadKeys(dataDir: string): string {
+  const configured = encryptionKeysFromEnv(process.env);
+  if (configured) return `Payload encryption: configured keys (current: ${configured[0]!.id})`;
+  const file = join(dataDir, 'payload-key');
+  let created = false;
+  if (!existsSync(file)) {
+    mkdirSync(dataDir, { recursive: true });
+    const id = `dev-${new Date().toISOString().slice(0, 10).replaceAll('-', '')}`;
+    writeFileSync(file, `${generateEncryptionKey(id)}\n`, { mode: 0o600, flag: 'wx' });
+    created = true;
+  }
+  chmodSync(file, 0o600);
+  const spec = readFileSync(file, 'utf8').trim();
+  const keys = parseEncryptionKeys(spec, file);
+  process.env.PAYLOAD_ENCRYPTION_KEYS = spec;
+  return `Payload encryption: key ${keys[0]!.id} ${created ? 'generated into' : 'from'} ${file}`;
+}
