@@ -9,6 +9,7 @@ import { ensureNamespace } from './namespace';
 import { assertPortFree, freeLowPorts, freePorts, isListening } from './ports';
 import {
   clusterDatabases,
+  DEFAULT_DATABASE_PREFIX,
   DEFAULT_POSTGRES,
   findSchemaDirs,
   setupSchemas,
@@ -37,7 +38,7 @@ export interface ClusterOptions {
   databasePrefix?: string;
   /** Registered at start with its retention and the project's search attributes. @default default */
   namespace?: string;
-  /** @default 14 (as docker-compose.yml) */
+  /** @default {@link DEFAULT_RETENTION_DAYS} */
   retentionDays?: number;
   /** The frontend's gRPC port; must be free. @default a free one (printed) */
   frontendPort?: number;
@@ -91,6 +92,12 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
+/**
+ * The namespace retention `npm run cluster` and docker-compose.yml set: longer than any provider's webhook
+ * redelivery horizon or idempotency-key retention, since a closed workflow's ID deduplicates only while kept.
+ */
+export const DEFAULT_RETENTION_DAYS = 14;
+
 export class ClusterStartError extends Error {
   override readonly name = 'ClusterStartError';
 }
@@ -107,7 +114,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const dir = resolve(options.dir);
   const namespace = options.namespace ?? 'default';
   const postgres = options.postgres ?? DEFAULT_POSTGRES;
-  const databases = clusterDatabases(options.databasePrefix ?? 'durable_integrations_temporal');
+  const databases = clusterDatabases(options.databasePrefix ?? DEFAULT_DATABASE_PREFIX);
   const readyTimeoutMs = options.readyTimeoutMs ?? 120_000;
   const lock = lockDatabases(databases);
 
@@ -256,7 +263,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     const tn = Date.now();
     await ensureNamespace(await adminConnection(deadline), {
       namespace,
-      retentionDays: options.retentionDays ?? 14,
+      retentionDays: options.retentionDays ?? DEFAULT_RETENTION_DAYS,
       onProgress: progress,
     });
     const namespaceMs = Date.now() - tn;

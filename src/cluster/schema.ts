@@ -37,6 +37,18 @@ export interface ClusterDatabases {
   visibility: string;
 }
 
+/** The databases' prefix of `npm run cluster` (and docker-compose.yml's database names). */
+export const DEFAULT_DATABASE_PREFIX = 'durable_integrations_temporal';
+
+/** The SQL plugin the cluster's persistence and the SQL tool use (PostgreSQL 12 and later). */
+export const SQL_PLUGIN = 'postgres12';
+
+/** Where the server module (and the admin-tools image, under /etc/temporal/schema) keeps the PostgreSQL schemas. */
+export const POSTGRES_SCHEMA_DIRS = {
+  default: 'postgresql/v12/temporal/versioned',
+  visibility: 'postgresql/v12/visibility/versioned',
+} as const;
+
 export function clusterDatabases(prefix: string): ClusterDatabases {
   if (!/^[a-z_][a-z0-9_]{0,40}$/.test(prefix)) throw new Error(`database prefix ${prefix} must be [a-z0-9_]`);
   return { default: prefix, visibility: `${prefix}_visibility` };
@@ -54,13 +66,11 @@ export async function findSchemaDirs(env: NodeJS.ProcessEnv = process.env): Prom
     throw new Error(
       `The PostgreSQL schemas come from the Go module ${TEMPORAL_SERVER_MODULE}@${TEMPORAL_SERVER_VERSION}: install Go (or run \`npm run cluster:install\` where Go is)`,
     );
-  const root = join(
-    await goModuleDir(go, TEMPORAL_SERVER_MODULE, TEMPORAL_SERVER_VERSION, env),
-    'schema',
-    'postgresql',
-    'v12',
-  );
-  const dirs = { temporal: join(root, 'temporal', 'versioned'), visibility: join(root, 'visibility', 'versioned') };
+  const root = join(await goModuleDir(go, TEMPORAL_SERVER_MODULE, TEMPORAL_SERVER_VERSION, env), 'schema');
+  const dirs = {
+    temporal: join(root, POSTGRES_SCHEMA_DIRS.default),
+    visibility: join(root, POSTGRES_SCHEMA_DIRS.visibility),
+  };
   for (const dir of Object.values(dirs)) if (!existsSync(dir)) throw new Error(`no schema directory at ${dir}`);
   return dirs;
 }
@@ -99,7 +109,7 @@ export async function setupSchemas(options: SchemaSetupOptions): Promise<Record<
 }
 
 async function sqlTool(bin: string, pg: PostgresTarget, db: string, args: string[]): Promise<void> {
-  const common = ['--plugin', 'postgres12', '--ep', pg.host, '-p', String(pg.port), '-u', pg.user, '--db', db];
+  const common = ['--plugin', SQL_PLUGIN, '--ep', pg.host, '-p', String(pg.port), '-u', pg.user, '--db', db];
   try {
     await execFileAsync(bin, [...common, ...args], {
       timeout: 120_000,

@@ -1,6 +1,6 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ClusterDatabases, PostgresTarget } from './schema';
+import { SQL_PLUGIN, type ClusterDatabases, type PostgresTarget } from './schema';
 
 /** The four server services, each run as its own process. */
 export const clusterServices = ['frontend', 'history', 'matching', 'worker'] as const;
@@ -54,6 +54,9 @@ export interface ServerConfigOptions {
  * Dynamic config of the cluster. Search attributes added at start are seen at once by every service (the
  * dev server does the same); the cost is a read on each use, nothing at this project's rates.
  */
+/** History shards of the cluster (fixed for the life of its databases; docker-compose.yml uses the same). */
+export const DEFAULT_HISTORY_SHARDS = 4;
+
 export const clusterDynamicConfig: Record<string, unknown> = {
   'system.forceSearchAttributesCacheRefreshOnRead': true,
   'frontend.persistenceMaxQPS': 10_000,
@@ -70,7 +73,7 @@ export function serverConfig(options: ServerConfigOptions, service: ClusterServi
   const { postgres, databases, ports, tls } = options;
   const sql = (databaseName: string, maxConns: number) => ({
     sql: {
-      pluginName: 'postgres12',
+      pluginName: SQL_PLUGIN,
       databaseName,
       connectAddr: `${postgres.host}:${postgres.port}`,
       connectProtocol: 'tcp',
@@ -91,7 +94,7 @@ export function serverConfig(options: ServerConfigOptions, service: ClusterServi
     persistence: {
       defaultStore: 'default',
       visibilityStore: 'visibility',
-      numHistoryShards: options.numHistoryShards ?? 4,
+      numHistoryShards: options.numHistoryShards ?? DEFAULT_HISTORY_SHARDS,
       datastores: { default: sql(databases.default, 20), visibility: sql(databases.visibility, 4) },
     },
     global: {
@@ -198,15 +201,19 @@ export function writeServerConfig(options: ServerConfigOptions): string {
       `Temporal server config for the ${service} process; written by src/cluster/server-config.ts at each start.`,
     );
   }
+  writeFileSync(join(configDir, 'dynamicconfig.yaml'), dynamicConfigYaml(), { mode: 0o600 });
+  return configDir;
+}
+
+/**
+ * The cluster's dynamic config file, in the server's format (each key a list of constrained values); the
+ * same text is docker-compose.yml's `docker/temporal/dynamicconfig.yaml` (checked by its test).
+ */
+export function dynamicConfigYaml(): string {
   const dynamic = Object.fromEntries(
     Object.entries(clusterDynamicConfig).map(([key, value]) => [key, [{ value, constraints: {} }]]),
   );
-  writeYaml(
-    join(configDir, 'dynamicconfig.yaml'),
-    dynamic,
-    'Dynamic config of the cluster (src/cluster/server-config.ts).',
-  );
-  return configDir;
+  return `# Dynamic config of the Temporal cluster, generated from src/cluster/server-config.ts (clusterDynamicConfig).\n${JSON.stringify(dynamic, null, 2)}\n`;
 }
 
 export function writeUiConfig(dir: string, config: Record<string, unknown>): string {
