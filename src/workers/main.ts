@@ -7,6 +7,7 @@ import { ControlPlane } from '../control/control-plane';
 import { IntegrationEngine } from '../integrations/runtime/engine';
 import { MemoryFallbackCache, RedisFallbackCache } from '../integrations/runtime/fallback-cache';
 import { createLogger, type Logger } from '../observability/logger';
+import { WorkerMetrics } from '../observability/metrics';
 import { startOpsServer } from '../observability/ops-server';
 import {
   cliConnectionFlags,
@@ -16,7 +17,8 @@ import {
   temporalSettings,
 } from '../temporal/connection';
 import { startupCheck } from '../temporal/namespace-checks';
-import { installTemporalRuntime } from './runtime';
+import { IntegrationName, WorkflowStage } from '../contracts/search-attributes';
+import { freeLoopbackAddress, installTemporalRuntime } from './runtime';
 import type { Worker } from '@temporalio/worker';
 import { createWorkers, runWorkers } from './worker';
 
@@ -24,7 +26,9 @@ import { createWorkers, runWorkers } from './worker';
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ name: 'worker', level: config.LOG_LEVEL });
-  installTemporalRuntime(logger);
+  // Core's Prometheus exporter on loopback only: /metrics on the operations port appends it to ours.
+  const coreMetrics = await freeLoopbackAddress();
+  installTemporalRuntime(logger, { prometheusBindAddress: coreMetrics });
   // Before connecting: a bad key stops the process at start-up, not on its first payload.
   const dataConverter = dataConverterFromConfig(process.env);
   // Address, namespace, TLS/mTLS and API key: one module (src/temporal/connection.ts) for every process.
@@ -34,7 +38,18 @@ async function main(): Promise<void> {
   // outage makes the worker not ready, never dead: restarting it would not bring Temporal back). Up
   // first, so a worker still bundling its workflows answers live and not ready.
   let workers: Worker[] = [];
-  const reach: { connection?: Connection } = {};
+  const reach: { connection?: Connection; client?: Client } = {};
+  // Paces integrations that declare `traffic` and slows down when a provider rate-limits (AIMD).
+  const limiter = new AdaptiveLimiter({ logger: logger.child({ component: 'traffic' }) });
+  const metrics = new WorkerMetrics({
+    integrations: Object.values(integrations),
+    limiter,
+    coreMetricsUrl: `http://${coreMetrics}/metrics`,
+    countParked: async (integration) => {
+      if (!reach.client) throw new Error('not connected yet');
+      return (await reach.client.workflow.count(parkedQuery(integration))).count;
+    },
+  });
   const ops = await startOpsServer({
     name: 'worker',
     host: config.OPS_HOST,
@@ -52,6 +67,9 @@ async function main(): Promise<void> {
         },
       },
     ],
+    routes: (app) => {
+      app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.scrape()));
+    },
   });
   const connection = await connectWorker(settings);
   // Circuit breakers and kill switches live in Temporal; reading them needs a client connection.
@@ -63,13 +81,12 @@ async function main(): Promise<void> {
     { event: 'temporal.check', namespace: settings.namespace, checked },
     `connected to ${address} (${describeSettings(settings)})`,
   );
+  reach.client = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
   const control = new ControlPlane({
-    client: new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE, dataConverter }),
+    client: reach.client,
     logger: logger.child({ component: 'control' }),
   });
   control.prefetch(Object.values(integrations));
-  // Paces integrations that declare `traffic` and slows down when a provider rate-limits (AIMD).
-  const limiter = new AdaptiveLimiter({ logger: logger.child({ component: 'traffic' }) });
   // Fallbacks of user-flow reads: per worker in memory, or shared in Redis when FALLBACK_REDIS_URL is set.
   const fallbackCache = config.FALLBACK_REDIS_URL
     ? new RedisFallbackCache({ url: config.FALLBACK_REDIS_URL, logger: logger.child({ component: 'fallback-cache' }) })
@@ -96,6 +113,7 @@ async function main(): Promise<void> {
       taskQueues: workers.map((w) => w.options.taskQueue),
       payloadEncryption: dataConverter ? 'aes-256-gcm' : 'off',
       health: ops.url,
+      metrics: `${ops.url}/metrics`,
     },
     'worker ready',
   );
@@ -107,6 +125,11 @@ async function main(): Promise<void> {
   await clientConnection.close();
   await connection.close();
   logger.info({ event: 'worker.stopped' }, 'worker stopped');
+}
+
+/** Running workflows parked for an operator on one integration (set by src/workflows/patterns/park.ts). */
+function parkedQuery(integration: string): string {
+  return `${WorkflowStage.name} = 'parked' AND ${IntegrationName.name} = '${integration}' AND ExecutionStatus = 'Running'`;
 }
 
 /**

@@ -1,0 +1,56 @@
+/**
+ * What the engine, the limiter, the token caches and the control plane tell about the calls they see.
+ * An interface with a no-op default, so the engine knows nothing of Prometheus and unit tests pass nothing;
+ * the worker passes the prom-client implementation (`WorkerMetrics.calls`, src/observability/metrics.ts).
+ *
+ * Every field is a bounded label: integration and endpoint names come from the declarations, outcomes
+ * and reasons from the failure table. Never an ID, a key, a URL with parameters or customer data.
+ */
+export interface CallMetrics {
+  /** A call came back through the call path: answered, failed, or held back before sending. */
+  callFinished(event: CallFinished): void;
+  /** The adaptive limiter let a call go after `waitedMs` (0: at once), or refused it (`admitted: false`). */
+  limiterAdmission(event: { integration: string; admitted: boolean; waitedMs: number }): void;
+  /** A degraded answer (stale or default) was served instead of the provider's. */
+  degradedAnswer(event: { integration: string; endpoint: string; reason: string }): void;
+  /** An OAuth2 token was fetched (`outcome: 'ok'`) or could not be (`outcome`: the failure type). */
+  tokenRefresh(event: { integration: string; outcome: string }): void;
+  /** The control state this worker read for an integration (every read, about once a second). */
+  controlState(event: ControlStateSeen): void;
+}
+
+export interface CallFinished {
+  integration: string;
+  endpoint: string;
+  /** `ok`, or the failure type (`ServerError`, `CircuitOpen`, ...). */
+  outcome: string;
+  /** 1-based attempt of the activity execution: above 1 is a retry. */
+  attempt: number;
+  /** Whether a request left for the provider (false: held back by the breaker, a kill switch, the limiter, bad input). */
+  sent: boolean;
+  /** Duration of the attempt past the gate (prepare, authenticate, send, classify), when it got that far. */
+  attemptMs?: number;
+  /** The endpoint's declared price per call, counted when a request was sent. */
+  pricePerCall?: number;
+  /** The provider's rate-limit headers, when its answer carried them. */
+  rateLimit?: { remaining?: number; limit?: number };
+}
+
+export interface ControlStateSeen {
+  integration: string;
+  /** `closed`, `open` or `half-open` (open past its cooldown: one probe may go). */
+  breaker: 'closed' | 'open' | 'half-open';
+  /** Endpoints switched off; `*` for the whole integration. */
+  killSwitches: string[];
+  /** `control`: read from the integration's control workflow; `local`: the worker's own fallback breaker. */
+  source: 'control' | 'local';
+}
+
+/** Tells nothing to anyone: the default of every component that takes a `CallMetrics`. */
+export const noCallMetrics: CallMetrics = {
+  callFinished: () => undefined,
+  limiterAdmission: () => undefined,
+  degradedAnswer: () => undefined,
+  tokenRefresh: () => undefined,
+  controlState: () => undefined,
+};
