@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { isGrpcServiceError } from '@temporalio/client';
+import { IntegrationsClient } from '../../src/client';
 import { startCluster, type Cluster, type ClusterOptions } from '../../src/cluster/cluster';
 import { DEFAULT_POSTGRES, dropDatabases, listDatabases } from '../../src/cluster/schema';
 import { startService, type ServiceProcess } from '../../src/devserver/service-process';
@@ -78,6 +79,42 @@ export function clusterWorker(cluster: Cluster, name: string, env: NodeJS.Proces
     readyEvent: 'worker.ready',
     readyTimeoutMs: 180_000,
   });
+}
+
+/** A test cluster with worker processes polling it (as production runs them) and a client of its namespace. */
+export interface ClusterWithWorkers {
+  cluster: TestCluster;
+  workers: ServiceProcess[];
+  client: IntegrationsClient;
+  /** Closes the client, stops the workers, sets the sandbox back and drops the cluster. */
+  dispose(): Promise<void>;
+}
+
+/**
+ * `startTestCluster(name)` and two worker processes (`<name>-worker-a`, `-b`), ready. On a fresh machine the
+ * first start builds the server (go install, minutes): src/cluster/binaries.ts.
+ */
+export async function startClusterWithWorkers(name: string): Promise<ClusterWithWorkers> {
+  const cluster = await startTestCluster(name);
+  const workers = [clusterWorker(cluster, `${name}-worker-a`), clusterWorker(cluster, `${name}-worker-b`)];
+  await Promise.all(workers.map((w) => w.ready));
+  const client = await IntegrationsClient.connect({
+    address: cluster.address,
+    namespace: cluster.namespace,
+    security: null,
+  });
+  return {
+    cluster,
+    workers,
+    client,
+    async dispose() {
+      await client.close();
+      await Promise.all(workers.map((w) => w.stop()));
+      await sandboxAdmin.clearFaults();
+      await sandboxAdmin.config({ jobMs: 1500 });
+      await cluster.dispose();
+    },
+  };
 }
 
 /** What an order's steps did at the providers: ledger entries keyed `order-<orderId>:<step>`, counted by effect. */

@@ -1,6 +1,6 @@
 import { WORKFLOWS_TASK_QUEUE } from '../../src/contracts/task-queues';
 import { orderWorkflowId, resolveParked } from '../../src/contracts/messages';
-import { IntegrationsClient } from '../../src/client';
+import type { IntegrationsClient } from '../../src/client';
 import { clusterServices, type ClusterService } from '../../src/cluster/cluster';
 import type { ServiceProcess } from '../../src/devserver/service-process';
 import { connectClient } from '../../src/temporal/connection';
@@ -12,8 +12,9 @@ import {
   clusterWorker,
   completedOrderEffects,
   orderEffects,
-  startTestCluster,
+  startClusterWithWorkers,
   whileUnavailable,
+  type ClusterWithWorkers,
   type TestCluster,
 } from './cluster-support';
 
@@ -23,25 +24,17 @@ import {
  * worker processes as production runs them (src/workers/main.ts).
  */
 
+let stack: ClusterWithWorkers;
 let cluster: TestCluster;
 let workers: ServiceProcess[] = [];
 let client: IntegrationsClient;
 
 beforeAll(async () => {
-  cluster = await startTestCluster('cluster');
-  workers = [clusterWorker(cluster, 'cluster-worker-a'), clusterWorker(cluster, 'cluster-worker-b')];
-  await Promise.all(workers.map((w) => w.ready));
-  client = await IntegrationsClient.connect({ address: cluster.address, namespace: cluster.namespace, security: null });
-  // On a fresh machine the first start builds the server (go install, minutes): src/cluster/binaries.ts.
+  stack = await startClusterWithWorkers('cluster');
+  ({ cluster, workers, client } = stack);
 }, 600_000);
 
-afterAll(async () => {
-  await client?.close();
-  await Promise.all(workers.map((w) => w.stop()));
-  await sandboxAdmin.clearFaults();
-  await sandboxAdmin.config({ jobMs: 1500 });
-  await cluster?.dispose();
-}, 60_000);
+afterAll(() => stack?.dispose(), 60_000);
 
 /** Waits until the order's workflow is closed, riding out a server that is down or restarting. */
 async function closedStatus(orderId: string, timeoutMs: number): Promise<string> {

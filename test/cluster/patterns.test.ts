@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { IntegrationsClient } from '../../src/client';
+import type { IntegrationsClient } from '../../src/client';
 import {
   batcherState,
   documentJobFinished,
@@ -26,7 +26,8 @@ import {
   clusterWorker,
   completedOrderEffects,
   orderEffects,
-  startTestCluster,
+  startClusterWithWorkers,
+  type ClusterWithWorkers,
   type TestCluster,
 } from './cluster-support';
 
@@ -37,25 +38,20 @@ import {
  * worker processes through Temporal. This file's own cluster: own databases, own namespace, own task queues.
  */
 
+let stack: ClusterWithWorkers;
 let cluster: TestCluster;
 let workers: ServiceProcess[] = [];
 let client: IntegrationsClient;
 const runtime = new IntegrationEngine({ logger: captureLogs().logger });
 
 beforeAll(async () => {
-  cluster = await startTestCluster('patterns');
-  workers = [clusterWorker(cluster, 'patterns-worker-a'), clusterWorker(cluster, 'patterns-worker-b')];
-  await Promise.all(workers.map((w) => w.ready));
-  client = await IntegrationsClient.connect({ address: cluster.address, namespace: cluster.namespace, security: null });
+  stack = await startClusterWithWorkers('patterns');
+  ({ cluster, workers, client } = stack);
 }, 600_000);
 
 afterAll(async () => {
-  await client?.close();
-  await Promise.all(workers.map((w) => w.stop()));
   await runtime.close();
-  await sandboxAdmin.clearFaults();
-  await sandboxAdmin.config({ jobMs: 1500 });
-  await cluster?.dispose();
+  await stack?.dispose();
 }, 60_000);
 
 const temporal = (): Client => client.temporal;
@@ -216,20 +212,13 @@ describe('the CRM v2 rollout on the cluster', () => {
   it('runs v2 in shadow beside v1 and records the match, then reads through v2 for the canary share', async () => {
     const shadowed = uniqueId('cluster-rollout-shadow');
     const canary = uniqueId('cluster-rollout-canary');
-    await client.startOrder({
-      orderId: shadowed,
-      customerId: 'cus_0031',
-      amount: 810,
-      currency: 'EUR',
-      crmV2: { darkLaunch: true, canaryPercent: 0 },
-    });
-    await client.startOrder({
-      orderId: canary,
-      customerId: 'cus_0031',
-      amount: 820,
-      currency: 'EUR',
-      crmV2: { darkLaunch: true, canaryPercent: 100 },
-    });
+    for (const [orderId, canaryPercent] of [
+      [shadowed, 0],
+      [canary, 100],
+    ] as const) {
+      const crmV2 = { darkLaunch: true, canaryPercent };
+      await client.startOrder({ orderId, customerId: 'cus_0031', amount: 810, currency: 'EUR', crmV2 });
+    }
     for (const orderId of [shadowed, canary]) expect((await client.orderResult(orderId)).stage).toBe('completed');
     expect(await darkLaunchOf(temporal(), shadowed)).toEqual({
       'crm.getCustomer v2': { matches: 1, mismatches: 0, failures: 0 },
