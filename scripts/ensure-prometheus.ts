@@ -79,15 +79,15 @@ function stopPackageService(log: (line: string) => void): void {
   }
 }
 
-function install(log: (line: string) => void): void {
+function install(log: (line: string) => void, isRoot: boolean, hasApt: boolean): void {
   const hint =
     'install it yourself (`sudo apt-get install -y --no-install-recommends prometheus`), or set PROMETHEUS_PATH and PROMTOOL_PATH';
-  if (process.platform !== 'linux' || !onPath('apt-get', process.env)) {
+  if (!hasApt) {
     throw new PrometheusUnavailableError(`prometheus/promtool are not on PATH and there is no apt-get here: ${hint}`);
   }
-  if (process.getuid?.() !== 0) {
+  if (!isRoot) {
     throw new PrometheusUnavailableError(
-      `prometheus/promtool are not on PATH and installing Debian's package needs root (this is uid ${process.getuid?.()}): ${hint}`,
+      `prometheus/promtool are not on PATH and installing Debian's package needs root: ${hint}`,
     );
   }
   // Forbid service starts during the install: the package's daemon would take :9090 for nothing.
@@ -119,14 +119,25 @@ function install(log: (line: string) => void): void {
 
 /** Finds prometheus and promtool, installing Debian's package when they are missing (root only). */
 export function ensurePrometheus(
-  options: { env?: NodeJS.ProcessEnv; log?: (line: string) => void } = {},
+  options: {
+    env?: NodeJS.ProcessEnv;
+    log?: (line: string) => void;
+    /** @default whether this process runs as root */
+    isRoot?: boolean;
+    /** @default whether this is Linux with apt-get on PATH */
+    hasApt?: boolean;
+  } = {},
 ): PrometheusBinaries {
   const env = options.env ?? process.env;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const found = find(env);
   if (found) return found;
   log('prometheus/promtool not found: installing Debian’s prometheus package');
-  install(log);
+  install(
+    log,
+    options.isRoot ?? process.getuid?.() === 0,
+    options.hasApt ?? (process.platform === 'linux' && onPath('apt-get', env) !== undefined),
+  );
   const installed = find({ ...env, PATH: `${env.PATH ?? ''}${delimiter}/usr/bin` });
   if (!installed)
     throw new PrometheusUnavailableError('apt-get installed prometheus but prometheus/promtool are still not on PATH');
