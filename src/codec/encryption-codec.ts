@@ -189,10 +189,13 @@ export class EncryptionCodec implements PayloadCodec {
         `Cannot decrypt payload with key "${id}": authentication failed (the ciphertext was altered or the key is not the one it was encrypted with)`,
       );
     }
-    const decoded = PayloadMessage.toObject(PayloadMessage.decode(plaintext)) as {
-      metadata?: Record<string, Uint8Array>;
-      data?: Uint8Array;
-    };
+    let decoded: { metadata?: Record<string, Uint8Array>; data?: Uint8Array };
+    try {
+      decoded = PayloadMessage.toObject(PayloadMessage.decode(plaintext));
+    } catch {
+      // Authentic ciphertext (right key) whose plaintext is not a Payload message: written by something else.
+      throw new ValueError(`Cannot decode payload decrypted with key "${id}": its plaintext is not a Payload protobuf`);
+    }
     return { metadata: decoded.metadata ?? {}, data: decoded.data ?? new Uint8Array() };
   }
 }

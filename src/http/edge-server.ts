@@ -267,3 +267,22 @@ export function peerAddress(request: FastifyRequest | IncomingMessage): string {
   const socket = 'raw' in request ? request.raw.socket : request.socket;
   return normalizeIp(socket.remoteAddress);
 }
+
+/**
+ * `JSON.parse` without `__proto__` keys: JSON.parse makes them own properties, but any later copy by
+ * assignment (`target[key] = value`) would set a prototype instead, and a schema would then read fields
+ * inherited from it. Every other key, `constructor` included, stays a plain own property.
+ */
+export function parseJsonSafely(text: string): { ok: true; value: unknown } | { ok: false } {
+  try {
+    return { ok: true, value: JSON.parse(text, (key, value: unknown) => (key === '__proto__' ? undefined : value)) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+/** `127.0.0.1`, `::1`, `localhost` (and the rest of 127/8): reachable from this machine only. */
+export function isLoopbackHost(host: string): boolean {
+  const h = normalizeIp(host.replace(/^\[|\]$/g, ''));
+  return h === 'localhost' || h === '::1' || (isIP(h) === 4 && h.startsWith('127.'));
+}

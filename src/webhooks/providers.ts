@@ -51,19 +51,6 @@ const documentEventData = new Map<string, z.ZodType<{ jobId: string; documentUrl
   ['document.failed', z.object({ jobId, documentUrl: documentUrl.optional(), error: z.string().max(500).optional() })],
 ]);
 
-/**
- * `JSON.parse` without `__proto__` keys: JSON.parse makes them own properties, but any later copy by
- * assignment (`target[key] = value`) would set a prototype instead, and a schema would then read fields
- * inherited from it. Every other key, `constructor` included, stays a plain own property.
- */
-export function parseJsonSafely(text: string): { ok: true; value: unknown } | { ok: false } {
-  try {
-    return { ok: true, value: JSON.parse(text, (key, value: unknown) => (key === '__proto__' ? undefined : value)) };
-  } catch {
-    return { ok: false };
-  }
-}
-
 /** The documents provider (TurboDocx-like): both its signature schemes, job events. */
 export const documentsWebhooks: WebhookProviderDefinition = {
   name: 'documents',

@@ -1,10 +1,17 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { addressList, createEdgeServer, EdgeRejection, listenEdge, peerAddress } from '../http/edge-server';
+import {
+  addressList,
+  createEdgeServer,
+  EdgeRejection,
+  listenEdge,
+  parseJsonSafely,
+  peerAddress,
+} from '../http/edge-server';
 import type { Logger } from '../observability/logger';
 import { startOpsServer, type OpsServer } from '../observability/ops-server';
 import { WORKFLOWS_TASK_QUEUE } from '../contracts/task-queues';
 import type { WebhookEventInput } from '../workflows/process-webhook-event.workflow';
-import { parseJsonSafely, type WebhookProviderDefinition } from './providers';
+import type { WebhookProviderDefinition } from './providers';
 import type { SecretList } from './secrets';
 import { ReceiverStats, type ReceiverStatsSnapshot } from './stats';
 import { TemporalStarter, type TemporalStarterOptions } from './temporal-starter';

@@ -180,14 +180,14 @@ describe('payload encryption on the real dev server', () => {
     expect([res.status, JSON.parse(res.body)]).toEqual([200, { payloads: [] }]);
   });
 
-  it('answers the CORS preflight of the UI origin, allowing POST with x-namespace', async () => {
+  it('answers the CORS preflight of the UI origin, allowing POST with what the UI sends (x-namespace, authorization)', async () => {
     const res = await post(
       `${server.url}/decode`,
       '',
       {
         origin: 'http://localhost:8233',
         'access-control-request-method': 'POST',
-        'access-control-request-headers': 'content-type,x-namespace',
+        'access-control-request-headers': 'authorization,content-type,x-namespace',
       },
       'OPTIONS',
     );
@@ -195,7 +195,7 @@ describe('payload encryption on the real dev server', () => {
     expect(res.headers).toMatchObject({
       'access-control-allow-origin': 'http://localhost:8233',
       'access-control-allow-methods': 'POST, OPTIONS',
-      'access-control-allow-headers': 'content-type, x-namespace',
+      'access-control-allow-headers': 'authorization, content-type, x-namespace',
     });
   });
 
@@ -218,7 +218,7 @@ describe('payload encryption on the real dev server', () => {
     expect([decode.status, decode.headers['access-control-allow-origin'], decode.body]).toEqual([
       403,
       undefined,
-      JSON.stringify({ error: 'origin_not_allowed', message: 'origin_not_allowed' }),
+      JSON.stringify({ error: 'origin_not_allowed', message: 'this origin may not call the codec server' }),
     ]);
   });
 
