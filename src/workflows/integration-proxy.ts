@@ -69,7 +69,7 @@ export function proxyIntegration<E extends Record<string, EndpointSpec>>(
       budget: profile.scheduleToClose,
       write: spec.idempotency !== 'safe',
       keyed: spec.idempotency === 'key' && integration.idempotency !== undefined,
-      keyRetention: integration.idempotency?.retention as Duration | undefined,
+      keyRetention: integration.idempotency?.retention,
       // Resolved at call time: the lookup endpoint's own proxy entry exists by then.
       lookup: lookup
         ? (key, callOptions) => proxy[lookup.endpoint as keyof E]!(lookup.input(key), callOptions)

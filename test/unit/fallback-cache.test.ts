@@ -161,7 +161,7 @@ describe('declaring a fallback', () => {
     owner: 'test',
     baseUrl: env('CRM_URL'),
     auth: apiKey({ header: 'x-api-key', key: secret('CRM_API_KEY') }),
-    idempotency: { header: 'Idempotency-Key', retention: '24 hours' },
+    idempotency: { header: 'Idempotency-Key', retention: '24 hours' as const },
   };
   const Item = z.object({ id: z.string() });
 

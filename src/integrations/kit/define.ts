@@ -1,7 +1,7 @@
 import type { Duration } from '@temporalio/common';
-import { durationMs } from './duration';
 import type { z } from 'zod';
 import { resolveProfile, type Profile, type ProfileName, type ProfileOverrides } from './profiles';
+import { validateIntegration } from './validate';
 import type { EnvRef, SecretRef } from './refs';
 
 /**
@@ -185,7 +185,7 @@ export interface IntegrationSpec<E extends Record<string, EndpointSpec>> {
     /** Header that carries the key, e.g. `Idempotency-Key` or `x-correlation-id`. */
     header: string;
     /** How long the provider remembers a key; every keyed endpoint's budget must end before it. */
-    retention: string;
+    retention: Duration;
   };
   pool?: {
     /** @default 10 */
@@ -258,38 +258,7 @@ export function defineIntegration<E extends Record<string, EndpointSpec>>(spec: 
   const fail = (field: string, message: string) => {
     throw new IntegrationDefinitionError(`integration "${spec.name}": ${field}: ${message}`);
   };
-  if (!/^[a-z][a-z0-9]*$/.test(spec.name)) fail('name', 'lower-case letters and digits, starting with a letter');
-  const retentionMs = spec.idempotency ? durationMs(spec.idempotency.retention as never) : undefined;
-  for (const [name, ep] of Object.entries(spec.endpoints)) {
-    const where = `endpoints.${name}`;
-    if (ep.idempotency === 'key' && !spec.idempotency)
-      fail(where, 'sends an idempotency key but the integration declares no idempotency header');
-    if (ep.idempotency === 'lookup' && !ep.lookup)
-      fail(where, "idempotency 'lookup' needs `lookup: { endpoint: '<endpoint>', input: (key) => ... }`");
-    if (ep.lookup) {
-      const read = spec.endpoints[ep.lookup.endpoint];
-      if (!read) fail(`${where}.lookup`, `no endpoint named "${ep.lookup.endpoint}"`);
-      else if (read.idempotency !== 'safe') fail(`${where}.lookup`, `"${ep.lookup.endpoint}" must be a safe read`);
-    }
-    const profile = resolveProfile(ep.profile, ep.overrides);
-    if (ep.fallback) validateFallback(ep, `${where}.fallback`, fail);
-    if (ep.idempotency === 'key' && retentionMs !== undefined) {
-      const budget = durationMs(profile.scheduleToClose);
-      if (budget >= retentionMs) {
-        fail(
-          where,
-          `its ${ep.profile} budget (${String(profile.scheduleToClose)}) must end inside the provider's key retention (${spec.idempotency!.retention})`,
-        );
-      }
-    }
-  }
-  if (spec.hello && !(spec.hello in spec.endpoints)) fail('hello', `no endpoint named "${spec.hello}"`);
-  for (const [name, poller] of Object.entries(spec.pollers ?? {})) {
-    if (!(poller.endpoint in spec.endpoints))
-      fail(`pollers.${name}.endpoint`, `no endpoint named "${poller.endpoint}"`);
-    if (spec.endpoints[poller.endpoint]!.idempotency !== 'safe')
-      fail(`pollers.${name}`, 'a poller must poll a safe read');
-  }
+  validateIntegration(spec, fail);
   const capitalized = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
   return {
     ...spec,
@@ -297,32 +266,6 @@ export function defineIntegration<E extends Record<string, EndpointSpec>>(spec: 
     pollerActivityName: (poller, mode) => `${spec.name}${capitalized(poller)}${mode === 'once' ? 'Once' : ''}`,
     profileOf: (endpoint) => resolveProfile(spec.endpoints[endpoint]!.profile, spec.endpoints[endpoint]!.overrides),
   };
-}
-
-/** A declared duration in ms, or a failure naming the field: e.g. `'30 seconds'`, `'10 minutes'`. */
-function durationOf(value: Duration, field: string, fail: (field: string, message: string) => never): number {
-  let ms: number;
-  try {
-    ms = durationMs(value);
-  } catch {
-    return fail(field, `expected a duration such as '30 seconds' or '10 minutes', got ${JSON.stringify(value)}`);
-  }
-  if (!Number.isFinite(ms) || ms < 0) fail(field, `expected a duration of 0 or longer, got ${JSON.stringify(value)}`);
-  return ms;
-}
-
-function validateFallback(ep: EndpointSpec, field: string, fail: (field: string, message: string) => never): void {
-  const fallback = ep.fallback!;
-  if (ep.idempotency !== 'safe')
-    fail(field, `only a safe read may declare a fallback (this endpoint is idempotency '${ep.idempotency}')`);
-  if (fallback.cache) {
-    const fresh = durationOf(fallback.cache.fresh, `${field}.cache.fresh`, fail);
-    const stale = durationOf(fallback.cache.stale, `${field}.cache.stale`, fail);
-    if (fresh + stale <= 0) fail(`${field}.cache`, 'fresh + stale must be longer than 0');
-  }
-  if ('default' in fallback && !ep.response.safeParse(fallback.default).success)
-    fail(`${field}.default`, "does not match the endpoint's response schema");
-  if (!fallback.cache && !('default' in fallback)) fail(field, 'declare `cache`, `default` or both');
 }
 
 /** `true` when an endpoint declares no schema for a part (its type is the unconstrained default). */

@@ -1,95 +1,27 @@
 import type { Duration } from '@temporalio/common';
 import {
-  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   isCancellation,
   log,
-  metricMeter,
   patched,
   sleep,
-  TimeoutFailure,
   upsertMemo,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import { semanticsOf, temporalTimeout, type CallFailureDetails } from '../../integrations/kit/failures';
+import { semanticsOf } from '../../integrations/kit/failures';
 import type { CallOptions, DeclaredEndpoint, EndpointCall } from '../integration-proxy';
 import { stepKey } from '../keys';
-import type { OperatorDecision, ParkedInfo } from '../../contracts/messages';
+import type { OperatorDecision } from '../../contracts/messages';
 import { WorkflowStage } from '../../contracts/search-attributes';
 import { durationMs } from '../../integrations/kit/duration';
+import { withBudgetAlert } from './budget-alert';
 import { installOperatorHandlers, park } from './park';
+import { describe, operatorFailed, STEP_GAVE_UP, type Described, type GaveUp } from './step-failures';
+import type { StepOptions, StepPath, StepResult } from './step-options';
 
-/** How a step reached its result; recorded in the memo `steps` and readable in the UI. */
-export type StepPath =
-  | 'ok'
-  | 'resent-with-key'
-  | 'found-by-lookup'
-  | 'resent-after-lookup'
-  | 'operator-retry'
-  | 'operator-skip'
-  | 'settled-after-cancel';
-
-export interface StepResult<T> {
-  value: T;
-  paths: StepPath[];
-}
-
-export interface StepOptions {
-  /**
-   * The idempotency key of a write, when the step name alone is not unique across the executions that
-   * share this workflow ID (e.g. a batcher started again after it ended). @default `stepKey(step)`
-   */
-  key?: string;
-  /** Whether an operator may choose `compensate` when this step parks. @default false */
-  canCompensate?: boolean;
-  /** Replaces the endpoint's clock-time budget (its profile's schedule-to-close) for this step. */
-  budget?: Duration;
-  /** One line shown next to the step's activities in the UI. */
-  summary?: string;
-  /** How an unknown outcome is looked up, when the endpoint declares a lookup. */
-  lookup?: {
-    /** `false` settles by resending with the key only (tests). @default true */
-    enabled?: boolean;
-    /** How long to keep trying the lookup while it fails. @default 10 minutes */
-    budget?: Duration;
-    /** Durable timer between failed lookups. @default 10 seconds */
-    interval?: Duration;
-  };
-  /** Resends of a write whose outcome stayed unknown: each after a growing durable timer, then park. */
-  resends?: {
-    /** @default 5 */
-    max?: number;
-    /** Timer before the first resend, doubled for each next one. @default 1 second */
-    initialInterval?: Duration;
-    /** @default 1 minute */
-    maximumInterval?: Duration;
-  };
-  /**
-   * What a step that cannot complete (a definite refusal, a budget run out, an outcome left unknown)
-   * does: `park` for an operator (a definite refusal is thrown as it is), or `throw` a `StepGaveUp`
-   * failure that says which step and endpoint, so the caller decides (the saga runs its other undos,
-   * then parks once for all that failed). @default 'park'
-   */
-  onGiveUp?: 'park' | 'throw';
-}
-
-/** The failure type `runStep` throws with `onGiveUp: 'throw'`; its details are a {@link GaveUp}. */
-export const STEP_GAVE_UP = 'StepGaveUp';
-
-/** Why a step could not complete: what a park shows an operator, before it is parked. */
-export type GaveUp = Omit<ParkedInfo, 'since' | 'allowed'>;
-
-/** A failure, as the recovery logic needs to see it. */
-interface Described {
-  /** The failure type, or `Timeout:<kind>` when Temporal gave up waiting. */
-  type: string;
-  message: string;
-  /** The activity attempt that ended it (1 when the activity never said). */
-  attempts: number;
-  /** The activity's retry policy or budget ran out (as opposed to a non-retryable answer). */
-  exhausted: boolean;
-}
+export { failureSummary, gaveUpOf, STEP_GAVE_UP, type GaveUp } from './step-failures';
+export type { StepOptions, StepPath, StepResult } from './step-options';
 
 type Settled<T> =
   { kind: 'found'; value: T } | { kind: 'resend'; summary: string } | { kind: 'not-applied' } | { kind: 'stuck' };
@@ -385,91 +317,8 @@ class StepRun<I extends object, O> {
   }
 }
 
-function operatorFailed(reason: string): ApplicationFailure {
-  return ApplicationFailure.create({ type: 'OperatorFailed', message: reason, nonRetryable: true });
-}
-
-/** Runs `call`; if it is still running at 80 % of its budget, logs an alert and counts it. */
-async function withBudgetAlert<T>(
-  declared: DeclaredEndpoint<unknown>,
-  step: string,
-  budget: Duration,
-  call: () => Promise<T>,
-): Promise<T> {
-  const scope = new CancellationScope();
-  const alert = scope
-    .run(async () => {
-      await sleep(Math.round(durationMs(budget) * 0.8), { summary: `${step}: alert at 80 % of the budget` });
-      log.warn('integration call at 80 % of its budget: fix it while retries remain', {
-        step,
-        integration: declared.integration,
-        endpoint: declared.endpoint,
-        budget: String(budget),
-      });
-      metricMeter
-        .createCounter('integration_budget_alert', 'calls', 'calls past 80 % of their clock-time budget')
-        .add(1, { integration: declared.integration, endpoint: declared.endpoint });
-    })
-    .catch((err: unknown) => {
-      if (!isCancellation(err)) throw err;
-    });
-  try {
-    return await call();
-  } finally {
-    scope.cancel();
-    await alert;
-  }
-}
-
 const recorded: Record<string, StepPath[]> = {};
 
 function stage(value: string): void {
   upsertSearchAttributes([{ key: WorkflowStage, value }]);
-}
-
-/** `Type: message` of a step's failure, naming the provider's answer rather than "Activity task failed". */
-export function failureSummary(err: unknown): string {
-  const f = describe(err);
-  return `${f.type}: ${f.message}`;
-}
-
-/** What a `StepGaveUp` failure says about the step, or undefined for any other failure. */
-export function gaveUpOf(err: unknown): GaveUp | undefined {
-  return err instanceof ApplicationFailure && err.type === STEP_GAVE_UP ? (err.details?.[0] as GaveUp) : undefined;
-}
-
-function describe(err: unknown): Described {
-  if (err instanceof ApplicationFailure && !(err instanceof ActivityFailure)) {
-    return { type: err.type ?? 'ApplicationFailure', message: err.message, attempts: 1, exhausted: false };
-  }
-  if (!(err instanceof ActivityFailure)) {
-    return {
-      type: (err as Error).name ?? 'Error',
-      message: (err as Error).message ?? String(err),
-      attempts: 1,
-      exhausted: false,
-    };
-  }
-  let exhausted = err.retryState === 'MAXIMUM_ATTEMPTS_REACHED' || err.retryState === 'TIMEOUT';
-  let cause: unknown = err.cause;
-  let type = 'ActivityFailure';
-  let message = err.message;
-  if (cause instanceof TimeoutFailure) {
-    // Temporal gave up waiting: an attempt may still have been in flight. The timeout decides what it
-    // means; the last attempt's own failure (when there is one) says more to an operator. It is never a
-    // definite answer: the budget ran out (whatever retry state the server reports after a restart).
-    exhausted = true;
-    type = temporalTimeout(cause.timeoutType);
-    const last = cause.cause;
-    message = last instanceof ApplicationFailure ? `${last.type ?? 'failure'}: ${last.message}` : cause.message;
-    cause = last;
-  } else if (cause instanceof ApplicationFailure) {
-    type = cause.type ?? type;
-    message = cause.message;
-  } else if (cause instanceof Error) {
-    message = cause.message;
-  }
-  const details =
-    cause instanceof ApplicationFailure ? (cause.details?.[0] as CallFailureDetails | undefined) : undefined;
-  return { type, message, attempts: details?.attempt ?? 1, exhausted };
 }

@@ -1,0 +1,76 @@
+import type { Duration } from '@temporalio/common';
+import type { EndpointSpec, IntegrationSpec } from './define';
+import { durationMs } from './duration';
+import { resolveProfile } from './profiles';
+
+/** Reports a bad field of a declaration: throws, naming the integration and the field. */
+type Fail = (field: string, message: string) => never;
+
+/**
+ * The checks `defineIntegration` runs on a declaration before anything uses it, each failing with the
+ * field and what to write instead: names, idempotency and lookups, fallbacks, budgets inside the
+ * provider's key retention, the hello endpoint and pollers.
+ */
+export function validateIntegration<E extends Record<string, EndpointSpec>>(
+  spec: IntegrationSpec<E>,
+  fail: Fail,
+): void {
+  if (!/^[a-z][a-z0-9]*$/.test(spec.name)) fail('name', 'lower-case letters and digits, starting with a letter');
+  const retentionMs = spec.idempotency ? durationMs(spec.idempotency.retention) : undefined;
+  for (const [name, ep] of Object.entries(spec.endpoints)) {
+    const where = `endpoints.${name}`;
+    if (ep.idempotency === 'key' && !spec.idempotency)
+      fail(where, 'sends an idempotency key but the integration declares no idempotency header');
+    if (ep.idempotency === 'lookup' && !ep.lookup)
+      fail(where, "idempotency 'lookup' needs `lookup: { endpoint: '<endpoint>', input: (key) => ... }`");
+    if (ep.lookup) {
+      const read = spec.endpoints[ep.lookup.endpoint];
+      if (!read) fail(`${where}.lookup`, `no endpoint named "${ep.lookup.endpoint}"`);
+      else if (read.idempotency !== 'safe') fail(`${where}.lookup`, `"${ep.lookup.endpoint}" must be a safe read`);
+    }
+    const profile = resolveProfile(ep.profile, ep.overrides);
+    if (ep.fallback) validateFallback(ep, `${where}.fallback`, fail);
+    if (ep.idempotency === 'key' && retentionMs !== undefined) {
+      const budget = durationMs(profile.scheduleToClose);
+      if (budget >= retentionMs) {
+        fail(
+          where,
+          `its ${ep.profile} budget (${String(profile.scheduleToClose)}) must end inside the provider's key retention (${spec.idempotency!.retention})`,
+        );
+      }
+    }
+  }
+  if (spec.hello && !(spec.hello in spec.endpoints)) fail('hello', `no endpoint named "${spec.hello}"`);
+  for (const [name, poller] of Object.entries(spec.pollers ?? {})) {
+    if (!(poller.endpoint in spec.endpoints))
+      fail(`pollers.${name}.endpoint`, `no endpoint named "${poller.endpoint}"`);
+    if (spec.endpoints[poller.endpoint]!.idempotency !== 'safe')
+      fail(`pollers.${name}`, 'a poller must poll a safe read');
+  }
+}
+
+/** A declared duration in ms, or a failure naming the field: e.g. `'30 seconds'`, `'10 minutes'`. */
+function durationOf(value: Duration, field: string, fail: Fail): number {
+  let ms: number;
+  try {
+    ms = durationMs(value);
+  } catch {
+    return fail(field, `expected a duration such as '30 seconds' or '10 minutes', got ${JSON.stringify(value)}`);
+  }
+  if (!Number.isFinite(ms) || ms < 0) fail(field, `expected a duration of 0 or longer, got ${JSON.stringify(value)}`);
+  return ms;
+}
+
+function validateFallback(ep: EndpointSpec, field: string, fail: Fail): void {
+  const fallback = ep.fallback!;
+  if (ep.idempotency !== 'safe')
+    fail(field, `only a safe read may declare a fallback (this endpoint is idempotency '${ep.idempotency}')`);
+  if (fallback.cache) {
+    const fresh = durationOf(fallback.cache.fresh, `${field}.cache.fresh`, fail);
+    const stale = durationOf(fallback.cache.stale, `${field}.cache.stale`, fail);
+    if (fresh + stale <= 0) fail(`${field}.cache`, 'fresh + stale must be longer than 0');
+  }
+  if ('default' in fallback && !ep.response.safeParse(fallback.default).success)
+    fail(`${field}.default`, "does not match the endpoint's response schema");
+  if (!fallback.cache && !('default' in fallback)) fail(field, 'declare `cache`, `default` or both');
+}

@@ -1,0 +1,57 @@
+import type { Duration } from '@temporalio/common';
+
+/** What a step may be told, and what it answers: the declarations of `runStep` (src/workflows/patterns/steps.ts). */
+
+/** How a step reached its result; recorded in the memo `steps` and readable in the UI. */
+export type StepPath =
+  | 'ok'
+  | 'resent-with-key'
+  | 'found-by-lookup'
+  | 'resent-after-lookup'
+  | 'operator-retry'
+  | 'operator-skip'
+  | 'settled-after-cancel';
+
+export interface StepResult<T> {
+  value: T;
+  paths: StepPath[];
+}
+
+export interface StepOptions {
+  /**
+   * The idempotency key of a write, when the step name alone is not unique across the executions that
+   * share this workflow ID (e.g. a batcher started again after it ended). @default `stepKey(step)`
+   */
+  key?: string;
+  /** Whether an operator may choose `compensate` when this step parks. @default false */
+  canCompensate?: boolean;
+  /** Replaces the endpoint's clock-time budget (its profile's schedule-to-close) for this step. */
+  budget?: Duration;
+  /** One line shown next to the step's activities in the UI. */
+  summary?: string;
+  /** How an unknown outcome is looked up, when the endpoint declares a lookup. */
+  lookup?: {
+    /** `false` settles by resending with the key only (tests). @default true */
+    enabled?: boolean;
+    /** How long to keep trying the lookup while it fails. @default 10 minutes */
+    budget?: Duration;
+    /** Durable timer between failed lookups. @default 10 seconds */
+    interval?: Duration;
+  };
+  /** Resends of a write whose outcome stayed unknown: each after a growing durable timer, then park. */
+  resends?: {
+    /** @default 5 */
+    max?: number;
+    /** Timer before the first resend, doubled for each next one. @default 1 second */
+    initialInterval?: Duration;
+    /** @default 1 minute */
+    maximumInterval?: Duration;
+  };
+  /**
+   * What a step that cannot complete (a definite refusal, a budget run out, an outcome left unknown)
+   * does: `park` for an operator (a definite refusal is thrown as it is), or `throw` a `StepGaveUp`
+   * failure that says which step and endpoint, so the caller decides (the saga runs its other undos,
+   * then parks once for all that failed). @default 'park'
+   */
+  onGiveUp?: 'park' | 'throw';
+}
