@@ -1,6 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FastifyInstance } from 'fastify';
+import { createEdgeServer, listenEdge } from '../http/edge-server';
 import { adminRoutes } from './admin';
 import { defaultConfig } from './config';
 import type { Provider, Route, SandboxContext } from './context';
@@ -8,7 +8,7 @@ import { crmProvider } from './crm';
 import { documentsProvider } from './documents';
 import { emailProvider } from './email';
 import { FaultRules, parseFaultSpec, runWithFault, type Fault } from './faults';
-import { errorReply, header, isLoopback, readBody, writeReply, type Reply, type SandboxRequest } from './http';
+import { errorReply, header, isLoopback, writeReply, type Reply, type SandboxRequest } from './http';
 import { IdempotencyStore } from './idempotency';
 import { Ledger } from './ledger';
 import { paymentsProvider } from './payments';
@@ -24,27 +24,23 @@ const faultHeader = 'x-sandbox-fault';
 
 type FaultChoice = { ok: true; fault: Fault | null } | { ok: false; reply: Reply };
 
-function formatUrl(protocol: 'http' | 'https', host: string, port: number): string {
-  return `${protocol}://${host.includes(':') ? `[${host}]` : host}:${port}`;
-}
+/**
+ * The sandbox's limits: generous (its faults hold answers back on purpose, e.g. commit-then-hang, for the
+ * client to give up), but every one set, so a stuck client cannot hold the process forever.
+ */
+const sandboxLimits = {
+  maxBodyBytes,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 60_000,
+  idleTimeoutMs: 120_000,
+  keepAliveTimeoutMs: 5_000,
+  maxConnections: 4_096,
+};
 
-async function listen(server: Server, port: number, host: string): Promise<number> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return (server.address() as AddressInfo).port;
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    // Hung (commit-then-hang) and keep-alive sockets would otherwise hold close() open forever.
-    server.closeAllConnections();
-  });
+async function closeServer(app: FastifyInstance): Promise<void> {
+  // Hung (commit-then-hang) and keep-alive sockets would otherwise hold close() open.
+  app.server.closeAllConnections();
+  await app.close();
 }
 
 function validatedWebhookTarget(target: string | undefined): string | null {
@@ -126,9 +122,14 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     return { ok: true, fault: faults.take(req.method, req.path) };
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, rawBody: Buffer): Promise<void> {
     res.on('finish', () => ctx.stats.response(res.statusCode));
-    const parsedUrl = new URL(req.url ?? '/', 'http://sandbox.invalid');
+    let parsedUrl: URL;
+    try {
+      parsedUrl = new URL(req.url ?? '/', 'http://sandbox.invalid');
+    } catch {
+      return writeReply(res, errorReply(400, 'bad_url'));
+    }
     const method = (req.method ?? 'GET').toUpperCase();
     const match = router.match(method, parsedUrl.pathname);
     if (match.kind === 'not-found') return writeReply(res, errorReply(404, 'not_found'));
@@ -139,8 +140,6 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     if (!isProvider && !isLoopback(req.socket.remoteAddress)) return writeReply(res, errorReply(403, 'forbidden'));
     if (isProvider) ctx.stats.request(`${method} ${match.route.pattern}`);
 
-    const rawBody = await readBody(req, maxBodyBytes);
-    if (rawBody === null) return writeReply(res, errorReply(413, 'payload_too_large'));
     const request: SandboxRequest = {
       method,
       path: parsedUrl.pathname,
@@ -158,37 +157,48 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     await runWithFault(choice.fault, run, { res, signal: lifecycle.signal, baseUrl: url });
   }
 
-  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    handle(req, res).catch(() => {
-      // A handler bug must still produce an answer, never a hung socket.
-      if (!res.headersSent) writeReply(res, errorReply(500, 'internal_error'));
-      else res.destroy();
+  /**
+   * One Fastify edge per port (plain, and mTLS when configured): it reads and caps the body (413) and
+   * enforces the timeouts; the sandbox's own router and faults then write to the raw response, since
+   * faults must be able to hang, reset or stream it.
+   */
+  function edge(tls?: SandboxOptions['tls']): FastifyInstance {
+    const app = createEdgeServer({
+      limits: sandboxLimits,
+      ...(tls
+        ? { tls: { ca: tls.ca, cert: tls.cert, key: tls.key, requestCert: true, rejectUnauthorized: true } }
+        : {}),
+      // A dev-only process: refusals are answered (with their reason), not counted.
+      onRejected: () => undefined,
     });
-  };
-  const server = createServer(onRequest);
-  // The same routes behind mutual TLS: the handshake fails unless the client presents a certificate signed by `ca`.
-  const mtlsServer = options.tls
-    ? createHttpsServer(
-        {
-          ca: options.tls.ca,
-          cert: options.tls.cert,
-          key: options.tls.key,
-          requestCert: true,
-          rejectUnauthorized: true,
-        },
-        onRequest,
-      )
-    : undefined;
-  const servers = mtlsServer ? [server, mtlsServer] : [server];
-  for (const s of servers) s.on('clientError', (_err, socket) => socket.destroy());
+    app.route({
+      method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+      url: '*',
+      handler: (request, reply) => {
+        reply.hijack();
+        const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+        handle(request.raw, reply.raw, rawBody).catch(() => {
+          // A handler bug must still produce an answer, never a hung socket.
+          if (!reply.raw.headersSent) writeReply(reply.raw, errorReply(500, 'internal_error'));
+          else reply.raw.destroy();
+        });
+      },
+    });
+    return app;
+  }
 
-  url = formatUrl('http', host, await listen(server, options.port ?? 0, host));
+  // The same routes behind mutual TLS: the handshake fails unless the client presents a certificate signed by `ca`.
+  const server = edge();
+  const servers = [server];
+  url = await listenEdge(server, host, options.port ?? 0);
   let mtlsUrl: string | undefined;
-  if (mtlsServer) {
+  if (options.tls) {
+    const mtlsServer = edge(options.tls);
     try {
-      mtlsUrl = formatUrl('https', host, await listen(mtlsServer, options.tls?.port ?? 0, host));
+      mtlsUrl = await listenEdge(mtlsServer, host, options.tls.port ?? 0);
+      servers.push(mtlsServer);
     } catch (err) {
-      server.close();
+      await server.close();
       throw err;
     }
   }
