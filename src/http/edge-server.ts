@@ -226,6 +226,9 @@ export function createEdgeServer(options: EdgeServerOptions): FastifyInstance {
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
   function sendRejection(rejection: EdgeRejection, request: FastifyRequest, reply: FastifyReply, error?: unknown) {
+    // The socket is gone (a timeout already answered and counted it, or the client left): nobody to answer,
+    // and counting it again would count one request twice.
+    if (request.raw.socket.destroyed) return reply.hijack();
     options.onRejected(rejection, request, error);
     const headers: Record<string, string> = { ...options.errorHeaders?.(request), ...rejection.headers };
     // Past a body we did not read, the connection cannot carry another request.

@@ -144,6 +144,20 @@ describe('receiver edges: slow, idle and half-open connections are cut', () => {
     }
   });
 
+  it('answers a body that stops midway with one 408, counted once', async () => {
+    const before = receiver.stats().rejected;
+    const d = delivery(event());
+    const conn = await rawConnect(receiver.url);
+    const head = rawRequest('POST', '/webhooks/documents', d.headers, d.body);
+    conn.socket.write(head.slice(0, head.length - 10));
+    const reply = await conn.untilClosed();
+    expect(reply.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 408']);
+    const after = receiver.stats().rejected;
+    const grew = Object.keys(after).filter((reason) => after[reason] !== before[reason]);
+    expect(grew).toEqual(['request_timeout']);
+    expect(after.request_timeout).toBe((before.request_timeout ?? 0) + 1);
+  });
+
   it('closes a connection that never sends a byte', async () => {
     const conn = await rawConnect(receiver.url);
     await conn.untilClosed();
