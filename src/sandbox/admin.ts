@@ -30,6 +30,9 @@ export function adminRoutes(deps: AdminDeps): Route[] {
   const { ctx } = deps;
   return [
     { method: 'GET', pattern: '/healthz', handle: () => json(200, { ok: true }) },
+    // The sandbox is a dev-only process: its health is on its own port, in the shape of the ops servers'.
+    { method: 'GET', pattern: '/livez', handle: () => json(200, { status: 'ok', process: 'sandbox' }) },
+    { method: 'GET', pattern: '/readyz', handle: () => json(200, { status: 'ready', process: 'sandbox', checks: {} }) },
     { method: 'GET', pattern: '/admin/ledger', handle: () => json(200, ctx.ledger.list()) },
     {
       method: 'DELETE',

@@ -163,6 +163,23 @@ describe('sandbox server', () => {
     expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
   });
 
+  it('serves /livez and /readyz like the operations ports of the other processes', async () => {
+    expect([(await call('/livez')).status, await (await call('/readyz')).json()]).toEqual([
+      200,
+      { status: 'ready', process: 'sandbox', checks: {} },
+    ]);
+  });
+
+  it('answers a request target that is not a URL, or a body over its cap, with a 4xx', async () => {
+    expect((await call('/payments/%zz')).status).toBe(400);
+    const big = await call('/admin/config', {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ padding: 'x'.repeat(2 * 1024 * 1024) }),
+    });
+    expect(big.status).toBe(413);
+  });
+
   it('answers 404 for unknown routes and 405 for a known path with the wrong method', async () => {
     expect((await call('/nope')).status).toBe(404);
     const res = await call('/payments/hello', { method: 'DELETE' });
