@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { codecAuthFromConfig, parseCodecRoles } from '../../src/codec/auth';
 import { parseCorsOrigins } from '../../src/codec/codec-server';
 import { dataConverterFromConfig } from '../../src/codec/data-converter';
 import {
@@ -178,5 +179,45 @@ describe('payload encryption keys from configuration', () => {
     expect(syncErrorOf(() => parseCorsOrigins('http://localhost:8233/ui')).message).toMatch(
       /^CODEC_CORS_ORIGINS: "http:\/\/localhost:8233\/ui" is not an origin/,
     );
+  });
+});
+
+describe('codec auth from configuration', () => {
+  const complete = {
+    CODEC_AUTH_JWKS_URL: 'https://idp.example.com/.well-known/jwks.json',
+    CODEC_AUTH_ISSUER: 'https://idp.example.com/',
+    CODEC_AUTH_AUDIENCE: 'temporal-ui',
+    CODEC_AUTH_ROLES_CLAIM: 'roles',
+    CODEC_AUTH_ROLES: '{"operator":{"decode":["default"]},"admin":{"decode":["*"],"encode":["*"]}}',
+  };
+
+  it('is off (laptop mode) when none of the variables is set', () => {
+    expect(codecAuthFromConfig({ CODEC_AUTH_ROLES_CLAIM: 'roles' })).toBeUndefined();
+  });
+
+  it('maps each role to what it may decode and encode', () => {
+    const auth = codecAuthFromConfig(complete);
+    expect(auth?.roles.get('operator')).toEqual({ decode: ['default'], encode: [] });
+    expect(auth?.roles.get('admin')).toEqual({ decode: ['*'], encode: ['*'] });
+    expect(auth?.roles.get('guest')).toBeUndefined();
+  });
+
+  it('names every variable still missing when auth is partly configured', () => {
+    const { CODEC_AUTH_AUDIENCE: _a, CODEC_AUTH_ROLES: _r, ...partial } = complete;
+    expect(() => codecAuthFromConfig(partial)).toThrow(
+      'codec auth is partly configured: set CODEC_AUTH_AUDIENCE, CODEC_AUTH_ROLES too (see .env.example)',
+    );
+  });
+
+  it('refuses a JWKS fetched over plain HTTP from another host', () => {
+    expect(() => codecAuthFromConfig({ ...complete, CODEC_AUTH_JWKS_URL: 'http://idp.example.com/jwks' })).toThrow(
+      /CODEC_AUTH_JWKS_URL must be https/,
+    );
+  });
+
+  it('refuses roles that are not JSON, or grant something other than decode and encode, naming the field', () => {
+    expect(() => parseCodecRoles('operator=default')).toThrow(/^CODEC_AUTH_ROLES is not JSON/);
+    expect(() => parseCodecRoles('{"operator":{"delete":["default"]}}')).toThrow(/^CODEC_AUTH_ROLES: operator/);
+    expect(() => parseCodecRoles('{"operator":{"decode":["a b"]}}')).toThrow(/operator\.decode\.0/);
   });
 });
