@@ -45,6 +45,8 @@ const DEFAULT_COOLDOWN_MS = 60_000;
 export class ControlPlane implements Gate {
   private readonly cache = new Map<string, { state: ControlState | null; fetchedAt: number }>();
   private readonly refreshing = new Map<string, Promise<ControlState | null>>();
+  /** Reports and probes of ours per integration, counted: a read that started before one is not fresh. */
+  private readonly changes = new Map<string, number>();
   private readonly pending = new Map<string, { integration: Integration; report: OutcomeReport }>();
   private readonly local = new Map<string, { failures: number; openUntil: number }>();
   /** Integrations whose half-open probe this worker is asking for: other calls fail fast meanwhile. */
@@ -176,12 +178,15 @@ export class ControlPlane implements Gate {
   private refresh(integration: Integration): Promise<ControlState | null> {
     const inflight = this.refreshing.get(integration.name);
     if (inflight) return inflight;
+    const changesBefore = this.changes.get(integration.name) ?? 0;
+    // A report or probe of ours that landed while this read was in flight: its answer may predate it.
+    const outdated = () => (this.changes.get(integration.name) ?? 0) !== changesBefore;
     const read = (async () => {
       try {
         const state = await this.options.client.withDeadline(Date.now() + BACKGROUND_READ_MS, () =>
           this.options.client.workflow.getHandle(controlWorkflowId(integration.name)).query(controlState),
         );
-        this.cache.set(integration.name, { state, fetchedAt: this.now() });
+        this.cache.set(integration.name, { state, fetchedAt: outdated() ? Number.NEGATIVE_INFINITY : this.now() });
         return state;
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) {
@@ -198,6 +203,7 @@ export class ControlPlane implements Gate {
         return null;
       } finally {
         this.refreshing.delete(integration.name);
+        if (outdated()) void this.refresh(integration);
       }
     })();
     this.refreshing.set(integration.name, read);
@@ -209,6 +215,7 @@ export class ControlPlane implements Gate {
    * being served the cached copy meanwhile: a call never waits for this read.
    */
   private markStale(integration: Integration): void {
+    this.changes.set(integration.name, (this.changes.get(integration.name) ?? 0) + 1);
     const cached = this.cache.get(integration.name);
     if (cached) cached.fetchedAt = Number.NEGATIVE_INFINITY;
     void this.refresh(integration);

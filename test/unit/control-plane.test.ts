@@ -3,6 +3,7 @@ import { defineIntegration } from '../../src/integrations/kit/define';
 import { payments } from '../../src/integrations/payments/payments.integration';
 import { ControlPlane } from '../../src/control/control-plane';
 import { captureLogs } from '../support/log-capture';
+import { waitFor } from '../support/wait';
 
 /** A Temporal client whose server cannot be reached: every call fails the way a dead connection does. */
 const unreachable = {
@@ -76,7 +77,7 @@ describe('ControlPlane reporting to a reachable control workflow', () => {
   const closed = {
     integration: 'reported',
     breaker: { state: 'closed', consecutiveFailures: 0 },
-    config: { failures: 3, cooldown: 1_000 },
+    config: { failures: 3, cooldownMs: 1_000 },
     killSwitch: { integration: false, endpoints: [] },
     history: [],
   };
@@ -108,6 +109,34 @@ describe('ControlPlane reporting to a reachable control workflow', () => {
     for (let i = 0; i < 5; i++) plane.record(integration, 'CircuitOpen', false);
     await plane.close();
     expect(control.reports).toEqual([]);
+  });
+
+  it('reads the state again when its own report lands while a read is in flight: that answer may predate it', async () => {
+    let now = 1_000;
+    const open = { ...closed, breaker: { state: 'open', consecutiveFailures: 3, openUntil: 1_000_000 } };
+    let current: unknown = closed;
+    const releases: (() => void)[] = [];
+    let hold = false;
+    const control = reachable(() => {
+      const answer = current; // what the workflow holds when the query arrives
+      return hold ? new Promise((resolve) => releases.push(() => resolve(answer))) : answer;
+    });
+    const plane = new ControlPlane({ client: control.client, logger: capture.logger, now: () => now, flush: 60_000 });
+    await plane.gate(integration, 'hello'); // cold read: closed
+    now += 1_001; // stale: the next gate serves the cached copy and starts a read
+    hold = true;
+    await plane.gate(integration, 'hello');
+    for (let i = 0; i < 3; i++) plane.record(integration, 'ServerError', false);
+    current = open; // the workflow opens on our report...
+    await plane.flush(); // ...which lands while the first read, asked before it, is still in flight
+    hold = false;
+    releases.shift()?.(); // the old read answers "closed"
+    await waitFor('the state read again after the report', async () => {
+      const decision = await plane.gate(integration, 'hello');
+      return !decision.proceed;
+    });
+    expect(await plane.gate(integration, 'hello')).toMatchObject({ proceed: false, reason: 'CircuitOpen' });
+    await plane.close();
   });
 
   it('keeps serving the cached state after a report: no call waits for the read that follows it', async () => {
