@@ -1,4 +1,10 @@
-import { Connection, type ConnectionOptions } from '@temporalio/client';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  Connection,
+  defaultGrpcRetryOptions,
+  makeGrpcRetryInterceptor,
+  type ConnectionOptions,
+} from '@temporalio/client';
 import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
 import { connectError, probeTls } from './connect-errors';
 import { apiKeySource, tlsConfig, type TemporalSettings } from './settings';
@@ -23,8 +29,13 @@ export async function connectClient(
   settings: TemporalSettings,
   extra: Omit<ConnectionOptions, 'address' | 'tls' | 'apiKey'> = {},
 ): Promise<Connection> {
+  const retries = extra.interceptors ? undefined : retriesUntilClosed();
   try {
-    return await Connection.connect(clientConnectionOptions(settings, extra));
+    const connection = await Connection.connect({
+      ...clientConnectionOptions(settings, extra),
+      ...(retries ? { interceptors: [retries.interceptor] } : {}),
+    });
+    return retries ? retries.stopOnClose(connection) : connection;
   } catch (err) {
     throw connectError(err, settings, 'Temporal', await probeTls(settings));
   }
@@ -35,7 +46,45 @@ export function lazyClientConnection(
   settings: TemporalSettings,
   extra: Omit<ConnectionOptions, 'address' | 'tls' | 'apiKey'> = {},
 ): Connection {
-  return Connection.lazy(clientConnectionOptions(settings, extra));
+  const retries = extra.interceptors ? undefined : retriesUntilClosed();
+  const connection = Connection.lazy({
+    ...clientConnectionOptions(settings, extra),
+    ...(retries ? { interceptors: [retries.interceptor] } : {}),
+  });
+  return retries ? retries.stopOnClose(connection) : connection;
+}
+
+/**
+ * The SDK's own gRPC retries (its defaults), stopped once the connection closes. Without this, a call that
+ * failed just before `close()` is retried by a timer on the closed channel, which throws "Channel has been
+ * shut down" outside any promise and takes the process down (a test suite, a receiver shutting down). Closing
+ * stops new retries and waits for a retry already scheduled to go out first, so it ends like any other call.
+ */
+function retriesUntilClosed() {
+  const defaults = defaultGrpcRetryOptions();
+  let closing = false;
+  let lastRetryAt = 0;
+  const interceptor = makeGrpcRetryInterceptor({
+    retryableDecider: (attempt, status) => !closing && defaults.retryableDecider(attempt, status),
+    delayFunction: (attempt, status) => {
+      const delay = defaults.delayFunction(attempt, status);
+      lastRetryAt = Math.max(lastRetryAt, Date.now() + delay);
+      return delay;
+    },
+  });
+  return {
+    interceptor,
+    stopOnClose(connection: Connection): Connection {
+      const close = connection.close.bind(connection);
+      connection.close = async () => {
+        closing = true;
+        const pending = lastRetryAt - Date.now();
+        if (pending > 0) await sleep(pending + 50);
+        await close();
+      };
+      return connection;
+    },
+  };
 }
 
 /**

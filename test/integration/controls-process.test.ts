@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { Client, Connection, type WorkflowFailedError } from '@temporalio/client';
+import { Client, type WorkflowFailedError } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
 import { startService } from '../../src/devserver/service-process';
 import { payments } from '../../src/integrations/payments/payments.integration';
@@ -13,12 +13,13 @@ import { sandboxAdmin } from '../support/sandbox';
 import { TMP_DIR } from '../support/stack';
 import { testEnv, uniqueId } from '../support/temporal';
 import { waitFor } from '../support/wait';
+import { connectClient } from '../../src/temporal/connection';
 
 const charges = async () => (await sandboxAdmin.stats()).requests['POST /payments/payments'] ?? 0;
 
 describe('a breaker opened in one process, seen by a worker process', () => {
   it('stops the other process’s calls: its charge fails fast with CircuitOpen and sends nothing', async () => {
-    const connection = await Connection.connect({ address: testEnv.temporalAddress });
+    const connection = await connectClient({ address: testEnv.temporalAddress, namespace: 'default' });
     const client = new Client({ connection });
     // Process B: a real worker (src/workers/main.ts), with its own cache of the control state.
     const worker = startService({

@@ -1,4 +1,4 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
 import { defineIntegration } from '../../src/integrations/kit/define';
 import { payments } from '../../src/integrations/payments/payments.integration';
@@ -10,6 +10,7 @@ import { sandboxAdmin } from '../support/sandbox';
 import { testEnv, uniqueId, withWorkers } from '../support/temporal';
 import { waitFor } from '../support/wait';
 import type { backgroundLookup } from './pattern-test.workflows';
+import { connectClient } from '../../src/temporal/connection';
 
 /**
  * Two independent worker-side stacks (runtime + control plane, no shared memory) stand for two worker
@@ -38,7 +39,7 @@ describe('integration controls shared through Temporal', () => {
   let connection: Connection;
   let client: Client;
   beforeAll(async () => {
-    connection = await Connection.connect({ address: testEnv.temporalAddress });
+    connection = await connectClient({ address: testEnv.temporalAddress, namespace: 'default' });
     client = new Client({ connection });
   });
   afterAll(() => connection.close());

@@ -1,8 +1,9 @@
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { IntegrationEngine } from '../../src/integrations/runtime/engine';
 import { createWorkers, runWorkers, type WorkerSetOptions } from '../../src/workers/worker';
 import { testLogger } from './stack';
+import { connectClient } from '../../src/temporal/connection';
 
 function required(name: string): string {
   const value = process.env[name];
@@ -45,7 +46,7 @@ export async function withWorkers<T>(
     options.runtime ?? new IntegrationEngine({ logger: testLogger().child({ component: 'integration' }) });
   const { address = testEnv.temporalAddress, testWorkflows, ...workerOptions } = options;
   const nativeConnection = await NativeConnection.connect({ address });
-  const connection = await Connection.connect({ address });
+  const connection = await connectClient({ address, namespace: 'default' });
   const workers = await createWorkers({
     connection: nativeConnection,
     namespace: 'default',
