@@ -40,7 +40,12 @@ const documentJobStatus: Record<string, DocumentJobResult['status'] | undefined>
  * workflow ID, so each event is processed once however often the provider delivers it.
  */
 export async function processWebhookEvent(event: WebhookEventInput): Promise<ProcessWebhookEventResult> {
-  const status = event.provider === 'documents' ? documentJobStatus[event.type] : undefined;
+  // Own keys only: a type such as `constructor` or `__proto__` is an unknown type, ignored like any other
+  // (real types route exactly as before).
+  const status =
+    event.provider === 'documents' && Object.hasOwn(documentJobStatus, event.type)
+      ? documentJobStatus[event.type]
+      : undefined;
   if (status === undefined) {
     log.info('webhook event ignored', { provider: event.provider, type: event.type });
     return { outcome: 'ignored', type: event.type, reason: `no route for ${event.provider} ${event.type}` };

@@ -142,6 +142,15 @@ describe('processWebhookEvent', () => {
       reason: 'no route for documents document.archived',
     });
   });
+
+  it.each(['constructor', '__proto__', 'toString', 'hasOwnProperty'])(
+    'records a type named like an object property (%s) as unknown, even with a job id',
+    async (type) => {
+      const input = event({ type, data: { jobId: 'job_proto' } });
+      const result = await withWorkers(async ({ client }) => (await startProcessing(client, input)).result());
+      expect(result).toEqual({ outcome: 'ignored', type, reason: `no route for documents ${type}` });
+    },
+  );
 });
 
 describe('webhooks end to end', () => {
