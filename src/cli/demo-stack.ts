@@ -47,7 +47,9 @@ export class DemoStack {
       ...process.env,
       CODEC_CORS_ORIGINS: corsOrigins,
     });
-    return String((await codec.ready).url);
+    const ready = await codec.ready;
+    this.say(`Codec server operations (health) at ${String(ready.opsUrl)}/readyz; auth: ${String(ready.auth)}`);
+    return String(ready.url);
   }
 
   /** The receiver, then the sandbox posting its webhooks to it; `env` says which Temporal to use. */
@@ -56,8 +58,9 @@ export class DemoStack {
       ...env,
       ...this.credentials.receiverEnv,
     });
-    const receiverUrl = String((await receiver.ready).url);
-    this.say(`Webhook receiver at ${receiverUrl}`);
+    const receiverReady = await receiver.ready;
+    const receiverUrl = String(receiverReady.url);
+    this.say(`Webhook receiver at ${receiverUrl}; health and statistics at ${String(receiverReady.opsUrl)}`);
     const sandbox = this.start('sandbox', 'src/sandbox/main.ts', 'sandbox.listening', {
       ...env,
       SANDBOX_PORT: String(sandboxPort),
@@ -77,7 +80,10 @@ export class DemoStack {
         ...this.credentials.integrationEnv(sandboxUrl),
       }),
     );
-    await Promise.all(workers.map((w) => w.ready));
+    const ready = await Promise.all(workers.map((w) => w.ready));
+    ready.forEach((line, i) =>
+      this.say(`${workers[i]!.name}: health ${String(line.health)}/readyz, metrics ${String(line.metrics)}`),
+    );
   }
 
   private start(name: string, entry: string, readyEvent: string, env: NodeJS.ProcessEnv): ServiceProcess {
