@@ -4,6 +4,7 @@ import { createActivities } from '../activities';
 import { integrationNames, integrations, type IntegrationName } from '../integrations';
 import type { IntegrationEngine } from '../integrations/runtime/engine';
 import { WORKFLOWS_TASK_QUEUE, integrationTaskQueue } from '../contracts/task-queues';
+import { workflowCodeOption } from './workflow-bundle';
 
 export interface WorkerSetOptions {
   connection: NativeConnection;
@@ -22,7 +23,7 @@ export interface WorkerSetOptions {
   dataConverter?: DataConverter;
 }
 
-export const workflowsPath = require.resolve('../workflows');
+export { workflowsPath } from './workflow-bundle';
 
 /**
  * One Worker for workflow tasks plus one per integration queue, all on one connection.
@@ -39,7 +40,8 @@ export async function createWorkers(options: WorkerSetOptions): Promise<Worker[]
         connection,
         namespace,
         taskQueue: WORKFLOWS_TASK_QUEUE,
-        ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath }),
+        // A fresh prebuilt bundle (`npm run build:workflows`), else bundled now.
+        ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : workflowCodeOption()),
         shutdownGraceTime,
         dataConverter,
       }),
