@@ -1,5 +1,6 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Duration } from '@temporalio/common';
+import type { CallMetrics } from '../observability/call-metrics';
 import type { Logger } from '../observability/logger';
 import {
   acquireProbe,
@@ -28,6 +29,8 @@ export interface ControlPlaneOptions {
    * waits for a worker to run the control workflow, and none may be running. @default 2 seconds
    */
   readTimeout?: Duration;
+  /** Told the state of each integration at every read (the breaker state and kill-switch gauges). @default none */
+  metrics?: CallMetrics;
   now?: () => number;
 }
 
@@ -187,12 +190,14 @@ export class ControlPlane implements Gate {
           this.options.client.workflow.getHandle(controlWorkflowId(integration.name)).query(controlState),
         );
         this.cache.set(integration.name, { state, fetchedAt: outdated() ? Number.NEGATIVE_INFINITY : this.now() });
+        this.tell(integration, state);
         return state;
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) {
           // Nothing reported yet: nothing is open. The first report starts the control workflow.
           const closed = initialState(integration);
           this.cache.set(integration.name, { state: closed, fetchedAt: this.now() });
+          this.tell(integration, closed);
           return closed;
         }
         this.options.logger.warn(
@@ -200,6 +205,7 @@ export class ControlPlane implements Gate {
           'control state unreadable; using the local breaker',
         );
         this.cache.set(integration.name, { state: null, fetchedAt: this.now() });
+        this.tell(integration, null);
         return null;
       } finally {
         this.refreshing.delete(integration.name);
@@ -247,6 +253,36 @@ export class ControlPlane implements Gate {
     if (local && now < local.openUntil)
       return { proceed: false, reason: 'CircuitOpen', retryAfterMs: local.openUntil - now };
     return { proceed: true, probe: false };
+  }
+
+  /** What this worker now believes of an integration's breaker and switches, for the metrics. */
+  private tell(integration: Integration, state: ControlState | null): void {
+    const metrics = this.options.metrics;
+    if (!metrics) return;
+    const now = this.now();
+    if (!state) {
+      const local = this.local.get(integration.name);
+      const open = local !== undefined && now < local.openUntil;
+      metrics.controlState({
+        integration: integration.name,
+        breaker: open ? 'open' : 'closed',
+        killSwitches: [],
+        source: 'local',
+      });
+      return;
+    }
+    const { forced, state: declared, openUntil } = state.breaker;
+    // As gate() reads it: forced wins; an open breaker past its cooldown lets one probe through.
+    const breaker =
+      forced === 'closed' || (declared === 'closed' && forced !== 'open')
+        ? 'closed'
+        : forced === 'open' || now < (openUntil ?? now)
+          ? 'open'
+          : 'half-open';
+    const killSwitches = state.killSwitch.integration
+      ? ['*', ...state.killSwitch.endpoints]
+      : state.killSwitch.endpoints;
+    metrics.controlState({ integration: integration.name, breaker, killSwitches, source: 'control' });
   }
 
   private recordLocal(integration: Integration, failed: boolean): void {

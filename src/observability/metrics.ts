@@ -24,6 +24,8 @@ const attemptBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 const waitBuckets = [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 /** Failure types that mean the provider refused our credentials. */
 const credentialsRejected = new Set(['Unauthorized', 'CredentialsExpired']);
+/** Failure types the error-rate alert counts (5xx, timeouts, network errors, unknown outcomes). */
+const providerUnwell = ['ServerError', 'Timeout', 'NetworkError', 'OutcomeUnknown'];
 
 export interface LimiterView {
   /** The limiter's bucket of one integration (undefined before its first call). */
@@ -160,7 +162,7 @@ function integrationMetrics(registry: Registry, options: WorkerMetricsOptions): 
     registers,
   });
   const seenCuts = new Map<string, number>();
-  new Counter({
+  const cuts = new Counter({
     name: 'integration_limiter_cuts_total',
     help: 'Times the adaptive limiter halved an integration’s rate (a 429, or headers saying the window is spent).',
     labelNames: ['integration'] as const,
@@ -197,6 +199,16 @@ function integrationMetrics(registry: Registry, options: WorkerMetricsOptions): 
         const state = options.limiter?.state(i.name);
         if (state) this.set({ integration: i.name }, state.waiting);
       }
+    },
+  });
+  new Gauge({
+    name: 'integration_cost_budget_per_day',
+    help: 'Declared costBudgetPerDay of an integration, in the currency of its endpoints’ pricePerCall.',
+    labelNames: ['integration'] as const,
+    registers,
+    collect() {
+      for (const i of options.integrations)
+        if (i.costBudgetPerDay !== undefined) this.set({ integration: i.name }, i.costBudgetPerDay);
     },
   });
   new Gauge({
@@ -248,6 +260,21 @@ function integrationMetrics(registry: Registry, options: WorkerMetricsOptions): 
     registers,
   });
   const lastState = new Map<string, ControlStateSeen>();
+  // The series alerts read start at 0: a counter first scraped at 1 has no increase() to show for it.
+  for (const i of options.integrations) {
+    for (const outcome of credentialsRejected) rejected.inc({ integration: i.name, outcome }, 0);
+    if (i.auth.kind === 'oauth2ClientCredentials') tokens.inc({ integration: i.name, outcome: 'ok' }, 0);
+    if (i.traffic?.ratePerSecond !== undefined) {
+      cuts.inc({ integration: i.name }, 0);
+      refused.inc({ integration: i.name }, 0);
+    }
+    for (const [endpoint, spec] of Object.entries(i.endpoints)) {
+      const labels = { integration: i.name, endpoint };
+      requests.inc(labels, 0);
+      for (const outcome of ['ok', ...providerUnwell]) calls.inc({ ...labels, outcome }, 0);
+      if (spec.pricePerCall) cost.inc(labels, 0);
+    }
+  }
   parkedGauge(registry, options);
   secretGauges(registry, options);
 

@@ -85,6 +85,7 @@ async function main(): Promise<void> {
   const control = new ControlPlane({
     client: reach.client,
     logger: logger.child({ component: 'control' }),
+    metrics: metrics.calls,
   });
   control.prefetch(Object.values(integrations));
   // Fallbacks of user-flow reads: per worker in memory, or shared in Redis when FALLBACK_REDIS_URL is set.
@@ -96,6 +97,7 @@ async function main(): Promise<void> {
     control,
     limiter,
     fallbackCache,
+    metrics: metrics.calls,
   });
   // The start-up check is itself a probe: it bypasses the breaker (whose workflow this very process may
   // host, not running yet) and the limiter, so it answers at once.

@@ -9,7 +9,8 @@ export interface TemporalRuntimeOptions {
    * Where Core's Prometheus exporter listens (`host:port`), e.g. `127.0.0.1:9464`. It serves the SDK's
    * own metrics (task slots, poll and schedule-to-start latencies, workflow and activity outcomes, each
    * with its `task_queue`) and the counters workflows create through their metric meter
-   * (`integration_parked`, `integration_budget_alert`, `dark_launch_comparisons`), all prefixed `temporal_`.
+   * (`integration_parked_total`, `integration_budget_alert_total`, `dark_launch_comparisons_total`: these
+   * without the SDK's `temporal_` prefix, labelled `taskQueue` and `workflowType`).
    * The worker binds it to loopback and appends it to its own `/metrics` (src/observability/metrics.ts).
    * No metrics are exported when unset.
    */

@@ -60,6 +60,8 @@ export const email = defineIntegration({
   pii: ['to'],
   // The provider allows 100 requests per minute (1.67/s): 1.5/s leaves room for retries and skew.
   traffic: { ratePerSecond: 1.5 },
+  // Billed per request (a batch is one), in USD: integration_cost_total, alerted on over this per day.
+  costBudgetPerDay: 20,
   endpoints: {
     send: post('send', {
       body: EmailMessage,
@@ -68,6 +70,7 @@ export const email = defineIntegration({
       // 202 when accepted; a resend with the same key is answered 200 with the first result.
       successStatus: [200, 202],
       description: 'Send one message; keyed, so a resend is delivered once. 429s wait for Retry-After',
+      pricePerCall: 0.001,
     }),
     sendBatch: post('batch', {
       body: EmailBatch,
@@ -75,6 +78,7 @@ export const email = defineIntegration({
       profile: 'background',
       successStatus: [200, 202],
       description: `Send up to ${MAX_BATCH_MESSAGES} messages in one request (one rate-limit slot); keyed`,
+      pricePerCall: 0.01,
     }),
   },
 });

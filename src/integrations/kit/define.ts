@@ -62,6 +62,11 @@ export interface EndpointSpec<
    * and counted as degraded.
    */
   fallback?: EndpointFallback;
+  /**
+   * What the provider charges per request, in its billing currency (e.g. `0.002` for 0.2 cents): counted per
+   * request sent, retries included, as `integration_cost_total`. No cost is counted when unset.
+   */
+  pricePerCall?: number;
 }
 
 export interface EndpointLookup {
@@ -210,6 +215,12 @@ export interface IntegrationSpec<E extends Record<string, EndpointSpec>> {
   breaker?: BreakerSpec;
   /** Traffic shaping: how fast and how many calls at once. No limit when unset. */
   traffic?: TrafficSpec;
+  /**
+   * The most the integration should cost per day, in the same currency as its endpoints' `pricePerCall`:
+   * exported as `integration_cost_budget_per_day`; the `IntegrationCostOverBudget` alert compares the
+   * last 24 h of `integration_cost_total` with it.
+   */
+  costBudgetPerDay?: number;
 }
 
 /**

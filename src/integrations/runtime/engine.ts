@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Dispatcher } from 'undici';
+import { noCallMetrics, type CallMetrics } from '../../observability/call-metrics';
 import type { Logger } from '../../observability/logger';
 import type { Integration } from '../kit/define';
 import { FailureType, type CallFailureDetails } from '../kit/failures';
@@ -30,13 +31,15 @@ export interface EngineOptions {
   dispatcher?: (integration: Integration) => Dispatcher;
   /** Where declared fallbacks (`EndpointSpec.fallback`) keep answers; none when unset: no fallbacks at all. */
   fallbackCache?: FallbackCache;
+  /** Where each call's outcome, latency, price, limiter wait, token refresh and degraded answer are counted. @default none */
+  metrics?: CallMetrics;
   /** Clock of the fallbacks' freshness (give the cache the same one), ms since the epoch. @default Date.now */
   now?: () => number;
 }
 
 /**
  * Turns integration declarations into activities: one HTTP attempt per activity execution, through the
- * call path (call/call-path.ts: fallback, pace, gate, report, prepare, authenticate, send, classify),
+ * call path (call/call-path.ts: fallback, measure, pace, gate, report, prepare, authenticate, send, classify),
  * answered with the validated body or thrown as a typed ApplicationFailure. One per worker process; it
  * owns the pools and the token caches.
  */
@@ -48,6 +51,7 @@ export class IntegrationEngine {
 
   constructor(options: EngineOptions) {
     const env = options.env ?? process.env;
+    const metrics = options.metrics ?? noCallMetrics;
     const rules = urlRulesFrom(env);
     this.secrets = options.secrets ?? new SecretSource(env);
     this.transport = new Transport(this.secrets, options.dispatcher);
@@ -56,11 +60,13 @@ export class IntegrationEngine {
       transport: this.transport,
       rules,
       logger: options.logger,
+      metrics,
     });
     this.fallbacks = new Fallbacks({
       cache: options.fallbackCache,
       logger: options.logger,
       now: options.now ?? Date.now,
+      metrics,
     });
     this.path = callPath({
       logger: options.logger,
@@ -71,6 +77,7 @@ export class IntegrationEngine {
       fallbacks: this.fallbacks,
       controls: options.control,
       limiter: options.limiter,
+      metrics,
     });
   }
 

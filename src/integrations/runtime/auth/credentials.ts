@@ -1,3 +1,4 @@
+import type { CallMetrics } from '../../../observability/call-metrics';
 import type { Logger } from '../../../observability/logger';
 import type { Integration } from '../../kit/define';
 import { FailureType } from '../../kit/failures';
@@ -6,6 +7,7 @@ import { scrubText } from '../redact';
 import type { SecretSource } from '../secrets';
 import type { UrlRules } from '../transport/request';
 import type { Transport } from '../transport/transport';
+import { CredentialsError } from './credentials-error';
 import { fetchToken, type OAuth2ClientCredentials } from './oauth2';
 import { TokenCache, type Token } from './token-cache';
 
@@ -18,7 +20,13 @@ export class Credentials {
   private readonly tokens = new Map<string, TokenCache>();
 
   constructor(
-    private readonly deps: { secrets: SecretSource; transport: Transport; rules: UrlRules; logger: Logger },
+    private readonly deps: {
+      secrets: SecretSource;
+      transport: Transport;
+      rules: UrlRules;
+      logger: Logger;
+      metrics?: CallMetrics;
+    },
   ) {}
 
   async headers(integration: Integration): Promise<{ headers: Record<string, string>; token?: Token }> {
@@ -55,7 +63,18 @@ export class Credentials {
     if (!cache) {
       cache = new TokenCache({
         refreshAhead: auth.refreshAhead,
-        fetch: () => fetchToken(integration, auth, this.deps),
+        fetch: () =>
+          fetchToken(integration, auth, this.deps).then(
+            (token) => {
+              this.deps.metrics?.tokenRefresh({ integration: integration.name, outcome: 'ok' });
+              return token;
+            },
+            (err: unknown) => {
+              const outcome = err instanceof CredentialsError ? err.type : 'Misconfigured';
+              this.deps.metrics?.tokenRefresh({ integration: integration.name, outcome });
+              throw err;
+            },
+          ),
         onBackgroundError: (err) =>
           this.deps.logger.warn(
             {

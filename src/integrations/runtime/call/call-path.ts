@@ -1,3 +1,4 @@
+import type { CallMetrics } from '../../../observability/call-metrics';
 import type { Logger } from '../../../observability/logger';
 import type { AdaptiveLimiter } from '../adaptive-limiter';
 import type { Verdict } from '../classify';
@@ -10,6 +11,7 @@ import { compose, type Call } from './call';
 import { classify } from './classify';
 import type { Fallbacks } from './fallback';
 import { gate, type Gate } from './gate';
+import { measure } from './measure';
 import { pace } from './pace';
 import { prepare } from './prepare';
 import { report } from './report';
@@ -24,6 +26,7 @@ export interface CallPathDeps {
   fallbacks: Fallbacks;
   controls?: Gate;
   limiter?: AdaptiveLimiter;
+  metrics: CallMetrics;
 }
 
 /**
@@ -32,19 +35,22 @@ export interface CallPathDeps {
  * user-flow reads declare fallbacks).
  *
  * 1. fallback: a cached or default answer instead of the provider (declared user-flow reads only);
- * 2. pace: traffic shaping, before the gate, so a call held back here takes no half-open probe;
- * 3. gate: kill switch and circuit breaker; nothing is sent past a closed gate;
- * 4. report: everything below comes back through it: logged once, told to the breaker, the limiter
+ * 2. measure: every call that got past the cache is counted (outcome, latency, price, quota headers),
+ *    held-back ones included;
+ * 3. pace: traffic shaping, before the gate, so a call held back here takes no half-open probe;
+ * 4. gate: kill switch and circuit breaker; nothing is sent past a closed gate;
+ * 5. report: everything below comes back through it: logged once, told to the breaker, the limiter
  *    and the token cache; setup failures become verdicts;
- * 5. prepare: the request from the declaration and the checked input;
- * 6. authenticate: API key or OAuth2 token (mTLS is the transport's);
- * 7. send: one HTTP attempt over the integration's pool;
- * 8. classify: the ordered table turns the outcome into a value or a typed failure.
+ * 6. prepare: the request from the declaration and the checked input;
+ * 7. authenticate: API key or OAuth2 token (mTLS is the transport's);
+ * 8. send: one HTTP attempt over the integration's pool;
+ * 9. classify: the ordered table turns the outcome into a value or a typed failure.
  */
 export function callPath(deps: CallPathDeps): (call: Call) => Promise<Verdict> {
   return compose([
     deps.fallbacks.policy,
-    pace(deps.limiter, deps.logger),
+    measure(deps.metrics),
+    pace(deps.limiter, deps.logger, deps.metrics),
     gate(deps.controls, deps.logger),
     report(deps),
     prepare(deps.secrets, deps.rules),

@@ -41,6 +41,8 @@ export interface Call {
   credentials?: { headers: Record<string, string>; token?: Token };
   /** Set by `send`: what the attempt produced, before any judgement. */
   outcome?: Outcome;
+  /** Set by `report`: how long the attempt past the gate took (prepare, authenticate, send, classify), ms. */
+  attemptMs?: number;
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { CallMetrics } from '../../../observability/call-metrics';
 import type { Logger } from '../../../observability/logger';
 import { durationMs } from '../../kit/duration';
 import { semanticsOf } from '../../kit/failures';
@@ -22,7 +23,9 @@ export class Fallbacks {
   /** Degraded answers served (stale or default), by `<integration>.<endpoint> <reason>`. */
   private readonly degraded = new Map<string, number>();
 
-  constructor(private readonly options: { cache?: FallbackCache; logger: Logger; now: () => number }) {}
+  constructor(
+    private readonly options: { cache?: FallbackCache; logger: Logger; now: () => number; metrics?: CallMetrics },
+  ) {}
 
   readonly policy: Policy = async (call, next) => {
     const fallback = call.spec.fallback;
@@ -64,6 +67,7 @@ export class Fallbacks {
   private count(call: Call, reason: string, ageMs: number | undefined): void {
     const counter = `${call.integration.name}.${call.endpoint} ${reason}`;
     this.degraded.set(counter, (this.degraded.get(counter) ?? 0) + 1);
+    this.options.metrics?.degradedAnswer({ integration: call.integration.name, endpoint: call.endpoint, reason });
     this.options.logger.warn(
       {
         integration: call.integration.name,

@@ -1,3 +1,4 @@
+import type { CallMetrics } from '../../../observability/call-metrics';
 import type { Logger } from '../../../observability/logger';
 import { FailureType } from '../../kit/failures';
 import type { AdaptiveLimiter } from '../adaptive-limiter';
@@ -8,13 +9,18 @@ import { heldBack, type Policy } from './call';
  * A call that would wait longer than its profile allows (user flows: a fraction of a second) sends
  * nothing and fails `RateLimited`, retryable, with the estimated wait as `nextRetryDelay`.
  */
-export function pace(limiter: AdaptiveLimiter | undefined, logger: Logger): Policy {
+export function pace(limiter: AdaptiveLimiter | undefined, logger: Logger, metrics: CallMetrics): Policy {
   return async (call, next) => {
     const rate = call.integration.traffic?.ratePerSecond;
     if (!limiter || rate === undefined) return next(call);
     const admission = await limiter.acquire(call.integration.name, rate, {
       maxWaitMs: limiter.maxWaitMs(call.profile.name),
       signal: call.ctx.signal, // a cancelled activity stops waiting
+    });
+    metrics.limiterAdmission({
+      integration: call.integration.name,
+      admitted: admission.admitted,
+      waitedMs: admission.admitted ? admission.waitedMs : 0,
     });
     if (admission.admitted) return next(call);
     // Background work must not come back in lockstep.

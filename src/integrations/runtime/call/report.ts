@@ -35,6 +35,7 @@ export function report(deps: ReportDeps): Policy {
       if (call.ctx.signal?.aborted) throw err; // cancelled by Temporal: let the SDK report it
       verdict = setupFailure(err);
     }
+    call.attemptMs = performance.now() - started;
     deps.credentials.settle(call.integration, call.credentials?.token, verdict);
     deps.controls?.record(call.integration, verdict.ok ? undefined : verdict.type, call.probe);
     const outcome = call.outcome;
@@ -56,7 +57,7 @@ export function report(deps: ReportDeps): Policy {
       idempotencyKey: call.spec.idempotency === 'safe' ? undefined : call.input.key,
       url: call.request?.logUrl,
       status: outcome?.kind === 'response' ? outcome.status : undefined,
-      durationMs: Math.round(performance.now() - started),
+      durationMs: Math.round(call.attemptMs),
     };
     if (verdict.ok) {
       deps.logger.info({ ...fields, outcome: 'ok' }, 'integration call');
