@@ -81,7 +81,7 @@ describe('metrics of a real worker process, scraped by a real Prometheus', () =>
       60_000,
       250,
     );
-  }, 180_000);
+  }, 420_000); // a fresh machine installs Debian's prometheus package first
 
   afterAll(async () => {
     await sandboxAdmin.clearFaults();

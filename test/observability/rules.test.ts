@@ -22,6 +22,9 @@ function promtool(args: string[]): string {
 }
 
 describe('the alert rules (observability/alerts.rules.yml)', () => {
+  // Installs Debian's prometheus package (with promtool) first when it is missing: minutes on a fresh machine.
+  beforeAll(() => void ensurePrometheus(), 300_000);
+
   it('pass promtool check rules', () => {
     expect(promtool(['check', 'rules', 'alerts.rules.yml'])).toContain(`SUCCESS: ${alerts.length} rules found`);
   });
