@@ -1,6 +1,12 @@
-import { integrations, type IntegrationName } from '../integrations';
+import {
+  fileDropIntegrations,
+  integrations,
+  type FileDropIntegrationName,
+  type IntegrationName,
+} from '../integrations';
 import type { IntegrationRegistry } from '../integrations/kit/define';
 import type { IntegrationEngine } from '../integrations/runtime/engine';
+import type { FileDropEngine } from '../integrations/runtime/sftp/engine';
 import { createCrmSyncActivities, LocalCustomerStore } from './crm-sync.activities';
 
 export type ActivitySet = Record<string, (input: never) => Promise<unknown>>;
@@ -42,4 +48,12 @@ export function createActivities(
   return activitiesOf(integrations, runtime, {
     crm: createCrmSyncActivities({ runtime, store: localStore }),
   });
+}
+
+/** The file-drop integrations' activities (upload, answer-file wait), by integration, over SFTP. */
+export function createFileDropActivities(engine: FileDropEngine): Record<FileDropIntegrationName, ActivitySet> {
+  const map = {} as Record<FileDropIntegrationName, ActivitySet>;
+  for (const name of Object.keys(fileDropIntegrations) as FileDropIntegrationName[])
+    map[name] = engine.activities(fileDropIntegrations[name]);
+  return map;
 }

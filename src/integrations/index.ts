@@ -4,6 +4,8 @@ import { documents } from './documents/documents.integration';
 import { email } from './email/email.integration';
 import type { IntegrationRegistry } from './kit/define';
 import { payments } from './payments/payments.integration';
+import type { FileDropRegistry } from './kit/file-drop';
+import { payroll } from './payroll/payroll.integration';
 
 /**
  * The registry: every integration this project declares, one line each. Everything else is derived from
@@ -25,3 +27,13 @@ export type IntegrationName = keyof typeof integrations;
 
 /** The registered names, in registry order. */
 export const integrationNames = Object.keys(integrations) as IntegrationName[];
+
+/**
+ * File-drop integrations (SFTP; src/integrations/kit/file-drop.ts), one line each. Their activities come
+ * from src/integrations/runtime/sftp/ and run on their own queues (`integration-<name>`), like the others.
+ */
+export const fileDropIntegrations = {
+  payroll,
+} as const satisfies FileDropRegistry;
+
+export type FileDropIntegrationName = keyof typeof fileDropIntegrations;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { IntegrationDefinitionError, type Integration, type IntegrationRegistry } from './kit/define';
+import type { FileDropIntegration, FileDropRegistry } from './kit/file-drop';
 import type { EnvRef, SandboxBinding, SecretRef } from './kit/refs';
 
 /**
@@ -30,7 +31,7 @@ export interface IntegrationVariable {
 }
 
 interface Use {
-  integration: Integration;
+  integration: Integration | FileDropIntegration;
   field: string;
   ref: EnvRef | SecretRef;
   role: 'url' | 'credential';
@@ -55,21 +56,43 @@ function usesOf(integration: Integration): Use[] {
   return uses;
 }
 
+/** The configuration references of a file-drop declaration (its SFTP transport). */
+function fileDropUsesOf(integration: FileDropIntegration): Use[] {
+  const t = integration.transport;
+  const refs: [string, EnvRef | SecretRef | undefined][] = [
+    ['transport.host', t.host],
+    ['transport.port', typeof t.port === 'object' ? t.port : undefined],
+    ['transport.username', t.username],
+    ['transport.privateKey', t.privateKey],
+    ['transport.hostKey', t.hostKey],
+  ];
+  return refs.flatMap(([field, ref]) => (ref ? [{ integration, field, ref, role: 'credential' as const }] : []));
+}
+
 const VARIABLE = /^[A-Z][A-Z0-9_]*$/;
 const SANDBOX_VARIABLE = /^SANDBOX_[A-Z0-9_]+$/;
 const SANDBOX_PATH = /^[a-z0-9][a-z0-9._/-]*$/;
 
 /**
  * The variables every registered integration reads, in registry order (a secret followed by its `_FILE`
- * form). Throws an {@link IntegrationDefinitionError} naming the integration and field when a declaration
- * is incomplete (no description) or two declarations of one variable disagree.
+ * form), then those of the file-drop integrations when given. Throws an {@link IntegrationDefinitionError}
+ * naming the integration and field when a declaration is incomplete (no description) or two declarations
+ * of one variable disagree.
  */
-export function integrationVariables(registry: IntegrationRegistry): IntegrationVariable[] {
+export function integrationVariables(
+  registry: IntegrationRegistry,
+  fileDrops: FileDropRegistry = {},
+): IntegrationVariable[] {
   const byName = new Map<string, IntegrationVariable>();
-  for (const [key, integration] of Object.entries(registry)) {
+  const entries: [string, Integration | FileDropIntegration][] = [
+    ...Object.entries(registry),
+    ...Object.entries(fileDrops),
+  ];
+  for (const [key, integration] of entries) {
     if (key !== integration.name)
       throw new IntegrationDefinitionError(`registry: "${key}" holds the integration named "${integration.name}"`);
-    for (const use of usesOf(integration)) declare(byName, use);
+    const uses = 'transport' in integration ? fileDropUsesOf(integration) : usesOf(integration);
+    for (const use of uses) declare(byName, use);
   }
   for (const variable of byName.values()) {
     if (!variable.description) {

@@ -1,8 +1,15 @@
 import type { DataConverter, Duration } from '@temporalio/common';
 import { type NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
-import { createActivities } from '../activities';
-import { integrationNames, integrations, type IntegrationName } from '../integrations';
+import { createActivities, createFileDropActivities } from '../activities';
+import {
+  fileDropIntegrations,
+  integrationNames,
+  integrations,
+  type FileDropIntegrationName,
+  type IntegrationName,
+} from '../integrations';
 import type { IntegrationEngine } from '../integrations/runtime/engine';
+import type { FileDropEngine } from '../integrations/runtime/sftp/engine';
 import { WORKFLOWS_TASK_QUEUE, integrationTaskQueue } from '../contracts/task-queues';
 import { workflowCodeOption } from './workflow-bundle';
 
@@ -15,6 +22,12 @@ export interface WorkerSetOptions {
   workflowBundle?: WorkflowBundleOption;
   /** Integrations whose activity queues this process serves. @default all of them */
   integrations?: IntegrationName[];
+  /**
+   * Serves the file-drop (SFTP) integrations' queues with this engine; not served when unset.
+   * `fileDropIntegrations` narrows which. @default none
+   */
+  fileDrops?: FileDropEngine;
+  fileDropIntegrations?: FileDropIntegrationName[];
   /** Whether this process also runs workflow tasks. @default true */
   workflows?: boolean;
   /** Extra options per worker, e.g. a test's shorter shutdown grace. */
@@ -63,6 +76,22 @@ export async function createWorkers(options: WorkerSetOptions): Promise<Worker[]
         dataConverter,
       }),
     );
+  }
+  if (options.fileDrops) {
+    const fileDropActivities = createFileDropActivities(options.fileDrops);
+    const names = options.fileDropIntegrations ?? (Object.keys(fileDropIntegrations) as FileDropIntegrationName[]);
+    for (const name of names) {
+      workers.push(
+        Worker.create({
+          connection,
+          namespace,
+          taskQueue: integrationTaskQueue(name),
+          activities: fileDropActivities[name],
+          shutdownGraceTime,
+          dataConverter,
+        }),
+      );
+    }
   }
   return Promise.all(workers);
 }

@@ -3,6 +3,7 @@
 export { awaitDocumentJob } from './await-document-job.workflow';
 export { chargePayment } from './charge-payment.workflow';
 export { emailBatcher } from './email-batcher.workflow';
+export { exchangePayrollFile } from './exchange-payroll-file.workflow';
 export { fulfillOrder } from './fulfill-order.workflow';
 export { integrationControl } from '../control/integration-control.workflow';
 export { processWebhookEvent } from './process-webhook-event.workflow';

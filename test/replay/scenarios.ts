@@ -42,7 +42,9 @@ import type {
 import type { StepPath } from '../../src/workflows/patterns/steps';
 import type { SyncCrmCustomersInput, syncCrmCustomers } from '../../src/workflows/sync-crm.workflow';
 import { WORKFLOWS_TASK_QUEUE } from '../../src/contracts/task-queues';
+import { bankAnswers, payrollEnv, startPayrollExchange, withPayrollWorker } from '../support/payroll-exchange';
 import { sandboxAdmin, type LedgerEntry } from '../support/sandbox';
+import { startSftpServer } from '../support/sftp-server';
 import { testEnv } from '../support/temporal';
 import { waitFor } from '../support/wait';
 
@@ -897,4 +899,37 @@ export const replayScenarios: ReplayScenario[] = [
       return [id];
     },
   },
+  // The payroll file exchange over SFTP: a real sshd and a payroll worker of the scenario's own.
+  {
+    name: 'exchange-payroll-file.answered',
+    run: (client, id) =>
+      withSftp(async (server) => {
+        const handle = await startPayrollExchange(client, id, Buffer.from('employee,amount\nE1,100\n'));
+        await bankAnswers(server, id, Buffer.from('E1,paid\n'));
+        expectSame('the answer', (await handle.result()).request.delivered, 'uploaded');
+        return [id];
+      }),
+  },
+  {
+    name: 'exchange-payroll-file.deadline',
+    run: (client, id) =>
+      withSftp(async () => {
+        const handle = await startPayrollExchange(client, id, Buffer.from('E1,1\n'), '2 seconds');
+        const failed = await handle.result().then(
+          () => 'completed',
+          () => 'failed',
+        );
+        expectSame('the exchange', failed, 'failed');
+        return [id];
+      }),
+  },
 ];
+
+async function withSftp<T>(fn: (server: Awaited<ReturnType<typeof startSftpServer>>) => Promise<T>): Promise<T> {
+  const server = await startSftpServer();
+  try {
+    return await withPayrollWorker(payrollEnv(server), () => fn(server), { workflows: false });
+  } finally {
+    await server.close();
+  }
+}

@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { resolveProfile, type Profile, type ProfileName, type ProfileOverrides } from './profiles';
 import { validateIntegration } from './validate';
 import type { EnvRef, SecretRef } from './refs';
+import { fileDropIntegration, type FileDropIntegration, type FileDropSpec, type FileEndpointSpec } from './file-drop';
 
 /**
  * Declaring an integration: endpoints with their HTTP contract and zod schemas, auth, idempotency and a
@@ -264,11 +265,28 @@ export class IntegrationDefinitionError extends Error {
   override readonly name = 'IntegrationDefinitionError';
 }
 
-/** Validates a declaration up front, with messages that name the field, and returns it ready to use. */
-export function defineIntegration<E extends Record<string, EndpointSpec>>(spec: IntegrationSpec<E>): Integration<E> {
-  const fail = (field: string, message: string) => {
+/**
+ * Validates a declaration up front, with messages that name the field, and returns it ready to use.
+ * With an SFTP `transport` instead of a `baseUrl` it declares a file-drop integration (kit/file-drop.ts).
+ */
+export function defineIntegration<E extends Record<string, EndpointSpec>>(spec: IntegrationSpec<E>): Integration<E>;
+export function defineIntegration<E extends Record<string, FileEndpointSpec>>(
+  spec: FileDropSpec<E>,
+): FileDropIntegration<E>;
+export function defineIntegration(
+  spec: IntegrationSpec<Record<string, EndpointSpec>> | FileDropSpec<Record<string, FileEndpointSpec>>,
+): Integration | FileDropIntegration {
+  const fail = (field: string, message: string): never => {
     throw new IntegrationDefinitionError(`integration "${spec.name}": ${field}: ${message}`);
   };
+  if ('transport' in spec) return fileDropIntegration(spec, fail);
+  return defineHttpIntegration(spec, fail);
+}
+
+function defineHttpIntegration<E extends Record<string, EndpointSpec>>(
+  spec: IntegrationSpec<E>,
+  fail: (field: string, message: string) => never,
+): Integration<E> {
   validateIntegration(spec, fail);
   const capitalized = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
   return {

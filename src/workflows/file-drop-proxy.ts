@@ -1,0 +1,81 @@
+import type { Duration } from '@temporalio/common';
+import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import type {
+  AwaitFileInput,
+  AwaitFileResult,
+  AwaitFileSpec,
+  FileDropIntegration,
+  FileEndpointSpec,
+  UploadInput,
+  UploadResult,
+} from '../integrations/kit/file-drop';
+import { alwaysNonRetryable, FailureType } from '../integrations/kit/failures';
+import { activityOptions } from '../integrations/kit/profiles';
+import { integrationTaskQueue } from '../contracts/task-queues';
+
+/**
+ * The workflow side of a file-drop integration (kit/file-drop.ts): its activities on the integration's
+ * queue with the options of their declarations, nothing restated by hand.
+ *
+ * - an upload is retried like a keyed write: its file name is its key, so `OutcomeUnknown` (a connection
+ *   lost after the upload started) and a copy that failed verification (deleted before the rename) are
+ *   resent safely;
+ * - an answer wait is one check per attempt, failing `NotReady` until the file is there: Temporal's
+ *   retries do the waiting, every `interval`, and `deadline` is its schedule-to-close.
+ */
+export type FileDropProxy<E extends Record<string, FileEndpointSpec>> = {
+  [K in keyof E]: E[K] extends AwaitFileSpec
+    ? (input: AwaitFileInput, options: { deadline: Duration; summary?: string }) => Promise<AwaitFileResult>
+    : (input: UploadInput, options?: { summary?: string }) => Promise<UploadResult>;
+};
+
+type AnyActivity = (input: unknown) => Promise<unknown>;
+
+export function proxyFileDrop<E extends Record<string, FileEndpointSpec>>(
+  integration: FileDropIntegration<E>,
+): FileDropProxy<E> {
+  const proxy: Record<string, unknown> = {};
+  const taskQueue = integrationTaskQueue(integration.name);
+  for (const endpoint of Object.keys(integration.endpoints) as (keyof E & string)[]) {
+    const spec = integration.endpoints[endpoint]!;
+    const profile = integration.profileOf(endpoint);
+    const name = integration.activityName(endpoint);
+    if (spec.kind === 'upload') {
+      const base = activityOptions(profile, { taskQueue, retryUnknownOutcome: true });
+      const options: ActivityOptions = {
+        ...base,
+        retry: {
+          ...base.retry,
+          nonRetryableErrorTypes: (base.retry?.nonRetryableErrorTypes ?? []).filter(
+            (t) => t !== FailureType.InvalidResponse,
+          ),
+        },
+      };
+      proxy[endpoint] = (input: UploadInput, call: { summary?: string } = {}) =>
+        activity({ ...options, ...(call.summary ? { summary: call.summary } : {}) }, name)(input);
+    } else {
+      const interval = spec.interval ?? '30 seconds';
+      proxy[endpoint] = (input: AwaitFileInput, call: { deadline: Duration; summary?: string }) =>
+        activity(
+          {
+            taskQueue,
+            startToCloseTimeout: profile.startToClose,
+            scheduleToCloseTimeout: call.deadline,
+            retry: {
+              initialInterval: interval,
+              maximumInterval: interval,
+              backoffCoefficient: 1,
+              nonRetryableErrorTypes: [...alwaysNonRetryable],
+            },
+            ...(call.summary ? { summary: call.summary } : {}),
+          },
+          name,
+        )(input);
+    }
+  }
+  return proxy as FileDropProxy<E>;
+}
+
+function activity(options: ActivityOptions, name: string): AnyActivity {
+  return proxyActivities<Record<string, AnyActivity>>(options)[name]!;
+}
