@@ -23,6 +23,8 @@ export interface EnsureSshdOptions {
   run?: (command: string, args: string[]) => { status: number | null; output: string };
   /** Whether this process may install packages. @default root (uid 0) */
   isRoot?: boolean;
+  /** Where sshd is expected. @default {@link sshdPath} */
+  path?: string;
 }
 
 /**
@@ -33,7 +35,7 @@ export function ensureSshd(options: EnsureSshdOptions = {}): string {
   const env = options.env ?? process.env;
   const say = options.onProgress ?? (() => {});
   const run = options.run ?? defaultRun;
-  const path = sshdPath(env);
+  const path = options.path ?? sshdPath(env);
   if (existsSync(path)) return path;
   if (env.SSHD_PATH)
     throw new SshdUnavailableError(
