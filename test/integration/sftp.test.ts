@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import type { ApplicationFailure, Duration } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -20,6 +22,7 @@ import {
   withPayrollWorker,
 } from '../support/payroll-exchange';
 import { CuttingProxy, startSftpServer, type SftpTestServer } from '../support/sftp-server';
+import { createLogger } from '../../src/observability/logger';
 import { testLogger } from '../support/stack';
 import { testEnv } from '../support/temporal';
 import { waitFor } from '../support/wait';
@@ -45,8 +48,8 @@ function envFor(overrides: Record<string, string> = {}, port = server.port): Nod
   return { ...payrollEnv(server, port), ...overrides };
 }
 
-function activitiesWith(env: NodeJS.ProcessEnv) {
-  const engine = new FileDropEngine({ logger: testLogger(), env });
+function activitiesWith(env: NodeJS.ProcessEnv, logger = testLogger()) {
+  const engine = new FileDropEngine({ logger, env });
   const activities = engine.activities(payroll);
   const uploadFn = activities.payrollUploadPayroll as (input: UploadInput) => Promise<UploadResult>;
   const awaitFn = activities.payrollAwaitAnswer as (input: AwaitFileInput) => Promise<AwaitFileResult>;
@@ -160,14 +163,23 @@ describe('upload', () => {
   });
 
   it('a key the server does not know is Unauthorized; the key never appears in the failure', async () => {
-    const { execFileSync } = await import('node:child_process');
-    const dir = `/tmp/di-sftp-key-${randomUUID()}`;
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', dir]);
-    const stranger = (await import('node:fs')).readFileSync(dir, 'utf8');
-    const { upload } = activitiesWith({ ...envFor(), PAYROLL_SFTP_KEY_FILE: '', PAYROLL_SFTP_KEY: stranger });
+    const file = `/tmp/di-sftp-key-${randomUUID()}`;
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', file]);
+    const stranger = readFileSync(file, 'utf8');
+    rmSync(file);
+    rmSync(`${file}.pub`);
+    const lines: string[] = [];
+    const logger = createLogger({ name: 'test', level: 'info', destination: { write: (l: string) => lines.push(l) } });
+    const { upload } = activitiesWith({ ...envFor(), PAYROLL_SFTP_KEY_FILE: '', PAYROLL_SFTP_KEY: stranger }, logger);
     const failure = await failureOf(upload(`test-${randomUUID()}:payroll-file`, Buffer.from('x')));
     expect(failure.type).toBe(FailureType.Unauthorized);
-    expect(failure.message).not.toContain('PRIVATE KEY');
+    expect(failure.nonRetryable).toBe(true);
+    expect(lines.join('')).toContain('the server refused the key'); // logged once, with what it means
+    const keyBody = stranger.split('\n')[1]!;
+    for (const text of [failure.message, JSON.stringify(failure.details), lines.join('')]) {
+      expect(text).not.toContain('PRIVATE KEY');
+      expect(text).not.toContain(keyBody);
+    }
   });
 
   it('refuses a file above the size cap, writing nothing', async () => {
