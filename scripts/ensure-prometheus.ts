@@ -1,6 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { aptInstall } from './debian-package';
 
 /**
  * Prometheus and promtool for the tests (and anyone who wants to scrape a local worker): found on PATH
@@ -59,7 +60,11 @@ function find(env: NodeJS.ProcessEnv): PrometheusBinaries | undefined {
   return undefined;
 }
 
-function run(command: string, args: string[], log: (line: string) => void): { ok: boolean; output: string } {
+function run(
+  command: string,
+  args: string[],
+  log: (line: string) => void,
+): { ok: boolean; status: number | null; output: string } {
   log(`$ ${command} ${args.join(' ')}`);
   const result = spawnSync(command, args, {
     encoding: 'utf8',
@@ -67,7 +72,7 @@ function run(command: string, args: string[], log: (line: string) => void): { ok
     timeout: 600_000,
   });
   const output = `${result.stdout ?? ''}${result.stderr ?? ''}${result.error ? String(result.error) : ''}`;
-  return { ok: result.status === 0, output };
+  return { ok: result.status === 0, status: result.status, output };
 }
 
 /** Stops and disables the package's own service, if something started it (no-op where it is not running). */
@@ -80,18 +85,8 @@ function stopPackageService(log: (line: string) => void): void {
 }
 
 function install(log: (line: string) => void, isRoot: boolean, hasApt: boolean): void {
-  const hint =
-    'install it yourself (`sudo apt-get install -y --no-install-recommends prometheus`), or set PROMETHEUS_PATH and PROMTOOL_PATH';
-  if (!hasApt) {
-    throw new PrometheusUnavailableError(`prometheus/promtool are not on PATH and there is no apt-get here: ${hint}`);
-  }
-  if (!isRoot) {
-    throw new PrometheusUnavailableError(
-      `prometheus/promtool are not on PATH and installing Debian's package needs root: ${hint}`,
-    );
-  }
   // Forbid service starts during the install: the package's daemon would take :9090 for nothing.
-  const ownPolicy = !existsSync(policyRcd);
+  const ownPolicy = isRoot && hasApt && !existsSync(policyRcd);
   if (ownPolicy)
     writeFileSync(
       policyRcd,
@@ -99,18 +94,16 @@ function install(log: (line: string) => void, isRoot: boolean, hasApt: boolean):
       { mode: 0o755 },
     );
   try {
-    const args = ['install', '-y', '--no-install-recommends', 'prometheus'];
-    let result = run('apt-get', args, log);
-    if (!result.ok) {
-      // A fresh machine has no package lists yet.
-      run('apt-get', ['update'], log);
-      result = run('apt-get', args, log);
-    }
-    if (!result.ok) {
-      throw new PrometheusUnavailableError(
-        `apt-get install prometheus failed:\n${result.output.split('\n').slice(-15).join('\n')}\n${hint}`,
-      );
-    }
+    aptInstall({
+      pkg: 'prometheus',
+      flags: ['--no-install-recommends'],
+      otherwise: 'or set PROMETHEUS_PATH and PROMTOOL_PATH',
+      fail: (message) => new PrometheusUnavailableError(`prometheus/promtool are not on PATH. ${message}`),
+      onProgress: log,
+      run: (command, args) => run(command, args, log),
+      isRoot,
+      hasApt,
+    });
   } finally {
     if (ownPolicy) rmSync(policyRcd, { force: true });
   }
