@@ -3,6 +3,13 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { IntegrationsClient } from '../../src/client';
+import { startCodecServer, type CodecServer } from '../../src/codec/codec-server';
+import {
+  ENCRYPTED_ENCODING,
+  EncryptionCodec,
+  generateEncryptionKey,
+  parseEncryptionKeys,
+} from '../../src/codec/encryption-codec';
 import { startDevServer, type DevServer } from '../../src/devserver/dev-server';
 import { orderWorkflowId, parkedState, resolveParked } from '../../src/contracts/messages';
 import { sandboxAdmin } from '../support/sandbox';
@@ -13,8 +20,10 @@ import { waitFor } from '../support/wait';
 /**
  * What an operator sees in the Temporal Web UI for a parked order: it is listed by `NeedsAttention = true`,
  * its page's details panel says why and gives the exact `resolveParked` command, and once resolved it
- * leaves that list. Runs headless Chromium (Debian's, installed by `.ci/run`) against a dev server of
- * its own started with the UI (the global setup's has none).
+ * leaves that list. Payloads are encrypted, as `npm start` runs it: histories hold ciphertext, and the UI
+ * shows them decoded through the codec server in laptop mode (loopback, no auth). Runs headless Chromium
+ * (Debian's, installed by the test setup) against a dev server of its own started with the UI and the
+ * codec endpoint (the global setup's has neither).
  */
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -35,8 +44,11 @@ async function freePort(): Promise<number> {
 
 describe('operator view of a parked order in the Temporal Web UI', () => {
   let devServer: DevServer | undefined;
+  let codecServer: CodecServer | undefined;
   let browser: Browser | undefined;
   let uiUrl: string;
+  const codec = new EncryptionCodec(parseEncryptionKeys(generateEncryptionKey('ui-test')));
+  const dataConverter = { payloadCodecs: [codec] };
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) {
@@ -47,9 +59,11 @@ describe('operator view of a parked order in the Temporal Web UI', () => {
     }
     mkdirSync(SCREENSHOTS, { recursive: true });
     const [port, uiPort] = [await freePort(), await freePort()];
+    // Laptop mode: loopback, no auth, CORS for the UI's origin only.
+    codecServer = await startCodecServer({ codec, corsOrigins: [`http://127.0.0.1:${uiPort}`] });
     // Each is kept as soon as it is up, so afterAll stops it even when the other one failed to start.
     await Promise.all([
-      startDevServer({ port, uiPort }).then((s) => (devServer = s)),
+      startDevServer({ port, uiPort, uiCodecEndpoint: codecServer.url }).then((s) => (devServer = s)),
       chromium
         .launch({
           executablePath: CHROMIUM,
@@ -81,6 +95,7 @@ describe('operator view of a parked order in the Temporal Web UI', () => {
     await sandboxAdmin.clearFaults();
     await browser?.close();
     await devServer?.stop();
+    await codecServer?.close();
   });
 
   const listUrl = () => `${uiUrl}/namespaces/default/workflows?query=${encodeURIComponent(ATTENTION_QUERY)}`;
@@ -90,7 +105,7 @@ describe('operator view of a parked order in the Temporal Web UI', () => {
   it('lists the parked order under NeedsAttention = true, shows why and how to resolve it, and drops it once resolved', async () => {
     const orderId = uniqueId('ui-parked');
     const workflowId = orderWorkflowId(orderId);
-    const client = await IntegrationsClient.connect({ address: devServer!.address });
+    const client = await IntegrationsClient.connect({ address: devServer!.address, dataConverter });
     // Wide enough for the details panel to show the whole resolve command in the screenshots.
     const page = await browser!.newPage({ viewport: { width: 1920, height: 1000 } });
     const listed = (id: string) => page.getByRole('link', { name: id, exact: true });
@@ -102,6 +117,11 @@ describe('operator view of a parked order in the Temporal Web UI', () => {
           await client.startOrder({ orderId, customerId: 'cus_0042', amount: 4200, currency: 'EUR' });
           const handle = client.temporal.workflow.getHandle(workflowId);
           await waitFor('the order to park', async () => (await handle.query(parkedState)) !== null, 20_000, 100);
+          // What the server keeps is ciphertext: the UI can only show it through the codec server.
+          const started = (await handle.fetchHistory()).events?.[0]?.workflowExecutionStartedEventAttributes;
+          const input = started?.input?.payloads?.[0];
+          expect(Buffer.from(input?.metadata?.encoding ?? []).toString()).toBe(ENCRYPTED_ENCODING);
+          expect(Buffer.from(input?.data ?? []).toString()).not.toContain('cus_0042');
           // Its invoice child workflow (finished, not parked) is on the server too: the filtered list
           // must leave it out, which shows the `query` URL parameter really filters.
           const others: string[] = [];
@@ -123,9 +143,11 @@ describe('operator view of a parked order in the Temporal Web UI', () => {
           for (const other of others) expect(await listed(other).count()).toBe(0);
           await screenshot(page, '1-needs-attention-list');
 
-          // 2. The workflow's page: User Metadata -> Current Details (markdown rendered in an iframe)
+          // 2. The workflow's page: its input shown decoded (the customer id is only in the ciphertext);
+          //    User Metadata -> Current Details (markdown rendered in an iframe, itself a decoded payload)
           //    says why it is parked and gives the exact command that resolves it.
           await listed(workflowId).click();
+          await page.getByText('cus_0042').first().waitFor({ timeout: 15_000 });
           await page.getByRole('tab', { name: 'User Metadata' }).click();
           await page.getByText('Current Details', { exact: true }).waitFor({ timeout: 15_000 });
           // Summary and static Details, when set, come first; Current Details is the last panel.
@@ -146,7 +168,7 @@ describe('operator view of a parked order in the Temporal Web UI', () => {
           await handle.executeUpdate(resolveParked, { args: [{ action: 'retry' }] });
           expect(await client.orderResult(orderId)).toMatchObject({ stage: 'completed' });
         },
-        { address: devServer!.address },
+        { address: devServer!.address, dataConverter },
       );
 
       // 4. It leaves the list. Visibility is eventually consistent: reload until it is gone (bounded).
