@@ -2,6 +2,7 @@ import { ValueError, type Payload, type PayloadCodec } from '@temporalio/common'
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createEdgeServer, EdgeRejection, isLoopbackHost, listenEdge, parseJsonSafely } from '../http/edge-server';
 import { createLogger, type Logger } from '../observability/logger';
+import { codecMetrics, metricsRoute, processRegistry } from '../observability/metrics';
 import { startOpsServer, type OpsServer } from '../observability/ops-server';
 import { AuthFailure, CodecAuthenticator, type Caller, type CodecAuthOptions, type CodecOperation } from './auth';
 
@@ -32,8 +33,10 @@ export interface CodecServerOptions {
   headersTimeoutMs?: number;
   /** @default 30000 ms */
   requestTimeoutMs?: number;
-  /** Operations port (`/livez`, `/readyz` = `ready()`). @default none */
+  /** Operations port (`/livez`, `/readyz` = `ready()`, Prometheus's `/metrics`). @default none */
   ops?: { host: string; port: number; ready?: () => boolean };
+  /** Node's process metrics (`process_*`, `nodejs_*`) in `/metrics`, besides the codec ones. @default true */
+  processMetrics?: boolean;
   logger?: Logger;
 }
 
@@ -41,6 +44,8 @@ export interface CodecServer {
   /** `http://host:port`: what `--ui-codec-endpoint` and `--codec-endpoint` take. */
   url: string;
   opsUrl?: string;
+  /** Prometheus's scrape URL (`<opsUrl>/metrics`), when `ops` was given. */
+  metricsUrl?: string;
   /** Whether callers must authenticate. */
   authenticated: boolean;
   close(): Promise<void>;
@@ -152,6 +157,10 @@ export async function startCodecServer(options: CodecServerOptions): Promise<Cod
   // Decrypted data: no cache anywhere. Vary: the CORS answer depends on the origin.
   const always = { 'cache-control': 'no-store', vary: 'Origin' };
 
+  // Prometheus (the operations port): requests by operation and outcome, never a subject, namespace or payload.
+  const registry = processRegistry({ processMetrics: options.processMetrics });
+  const metrics = codecMetrics(registry);
+
   const app = createEdgeServer({
     limits: {
       maxBodyBytes,
@@ -159,6 +168,8 @@ export async function startCodecServer(options: CodecServerOptions): Promise<Cod
       requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
     },
     onRejected(rejection, request, error) {
+      // A request the server cut off before it had one (slow or malformed HTTP) is answered without Fastify.
+      if (!request) metrics.answered(undefined, rejection.status);
       const fields = {
         event: 'codec.rejected',
         status: rejection.status,
@@ -175,6 +186,12 @@ export async function startCodecServer(options: CodecServerOptions): Promise<Cod
       }
     },
     errorHeaders: (request) => ({ ...always, ...corsHeaders(single(request.headers.origin)) }),
+  });
+
+  // Every answer, whatever produced it (the handler, a check, the 404 handler), counted once by its status.
+  app.addHook('onResponse', (request, reply, done) => {
+    metrics.answered((request.params as { operation?: string } | undefined)?.operation, reply.statusCode);
+    done();
   });
 
   // Bodies: JSON only; bytes kept, parsed below without prototype keys.
@@ -300,6 +317,7 @@ export async function startCodecServer(options: CodecServerOptions): Promise<Cod
         port: options.ops.port,
         logger: logger ?? createLogger({ name: 'codec', level: 'silent' }),
         checks: [{ name: 'keys', check: ready }],
+        routes: metricsRoute(registry),
       });
     } catch (err) {
       await app.close();
@@ -308,7 +326,7 @@ export async function startCodecServer(options: CodecServerOptions): Promise<Cod
   }
   return {
     url,
-    ...(ops ? { opsUrl: ops.url } : {}),
+    ...(ops ? { opsUrl: ops.url, metricsUrl: `${ops.url}/metrics` } : {}),
     authenticated: auth !== undefined,
     close: async () => {
       await app.close();

@@ -36,7 +36,7 @@ async function main(): Promise<{ close(): Promise<void> }> {
   });
   const mode = auth ? 'jwt' : 'loopback-without-auth';
   process.stdout.write(
-    `${JSON.stringify({ event: 'codec.listening', url: server.url, opsUrl: server.opsUrl, auth: mode })}\n`,
+    `${JSON.stringify({ event: 'codec.listening', url: server.url, opsUrl: server.opsUrl, metricsUrl: server.metricsUrl, auth: mode })}\n`,
   );
   if (!auth) {
     logger.warn(
@@ -51,6 +51,7 @@ async function main(): Promise<{ close(): Promise<void> }> {
       event: 'codec.ready',
       url: server.url,
       opsUrl: server.opsUrl,
+      metricsUrl: server.metricsUrl,
       auth: mode,
       corsOrigins,
       currentKeyId: codec.currentKeyId,

@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Integration } from '../integrations/kit/define';
 import type { CallFinished, CallMetrics, ControlStateSeen } from './call-metrics';
@@ -452,15 +453,42 @@ function readOrUndefined(path: string): string | undefined {
 }
 
 /**
- * The webhook receiver's metrics, for its own registry (its operations port). Defined here so every
- * process's metrics are in one module; the receiver (src/webhooks/) wires them when it is reworked.
+ * A registry for a process other than the worker (the webhook receiver, the codec server), served at
+ * `GET /metrics` on its operations port: Node's process metrics (`process_*`, `nodejs_*`) plus what the
+ * process adds to it.
  */
+export function processRegistry(options: { processMetrics?: boolean } = {}): Registry {
+  const registry = new Registry();
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
+/** `GET /metrics` on an operations port, for the `routes` of `startOpsServer` (./ops-server.ts). */
+export function metricsRoute(registry: Registry): (app: FastifyInstance) => void {
+  return (app) => {
+    app.get('/metrics', async (_request, reply) =>
+      reply.header('content-type', registry.contentType).send(await registry.metrics()),
+    );
+  };
+}
+
+/** Seconds from a webhook request's arrival to its answer (senders give up after about 5 s). */
+const ackBuckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+/**
+ * The webhook receiver's metrics, in its own registry (its operations port, src/webhooks/server.ts).
+ * `provider` is a configured provider's name, or `unknown` for a request that names none (another path,
+ * an unknown provider, a request that never got as far as its headers); `reason` is the receiver's stable
+ * refusal code (the `error` of the answer, the `reason` of the log line and of `/stats`): a fixed set.
+ */
+export type WebhookMetrics = ReturnType<typeof webhookMetrics>;
+
 export function webhookMetrics(registry: Registry) {
   const registers = [registry];
   return {
     received: new Counter({
       name: 'webhook_received_total',
-      help: 'Webhook requests received, before any check.',
+      help: 'Webhook requests, each counted once when it is answered (accepted, duplicate or rejected) or cut off by the server.',
       labelNames: ['provider'] as const,
       registers,
     }),
@@ -478,16 +506,51 @@ export function webhookMetrics(registry: Registry) {
     }),
     rejected: new Counter({
       name: 'webhook_rejected_total',
-      help: 'Webhooks refused, by reason (content-type, too-large, timestamp, signature, schema, temporal-unavailable).',
+      help: 'Webhooks refused, by the reason the answer gives (unsupported_media_type, payload_too_large, timestamp_too_old, signature_mismatch, invalid_event, source_not_allowed, temporal_unavailable, request_timeout, ...).',
       labelNames: ['provider', 'reason'] as const,
       registers,
     }),
     ackLatency: new Histogram({
       name: 'webhook_ack_duration_seconds',
-      help: 'From request to answer, by status class (2xx, 4xx, 5xx).',
+      help: "From the request's arrival to its answer, by status class (2xx, 4xx, 5xx).",
       labelNames: ['provider', 'status'] as const,
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      buckets: ackBuckets,
       registers,
     }),
+  };
+}
+
+/**
+ * The codec server's metrics (src/codec/codec-server.ts): decode and encode requests by outcome. `operation`
+ * is `decode`, `encode` or `other` (a path that is neither); `outcome` is `ok`, `unauthorized` (401: no or
+ * a bad token), `forbidden` (403: role or origin), `bad-request` (other 4xx) or `error` (5xx).
+ */
+export function codecMetrics(registry: Registry) {
+  const requests = new Counter({
+    name: 'codec_requests_total',
+    help: 'Codec server requests by operation (decode, encode, other) and outcome (ok, unauthorized, forbidden, bad-request, error).',
+    labelNames: ['operation', 'outcome'] as const,
+    registers: [registry],
+  });
+  for (const operation of ['decode', 'encode'])
+    for (const outcome of ['ok', 'unauthorized', 'forbidden', 'bad-request', 'error'])
+      requests.inc({ operation, outcome }, 0);
+  return {
+    requests,
+    /** One answered request, by its HTTP status. */
+    answered(operation: string | undefined, status: number): void {
+      const op = operation === 'decode' || operation === 'encode' ? operation : 'other';
+      const outcome =
+        status < 400
+          ? 'ok'
+          : status === 401
+            ? 'unauthorized'
+            : status === 403
+              ? 'forbidden'
+              : status < 500
+                ? 'bad-request'
+                : 'error';
+      requests.inc({ operation: op, outcome });
+    },
   };
 }

@@ -61,6 +61,12 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
     requestTimeout: 5_000,
     bodyLimit: 1_024,
   });
+  // Every route registered below (ours and the process's), for the 404 hint; HEAD is implied by GET.
+  const registered: string[] = [];
+  app.addHook('onRoute', (route) => {
+    const methods = (Array.isArray(route.method) ? route.method : [route.method]).filter((m) => m !== 'HEAD');
+    for (const method of methods) registered.push(`${method} ${route.url}`);
+  });
   app.get('/livez', (_request, reply) => reply.send({ status: 'ok', process: options.name }));
   app.get('/readyz', async (_request, reply) => {
     const results = await Promise.all(options.checks.map(async (c) => [c.name, await runCheck(c)] as const));
@@ -71,7 +77,8 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
   });
   options.routes?.(app);
   app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}; try GET /livez or /readyz` });
+    const path = (request.url.split('?')[0] ?? '').slice(0, 100);
+    void reply.code(404).send({ error: `no route ${request.method} ${path}; try ${registered.join(', ')}` });
   });
   const address = await app.listen({ host: options.host, port: options.port });
   options.logger.info({ event: 'ops.listening', url: address }, `${options.name} health at ${address}/readyz`);

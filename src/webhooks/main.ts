@@ -60,12 +60,18 @@ async function main(): Promise<{ close(): Promise<void> }> {
     logger,
   });
   process.stdout.write(
-    `${JSON.stringify({ event: 'receiver.listening', url: receiver.url, opsUrl: receiver.opsUrl })}\n`,
+    `${JSON.stringify({ event: 'receiver.listening', url: receiver.url, opsUrl: receiver.opsUrl, metricsUrl: receiver.metricsUrl })}\n`,
   );
   // Temporal is connected on the first webhook: the receiver is up (and answers 503) even while it is down.
   logger.info(
-    { event: 'receiver.ready', url: receiver.url, opsUrl: receiver.opsUrl, temporal: address },
-    `webhook receiver listening; statistics at ${receiver.opsUrl}/stats`,
+    {
+      event: 'receiver.ready',
+      url: receiver.url,
+      opsUrl: receiver.opsUrl,
+      metricsUrl: receiver.metricsUrl,
+      temporal: address,
+    },
+    `webhook receiver listening; statistics at ${receiver.opsUrl}/stats, metrics at ${receiver.metricsUrl}`,
   );
 
   return receiver;

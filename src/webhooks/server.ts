@@ -8,6 +8,7 @@ import {
   peerAddress,
 } from '../http/edge-server';
 import type { Logger } from '../observability/logger';
+import { metricsRoute, processRegistry, webhookMetrics } from '../observability/metrics';
 import { startOpsServer, type OpsServer } from '../observability/ops-server';
 import { WORKFLOWS_TASK_QUEUE } from '../contracts/task-queues';
 import type { WebhookEventInput } from '../workflows/process-webhook-event.workflow';
@@ -75,10 +76,13 @@ export interface ReceiverOptions {
   };
   limits?: ReceiverLimits;
   /**
-   * The operations port (`/livez`, `/readyz`: Temporal reachable and secrets loaded, `/stats`), apart
-   * from the public one. @default none (tests and benchmarks read {@link Receiver.stats})
+   * The operations port (`/livez`, `/readyz`: Temporal reachable and secrets loaded, `/stats`, and
+   * Prometheus's `/metrics`), apart from the public one. @default none (tests and benchmarks read
+   * {@link Receiver.stats})
    */
   ops?: { host: string; port: number };
+  /** Node's process metrics (`process_*`, `nodejs_*`) in `/metrics`, besides the webhook ones. @default true */
+  processMetrics?: boolean;
   /** `Retry-After` of a 503. @default 5 seconds */
   retryAfterSeconds?: number;
   /** Passed to `processWebhookEvent`: how long it waits for a workflow to signal. @default its own (5 x 2 s) */
@@ -98,6 +102,8 @@ export interface Receiver {
   url: string;
   /** The operations port's URL, when {@link ReceiverOptions.ops} was given. */
   opsUrl?: string;
+  /** Prometheus's scrape URL (`<opsUrl>/metrics`), when {@link ReceiverOptions.ops} was given. */
+  metricsUrl?: string;
   stats(): ReceiverStatsSnapshot;
   close(): Promise<void>;
 }
@@ -149,6 +155,12 @@ interface Admitted {
 }
 const admitted = new WeakMap<FastifyRequest, Admitted>();
 
+/** How a request was settled, counted once its answer is sent. */
+type Settled = { kind: 'accepted' | 'duplicate' | 'verified' } | { kind: 'rejected'; reason: string };
+
+/** The label of a request that names no configured provider. */
+const unknownProvider = 'unknown';
+
 /**
  * The webhook receiver: verify on the raw bytes, validate, hand the event to Temporal, acknowledge.
  * A 2xx means Temporal durably accepted the workflow start (or already had it); anything else makes
@@ -179,6 +191,16 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
     }),
   );
   const stats = new ReceiverStats();
+  // Prometheus: one registry per receiver (its operations port). Labels: provider names and refusal codes only.
+  const registry = processRegistry({ processMetrics: options.processMetrics });
+  const metrics = webhookMetrics(registry);
+  const settled = new WeakMap<FastifyRequest, Settled>();
+  // The series alerts divide start at 0: a counter first scraped at 1 has no increase() to show for it.
+  for (const provider of [...providers.keys(), unknownProvider]) {
+    metrics.received.inc({ provider }, 0);
+    metrics.accepted.inc({ provider }, 0);
+    metrics.duplicates.inc({ provider }, 0);
+  }
   const starter = new TemporalStarter({
     address: options.temporal.address,
     namespace: options.temporal.namespace,
@@ -199,6 +221,13 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
     trustedProxies: options.trustedProxies,
     onRejected(rejection, request, error) {
       stats.reject(rejection.reason);
+      if (request) settled.set(request, { kind: 'rejected', reason: rejection.reason });
+      else {
+        // Cut off by the server before it had a request (headers too slow or too large, a slow body, bad
+        // HTTP): no provider to name and no answer to time, but still a delivery refused.
+        metrics.received.inc({ provider: unknownProvider });
+        metrics.rejected.inc({ provider: unknownProvider, reason: rejection.reason });
+      }
       const level = rejection.status >= 500 ? 'error' : 'warn';
       const provider = request ? providerOf(request) : undefined;
       // Reason, status and IDs only: never headers, signatures, secrets or body contents.
@@ -226,6 +255,20 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
     const name = (request.params as { provider?: unknown } | undefined)?.provider;
     return typeof name === 'string' && providers.has(name) ? name : undefined;
   }
+
+  // Every answer, whatever produced it (a handler, a check, Fastify itself, the 404 handler): counted once
+  // with its outcome, and timed from the request's arrival to the answer's last byte handed to the socket.
+  app.addHook('onResponse', (request, reply, done) => {
+    const provider = providerOf(request) ?? unknownProvider;
+    const outcome = settled.get(request);
+    metrics.received.inc({ provider });
+    if (outcome?.kind === 'accepted') metrics.accepted.inc({ provider });
+    else if (outcome?.kind === 'duplicate') metrics.duplicates.inc({ provider });
+    else if (outcome?.kind === 'rejected') metrics.rejected.inc({ provider, reason: outcome.reason });
+    const status = `${Math.floor(reply.statusCode / 100)}xx`;
+    metrics.ackLatency.observe({ provider, status }, reply.elapsedTime / 1000);
+    done();
+  });
 
   /** Every check that needs no body: a request that fails one is refused before its body is read. */
   function admit(request: FastifyRequest): void {
@@ -305,6 +348,7 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
 
     if (options.verifyOnly) {
       stats.count('verifiedOnly');
+      settled.set(request, { kind: 'verified' });
       return reply.code(200).send({ ok: true, status: 'verified' });
     }
     const outcome = await starter.start(event);
@@ -312,10 +356,12 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
     switch (outcome.kind) {
       case 'started':
         stats.count('accepted');
+        settled.set(request, { kind: 'accepted' });
         logger.info({ event: 'webhook.accepted', ...fields }, 'webhook accepted');
         return reply.code(202).send({ ok: true, status: 'accepted' });
       case 'duplicate':
         stats.count('duplicates');
+        settled.set(request, { kind: 'duplicate' });
         logger.info({ event: 'webhook.duplicate', ...fields }, 'webhook already accepted: nothing new started');
         return reply.code(200).send({ ok: true, status: 'duplicate' });
       case 'unavailable':
@@ -355,7 +401,10 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
           { name: 'temporal', check: () => starter.reachable() },
           { name: 'secrets', check: () => [...providers.values()].every((p) => p.secrets().length > 0) },
         ],
-        routes: (opsApp) => opsApp.get('/stats', (_request, reply) => reply.send(stats.snapshot())),
+        routes: (opsApp) => {
+          opsApp.get('/stats', (_request, reply) => reply.send(stats.snapshot()));
+          metricsRoute(registry)(opsApp);
+        },
       });
     }
   } catch (err) {
@@ -367,7 +416,7 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
   let closing: Promise<void> | null = null;
   return {
     url,
-    ...(ops ? { opsUrl: ops.url } : {}),
+    ...(ops ? { opsUrl: ops.url, metricsUrl: `${ops.url}/metrics` } : {}),
     stats: () => stats.snapshot(),
     close() {
       closing ??= (async () => {

@@ -285,6 +285,7 @@ describe('codec edges: laptop mode', () => {
         event: 'codec.listening',
         url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) as string,
         opsUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) as string,
+        metricsUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/) as string,
         auth: 'loopback-without-auth',
       });
     } finally {

@@ -495,7 +495,9 @@ describe('webhook receiver process', () => {
         event: 'receiver.listening',
         url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) as string,
         opsUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) as string,
+        metricsUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/) as string,
       });
+      expect(ready.metricsUrl).toBe(`${String(ready.opsUrl)}/metrics`);
       const ready200 = await fetch(`${String(ready.opsUrl)}/readyz`);
       expect(ready200.status).toBe(200);
       const delivery = signed(documentEvent(), { timestamp: Math.floor(Date.now() / 1000) });
