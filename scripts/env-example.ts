@@ -3,11 +3,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderEnvExample } from '../src/config/env-example';
-import { integrations } from '../src/integrations';
+import { fileDropIntegrations, integrations } from '../src/integrations';
 
 const file = join(__dirname, '..', '.env.example');
 const current = readFileSync(file, 'utf8');
-const next = renderEnvExample(current, integrations);
+const next = renderEnvExample(current, integrations, fileDropIntegrations);
 if (next === current) {
   process.stdout.write('.env.example is up to date\n');
 } else if (process.argv.includes('--check')) {

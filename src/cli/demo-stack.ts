@@ -48,7 +48,9 @@ export class DemoStack {
       CODEC_CORS_ORIGINS: corsOrigins,
     });
     const ready = await codec.ready;
-    this.say(`Codec server operations (health) at ${String(ready.opsUrl)}/readyz; auth: ${String(ready.auth)}`);
+    this.say(
+      `Codec server health ${String(ready.opsUrl)}/readyz, metrics ${String(ready.metricsUrl)}; auth: ${String(ready.auth)}`,
+    );
     return String(ready.url);
   }
 
@@ -60,7 +62,9 @@ export class DemoStack {
     });
     const receiverReady = await receiver.ready;
     const receiverUrl = String(receiverReady.url);
-    this.say(`Webhook receiver at ${receiverUrl}; health and statistics at ${String(receiverReady.opsUrl)}`);
+    this.say(
+      `Webhook receiver at ${receiverUrl}; health ${String(receiverReady.opsUrl)}/readyz, metrics ${String(receiverReady.metricsUrl)}`,
+    );
     const sandbox = this.start('sandbox', 'src/sandbox/main.ts', 'sandbox.listening', {
       ...env,
       SANDBOX_PORT: String(sandboxPort),

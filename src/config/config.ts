@@ -1,7 +1,8 @@
 import type { Duration } from '@temporalio/common';
 import { z } from 'zod';
-import { integrations } from '../integrations';
+import { fileDropIntegrations, integrations } from '../integrations';
 import type { IntegrationRegistry } from '../integrations/kit/define';
+import type { FileDropRegistry } from '../integrations/kit/file-drop';
 import { durationMs } from '../integrations/kit/duration';
 import { integrationConfigShape, integrationVariables } from '../integrations/variables';
 
@@ -213,8 +214,11 @@ export const configSchema = z.object({
 export type Config = z.infer<typeof configSchema>;
 
 /** The integrations' variables, derived from a registry; none may shadow one of the project's. */
-export function integrationConfigSchema(registry: IntegrationRegistry = integrations) {
-  const shape = integrationConfigShape(integrationVariables(registry));
+export function integrationConfigSchema(
+  registry: IntegrationRegistry = integrations,
+  fileDrops: FileDropRegistry = fileDropIntegrations,
+) {
+  const shape = integrationConfigShape(integrationVariables(registry, fileDrops));
   const shadowing = Object.keys(shape).filter((name) => name in configSchema.shape);
   if (shadowing.length > 0)
     throw new Error(`integration variables ${shadowing.join(', ')} are already variables of the project`);

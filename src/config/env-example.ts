@@ -1,4 +1,5 @@
 import type { IntegrationRegistry } from '../integrations/kit/define';
+import type { FileDropRegistry } from '../integrations/kit/file-drop';
 import { integrationVariables, type IntegrationVariable } from '../integrations/variables';
 
 /**
@@ -21,8 +22,8 @@ function describe(v: IntegrationVariable): string {
 }
 
 /** The generated block, markers included. */
-export function integrationsEnvBlock(registry: IntegrationRegistry): string {
-  const variables = integrationVariables(registry);
+export function integrationsEnvBlock(registry: IntegrationRegistry, fileDrops: FileDropRegistry = {}): string {
+  const variables = integrationVariables(registry, fileDrops);
   const lines = [
     BEGIN_MARKER,
     comment('npm start and the tests point these at the sandbox with fresh random credentials; set them to'),
@@ -30,7 +31,7 @@ export function integrationsEnvBlock(registry: IntegrationRegistry): string {
     comment('when it changes): prefer that in production.'),
   ];
   // Grouped by the integration that declares them first; a variable shared by several says so.
-  for (const integration of Object.values(registry)) {
+  for (const integration of [...Object.values(registry), ...Object.values(fileDrops)]) {
     const own = variables.filter((v) => v.integrations[0] === integration.name);
     if (own.length === 0) continue;
     const sharedWith = [...new Set(own.flatMap((v) => v.integrations.slice(1)))];
@@ -43,10 +44,14 @@ export function integrationsEnvBlock(registry: IntegrationRegistry): string {
 }
 
 /** `current` (the file's text) with its generated block replaced by the registry's. */
-export function renderEnvExample(current: string, registry: IntegrationRegistry): string {
+export function renderEnvExample(
+  current: string,
+  registry: IntegrationRegistry,
+  fileDrops: FileDropRegistry = {},
+): string {
   const begin = current.indexOf(BEGIN_MARKER);
   const end = current.indexOf(END_MARKER);
   if (begin < 0 || end < begin)
     throw new Error(`.env.example: expected the lines\n${BEGIN_MARKER}\n...\n${END_MARKER}\naround the integrations`);
-  return current.slice(0, begin) + integrationsEnvBlock(registry) + current.slice(end + END_MARKER.length);
+  return current.slice(0, begin) + integrationsEnvBlock(registry, fileDrops) + current.slice(end + END_MARKER.length);
 }

@@ -1,7 +1,7 @@
 import { Client, type Connection } from '@temporalio/client';
 import { dataConverterFromConfig } from '../codec/data-converter';
 import { loadConfig } from '../config/config';
-import { integrations } from '../integrations';
+import { fileDropIntegrations, integrations, type FileDropIntegrationName } from '../integrations';
 import { AdaptiveLimiter } from '../integrations/runtime/adaptive-limiter';
 import { ControlPlane } from '../control/control-plane';
 import { IntegrationEngine } from '../integrations/runtime/engine';
@@ -104,7 +104,24 @@ async function main(): Promise<void> {
   const checker = new IntegrationEngine({ logger: logger.child({ component: 'integration' }) });
   await checkIntegrations(checker, logger);
   await checker.close();
-  workers = await createWorkers({ connection, namespace: config.TEMPORAL_NAMESPACE, runtime, dataConverter });
+  // File drops (SFTP) whose server is configured; the others' queues are left to workers that can reach one.
+  const fileDropNames = (Object.keys(fileDropIntegrations) as FileDropIntegrationName[]).filter(
+    (name) => !!process.env[fileDropIntegrations[name].transport.host.name],
+  );
+  // Loaded only then: the SSH client is not part of every worker's start.
+  const fileDrops =
+    fileDropNames.length > 0
+      ? new (await import('../integrations/runtime/sftp/engine')).FileDropEngine({
+          logger: logger.child({ component: 'file-drop' }),
+        })
+      : undefined;
+  workers = await createWorkers({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    runtime,
+    dataConverter,
+    ...(fileDrops ? { fileDrops, fileDropIntegrations: fileDropNames } : {}),
+  });
   const stop = () => workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown());
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);

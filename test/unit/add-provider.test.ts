@@ -9,7 +9,7 @@ import { activitiesOf } from '../../src/activities';
 import { ConfigError, configVariablesOf, loadConfig } from '../../src/config/config';
 import { integrationsEnvBlock, renderEnvExample } from '../../src/config/env-example';
 import { devCredentials } from '../../src/devserver/dev-credentials';
-import { integrations } from '../../src/integrations';
+import { fileDropIntegrations, integrations } from '../../src/integrations';
 import { catalog } from '../../src/integrations/catalog';
 import type { IntegrationRegistry } from '../../src/integrations/kit/define';
 import { IntegrationEngine, type ActivityInput } from '../../src/integrations/runtime/engine';
@@ -36,12 +36,14 @@ describe('adding a provider: one folder, one registry line', () => {
   });
 
   it('extends the config schema with its base URL and its secret (and the _FILE form)', () => {
-    expect(configVariablesOf(registry)).toEqual([
-      ...configVariablesOf(integrations),
+    const before = configVariablesOf(integrations);
+    const after = configVariablesOf(registry);
+    expect(after.filter((name) => !before.includes(name))).toEqual([
       'SHIPPING_URL',
       'SHIPPING_API_KEY',
       'SHIPPING_API_KEY_FILE',
     ]);
+    expect(after).toEqual(expect.arrayContaining(before));
     expect(() => loadConfig({ SHIPPING_URL: 'not a url' }, registry)).toThrow(ConfigError);
     expect(() => loadConfig({ SHIPPING_URL: 'not a url' }, registry)).toThrow(
       /SHIPPING_URL="not a url": expected an absolute URL/,
@@ -50,7 +52,7 @@ describe('adding a provider: one folder, one registry line', () => {
   });
 
   it('documents its variables in the generated block of .env.example', () => {
-    const next = renderEnvExample(envExample, registry);
+    const next = renderEnvExample(envExample, registry, fileDropIntegrations);
     expect(next).toContain(
       [
         '# shipping: Create and track parcels. Owner: fulfilment-team.',
@@ -62,7 +64,12 @@ describe('adding a provider: one folder, one registry line', () => {
     );
     expect(next).toMatch(/^SHIPPING_API_KEY_FILE=$/m);
     // Everything outside the generated block is left as written.
-    expect(next.replace(integrationsEnvBlock(registry), integrationsEnvBlock(integrations))).toBe(envExample);
+    expect(
+      next.replace(
+        integrationsEnvBlock(registry, fileDropIntegrations),
+        integrationsEnvBlock(integrations, fileDropIntegrations),
+      ),
+    ).toBe(envExample);
   });
 
   it('gets its activities, on its own queue, and a catalog entry', () => {

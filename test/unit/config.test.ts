@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, configVariables, loadConfig } from '../../src/config/config';
 import { renderEnvExample } from '../../src/config/env-example';
-import { integrations } from '../../src/integrations';
+import { fileDropIntegrations, integrations } from '../../src/integrations';
 
 describe('loadConfig', () => {
   it('applies the documented defaults to an empty environment', () => {
@@ -53,6 +53,6 @@ describe('loadConfig', () => {
   });
 
   it('keeps the integrations’ block of .env.example as the registry generates it (npm run env:example)', () => {
-    expect(renderEnvExample(example, integrations)).toBe(example);
+    expect(renderEnvExample(example, integrations, fileDropIntegrations)).toBe(example);
   });
 });

@@ -8,7 +8,7 @@ import { DEFAULT_HISTORY_SHARDS, dynamicConfigYaml } from '../../src/cluster/ser
 import { TEMPORAL_SERVER_VERSION, TEMPORAL_UI_SERVER_VERSION } from '../../src/cluster/versions';
 import { configVariables } from '../../src/config/config';
 import { customSearchAttributes } from '../../src/contracts/search-attributes';
-import { integrations } from '../../src/integrations';
+import { fileDropIntegrations, integrations } from '../../src/integrations';
 import { durationMs } from '../../src/integrations/kit/duration';
 import { payments } from '../../src/integrations/payments/payments.integration';
 import { checkBaseUrl } from '../../src/integrations/runtime/url-policy';
@@ -109,6 +109,12 @@ describe('docker-compose.yml', () => {
       if (v.sandbox && 'credential' in v.sandbox)
         expect([v.sandbox.credential, sandbox[v.sandbox.credential]]).toEqual([v.sandbox.credential, required(v.name)]);
     }
+  });
+
+  it('gives the worker every file-drop variable, optional: its queue is served only when configured', () => {
+    const worker = services.worker?.environment ?? {};
+    for (const v of integrationVariables({}, fileDropIntegrations).filter((v) => v.kind !== 'secretFile'))
+      expect([v.name, worker[v.name]]).toEqual([v.name, `\${${v.name}:-}`]);
   });
 
   it('sends the sandbox’s webhooks to the port the receiver listens on', () => {
