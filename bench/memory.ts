@@ -4,10 +4,12 @@
  * A real Temporal dev server and, for each variant, a fresh worker process (bench/support/memory-worker.ts)
  * loading a prebuilt bundle. It starts N workflows that wait forever (`benchWait`, a condition never met),
  * waits until all of them are in the worker's cache, then reads the worker's RSS after a full GC. The figure
- * is (RSS with N open - RSS with one open) per 1,000. Variants, interleaved over 3 repetitions:
+ * is (RSS with N open - RSS with one open) per 1,000, with the main thread's V8 heap (workflows run in the
+ * SDK's workflow thread, so theirs is not in it: only RSS shows them) and the cache size at the end. Variants, interleaved over 3 repetitions:
  * - `trivial bundle` (baseline): `benchWait` bundled alone;
  * - `trivial + zod and one schema`: what zod alone costs each workflow;
  * - `project bundle`: `benchWait` bundled with src/workflows, as the worker loads it;
+ * - `project bundle, cache bounded at half`: `maxCachedWorkflows` at N/2: the figure a cache bound gives;
  * - `project bundle, declarations preloaded (unsafe)`: the bundler's `preloadModules` with the integration
  *   declarations, evaluated once per V8 context and shared, deep-frozen: an experiment (zod's parse
  *   mutates frozen schemas, so the email batcher fails), to show what sharing would save.
@@ -31,8 +33,9 @@ import { quietBundlerLogger } from '../test/support/stack';
 import { formatSpread, machine, round, spread, writeResult } from './support/report';
 
 const quick = process.argv.includes('--quick');
-const workflows = Number(process.env.BENCH_MEMORY_WORKFLOWS ?? (quick ? 300 : 500));
+const workflows = Number(process.env.BENCH_MEMORY_WORKFLOWS ?? (quick ? 150 : 300));
 const repetitions = Number(process.env.BENCH_REPETITIONS ?? 3);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Variant {
   name: string;
@@ -47,6 +50,12 @@ const variants: Variant[] = [
   { name: 'trivial + zod and one schema', workflowsPath: require.resolve('./workflows/zod-waiting.workflows') },
   { name: 'project bundle', workflowsPath: require.resolve('./workflows/project-waiting.workflows') },
   {
+    // The worker's cache bound (src/workers/worker.ts), at half the workflows started: the rest are evicted.
+    name: 'project bundle, cache bounded at half',
+    workflowsPath: require.resolve('./workflows/project-waiting.workflows'),
+    env: { BENCH_MAX_CACHED: String(Math.floor(workflows / 2)) },
+  },
+  {
     // An experiment, not shippable: the SDK deep-freezes preloaded modules and zod mutates schemas when it
     // parses, so emailBatcher's replay fails ("object is not extensible").
     name: 'project bundle, declarations preloaded (unsafe)',
@@ -57,6 +66,7 @@ const variants: Variant[] = [
 
 interface Status {
   rss: number;
+  heapUsed: number;
   cached: number;
 }
 
@@ -111,7 +121,10 @@ async function measure(client: Client, address: string, bundle: string, variant:
       for (let j = i; j < Math.min(i + 50, workflows + 1); j++) batch.push(start(`${taskQueue}-${j}`));
       handles.push(...(await Promise.all(batch)));
     }
-    await waitCached(workflows + 1);
+    // With a cache bound, wait until every workflow ran its first task (the cache then holds the bound).
+    const cap = variant.env?.BENCH_MAX_CACHED ? Number(variant.env.BENCH_MAX_CACHED) : workflows + 1;
+    await waitCached(cap);
+    for (const h of handles.slice(-20)) while ((await h.describe()).historyLength < 4) await sleep(100);
     await new Promise((r) => setTimeout(r, 1_000));
     const loaded = await ask(child);
     for (let i = 0; i < handles.length; i += 100)
@@ -120,6 +133,8 @@ async function measure(client: Client, address: string, bundle: string, variant:
       baseRssMb: base.rss / 1e6,
       loadedRssMb: loaded.rss / 1e6,
       gbPer1000: ((loaded.rss - base.rss) / 1e9) * (1000 / workflows),
+      heapGbPer1000: ((loaded.heapUsed - base.heapUsed) / 1e9) * (1000 / workflows),
+      cachedAtEnd: loaded.cached,
     };
   } finally {
     child.send('stop');
@@ -146,7 +161,10 @@ async function main(): Promise<void> {
       writeFileSync(file, code);
       bundles.set(variant.name, file);
     }
-    const runs = new Map<string, { baseRssMb: number; loadedRssMb: number; gbPer1000: number }[]>();
+    const runs = new Map<
+      string,
+      { baseRssMb: number; loadedRssMb: number; gbPer1000: number; heapGbPer1000: number; cachedAtEnd: number }[]
+    >();
     for (let rep = 0; rep < repetitions; rep++) {
       for (const variant of rep % 2 === 0 ? variants : [...variants].reverse()) {
         const r = await measure(client, devServer.address, bundles.get(variant.name)!, variant, rep);
@@ -163,6 +181,14 @@ async function main(): Promise<void> {
           r.map((x) => x.gbPer1000),
           3,
         ),
+        heapGbPer1000: spread(
+          r.map((x) => x.heapGbPer1000),
+          3,
+        ),
+        cachedAtEnd: spread(
+          r.map((x) => x.cachedAtEnd),
+          0,
+        ),
         baseRssMb: spread(r.map((x) => x.baseRssMb)),
         loadedRssMb: spread(r.map((x) => x.loadedRssMb)),
       };
@@ -171,14 +197,15 @@ async function main(): Promise<void> {
     const file = writeResult('memory', started, {
       workflows,
       repetitions,
-      method: 'RSS after GC with N open waiting workflows minus with 1, per 1,000; fresh worker process per run',
+      method:
+        'RSS after GC with N open waiting workflows minus with 1, per 1,000; fresh worker process per run; heapGbPer1000 is the main thread heap only (workflows run in the SDK workflow thread)',
       goalGbPer1000: 0.3,
       results: results.map((r) => ({ ...r, ratioToTrivial: round(r.gbPer1000.median / baseline) })),
     });
     console.log(`\nWorker RSS per 1,000 open workflows (${workflows} started, ${repetitions} reps, median (min-max))`);
     for (const r of results)
       console.log(
-        `  ${r.variant.padEnd(34)} ${formatSpread(r.gbPer1000, ' GB')}  base RSS ${r.baseRssMb.median} MB  ${round(r.gbPer1000.median / baseline)}x`,
+        `  ${r.variant.padEnd(34)} ${formatSpread(r.gbPer1000, ' GB')}  main-thread heap ${formatSpread(r.heapGbPer1000, ' GB')}  cached ${r.cachedAtEnd.median}  base RSS ${r.baseRssMb.median} MB  ${round(r.gbPer1000.median / baseline)}x`,
       );
     console.log(`wrote ${file}`);
   } finally {

@@ -22,7 +22,8 @@ async function main(): Promise<void> {
   process.on('message', (message: string) => {
     if (message === 'status') {
       (globalThis as { gc?: () => void }).gc?.();
-      process.send!({ rss: process.memoryUsage().rss, cached: worker.getStatus().numCachedWorkflows });
+      const { rss, heapUsed } = process.memoryUsage();
+      process.send!({ rss, heapUsed, cached: worker.getStatus().numCachedWorkflows });
     } else if (message === 'stop') worker.shutdown();
   });
   const running = worker.run();

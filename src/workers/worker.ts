@@ -32,11 +32,25 @@ export interface WorkerSetOptions {
   workflows?: boolean;
   /** Extra options per worker, e.g. a test's shorter shutdown grace. */
   shutdownGraceTime?: Duration;
+  /**
+   * Workflows kept in the workflow worker's cache (sticky execution); the rest are evicted and replayed
+   * from their history on their next task. @default {@link DEFAULT_MAX_CACHED_WORKFLOWS}
+   */
+  maxCachedWorkflows?: number;
   /** Payload codecs (encryption, `dataConverterFromConfig`) for every worker; plain payloads when unset. */
   dataConverter?: DataConverter;
 }
 
 export { workflowsPath } from './workflow-bundle';
+
+/**
+ * The workflow cache's bound. Each cached workflow holds its own instance of the modules workflow code
+ * imports, about 1.9 MB with this bundle (zod and the integration declarations; bench/memory.ts), and the
+ * SDK's default (600 per GiB of heap, about 2,400 here) would let the cache outgrow the heap. 500 keeps it
+ * near 1 GB of RSS; an evicted workflow (parked, or waiting on a long timer) replays its history when its
+ * next task comes, which costs milliseconds, not correctness. Raise it once a cached workflow is smaller.
+ */
+export const DEFAULT_MAX_CACHED_WORKFLOWS = 500;
 
 /**
  * One Worker for workflow tasks plus one per integration queue, all on one connection.
@@ -55,6 +69,7 @@ export async function createWorkers(options: WorkerSetOptions): Promise<Worker[]
         taskQueue: WORKFLOWS_TASK_QUEUE,
         // A fresh prebuilt bundle (`npm run build:workflows`), else bundled now.
         ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : workflowCodeOption()),
+        maxCachedWorkflows: options.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS,
         shutdownGraceTime,
         dataConverter,
       }),

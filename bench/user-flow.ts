@@ -1,0 +1,128 @@
+/**
+ * User flow: `node --import tsx bench/user-flow.ts` (`--quick`: 10 calls per cell).
+ *
+ * The service's wait for a settled charge, `IntegrationsClient.startOrder()` (update-with-start of
+ * `fulfillOrder`, answered when the charge is settled), against the baseline: one direct
+ * `undici.request` POST to the same sandbox endpoint (`/payments/payments`, bearer token fetched once, a
+ * fresh correlation id each call). Provider latency 0 and 100 ms (the sandbox's `latency` fault on that
+ * endpoint). Calls are sequential; cells interleaved (order/direct alternate) over 3 repetitions; the rest
+ * of each order (CRM, invoice, email) runs on in the background, as it would in production.
+ * Writes bench/results/user-flow.json, prints a table.
+ */
+import { request } from 'undici';
+import { formatSpread, machine, percentile, round, spread, writeResult } from './support/report';
+import { startBenchStack } from './support/stack';
+
+const quick = process.argv.includes('--quick');
+const calls = Number(process.env.BENCH_USER_FLOW_CALLS ?? (quick ? 10 : 30));
+const repetitions = Number(process.env.BENCH_REPETITIONS ?? 3);
+const latencies = [0, 100];
+
+async function main(): Promise<void> {
+  const started = machine();
+  const stack = await startBenchStack();
+  const run = Date.now().toString(36);
+  try {
+    const { SANDBOX_PAYMENTS_CLIENT_ID: id, SANDBOX_PAYMENTS_CLIENT_SECRET: secret } = stack.credentials.sandboxEnv;
+    const tokenResponse = await request(`${stack.sandboxUrl}/payments/oauth/token`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: 'grant_type=client_credentials',
+    });
+    const { access_token: token } = (await tokenResponse.body.json()) as { access_token: string };
+    let n = 0;
+    const direct = async (): Promise<void> => {
+      const response = await request(`${stack.sandboxUrl}/payments/payments`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          'x-correlation-id': `direct-${run}-${n++}`,
+        },
+        body: JSON.stringify({ amount: 4200, currency: 'EUR', orderId: `direct-${run}-${n}` }),
+      });
+      await response.body.json();
+      if (response.statusCode !== 201 && response.statusCode !== 200) throw new Error(`direct: ${response.statusCode}`);
+    };
+    const order = async (): Promise<void> => {
+      const orderId = `bench-${run}-${n++}`;
+      const { charge } = await stack.client.startOrder({
+        orderId,
+        customerId: 'cus_0031',
+        amount: 4200,
+        currency: 'EUR',
+      });
+      if (!charge.charged) throw new Error(`order ${orderId}: not charged: ${JSON.stringify(charge)}`);
+    };
+    const variants = { startOrder: order, 'direct undici.request': direct };
+    type Cell = { p50: number; p99: number };
+    const cells = new Map<string, Cell[]>();
+    // Warm-up: connections, tokens, the workflow cache.
+    for (let i = 0; i < 3; i++) await order().then(direct);
+    for (let rep = 0; rep < repetitions; rep++) {
+      for (const latency of latencies) {
+        await stack.admin.clearFaults();
+        if (latency > 0)
+          await stack.admin.fault({
+            method: 'POST',
+            path: '/payments/payments',
+            fault: 'latency',
+            params: { ms: latency },
+          });
+        const names = Object.keys(variants) as (keyof typeof variants)[];
+        for (const name of rep % 2 === 0 ? names : [...names].reverse()) {
+          const times: number[] = [];
+          for (let i = 0; i < calls; i++) {
+            const t0 = performance.now();
+            await variants[name]();
+            times.push(performance.now() - t0);
+          }
+          const key = `${name}@${latency}`;
+          cells.set(key, [...(cells.get(key) ?? []), { p50: percentile(times, 50), p99: percentile(times, 99) }]);
+          process.stderr.write(`  rep ${rep + 1} ${key}: p50 ${round(percentile(times, 50))} ms\n`);
+        }
+      }
+    }
+    await stack.admin.clearFaults();
+    const results = latencies.map((latency) => {
+      const of = (name: string) => {
+        const c = cells.get(`${name}@${latency}`)!;
+        return { p50Ms: spread(c.map((x) => x.p50)), p99Ms: spread(c.map((x) => x.p99)) };
+      };
+      const project = of('startOrder');
+      const baseline = of('direct undici.request');
+      return {
+        providerLatencyMs: latency,
+        startOrder: project,
+        directUndici: baseline,
+        ratioP50: round(project.p50Ms.median / baseline.p50Ms.median),
+        ratioP99: round(project.p99Ms.median / baseline.p99Ms.median),
+      };
+    });
+    const file = writeResult('user-flow', started, {
+      callsPerCell: calls,
+      repetitions,
+      method: 'sequential calls; p50/p99 per cell, spread over interleaved repetitions',
+      goal: { ratioP50: 1.1, ratioP99: 1.25, atProviderLatencyMs: 100 },
+      results,
+    });
+    console.log(
+      `\nUser flow: startOrder until the charge is settled vs a direct undici.request (${calls} calls x ${repetitions} reps)`,
+    );
+    for (const r of results)
+      console.log(
+        `  provider ${String(r.providerLatencyMs).padStart(3)} ms: startOrder p50 ${formatSpread(r.startOrder.p50Ms)} p99 ${formatSpread(r.startOrder.p99Ms)} | direct p50 ${formatSpread(r.directUndici.p50Ms)} p99 ${formatSpread(r.directUndici.p99Ms)} | ${r.ratioP50}x / ${r.ratioP99}x`,
+      );
+    console.log(`wrote ${file}`);
+  } finally {
+    await stack.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
