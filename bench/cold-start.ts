@@ -21,6 +21,7 @@ import { startDevServer } from '../src/devserver/dev-server';
 import { startSandbox } from '../src/sandbox/server';
 import { prebuiltBundlePaths } from '../src/workers/workflow-bundle';
 import { formatSpread, machine, round, spread, writeResult } from './support/report';
+import { sandboxCredentialsOf } from '../src/sandbox/credentials';
 
 const quick = process.argv.includes('--quick');
 const repetitions = Number(process.env.BENCH_REPETITIONS ?? (quick ? 2 : 3));
@@ -103,14 +104,7 @@ async function main(): Promise<void> {
   if (built.status !== 0) throw new Error('npm run build:workflows failed');
   const credentials = devCredentials();
   const sandbox = await startSandbox({
-    credentials: {
-      paymentsClientId: credentials.sandboxEnv.SANDBOX_PAYMENTS_CLIENT_ID,
-      paymentsClientSecret: credentials.sandboxEnv.SANDBOX_PAYMENTS_CLIENT_SECRET,
-      documentsApiKey: credentials.sandboxEnv.SANDBOX_DOCUMENTS_API_KEY,
-      emailApiKey: credentials.sandboxEnv.SANDBOX_EMAIL_API_KEY,
-      crmApiKey: credentials.sandboxEnv.SANDBOX_CRM_API_KEY,
-      webhookSecret: credentials.sandboxEnv.SANDBOX_WEBHOOK_SECRET,
-    },
+    credentials: sandboxCredentialsOf((variable) => credentials.sandboxEnv[variable]),
   });
   const devServer = await startDevServer();
   const env: NodeJS.ProcessEnv = {

@@ -30,6 +30,7 @@ import { startSandbox } from '../src/sandbox/server';
 import { installTemporalRuntime } from '../src/workers/runtime';
 import { quietBundlerLogger } from '../test/support/stack';
 import { SandboxAdminClient } from '../src/sandbox/admin-client';
+import { sandboxCredentialsOf } from '../src/sandbox/credentials';
 
 const emails = Number(process.env.BENCH_EMAILS ?? 150);
 const providerLimit = { limit: 20, windowMs: 2_000 };
@@ -74,14 +75,7 @@ async function main(): Promise<void> {
   installTemporalRuntime(logger);
   const credentials = devCredentials();
   const sandbox = await startSandbox({
-    credentials: {
-      paymentsClientId: credentials.sandboxEnv.SANDBOX_PAYMENTS_CLIENT_ID,
-      paymentsClientSecret: credentials.sandboxEnv.SANDBOX_PAYMENTS_CLIENT_SECRET,
-      documentsApiKey: credentials.sandboxEnv.SANDBOX_DOCUMENTS_API_KEY,
-      emailApiKey: credentials.sandboxEnv.SANDBOX_EMAIL_API_KEY,
-      crmApiKey: credentials.sandboxEnv.SANDBOX_CRM_API_KEY,
-      webhookSecret: credentials.sandboxEnv.SANDBOX_WEBHOOK_SECRET,
-    },
+    credentials: sandboxCredentialsOf((variable) => credentials.sandboxEnv[variable]),
   });
   const env = { ...process.env, NODE_ENV: 'development', ...credentials.integrationEnv(sandbox.url) };
   const admin = new SandboxAdminClient(sandbox.url);

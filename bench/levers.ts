@@ -18,6 +18,7 @@ import { startSandbox } from '../src/sandbox/server';
 import { installTemporalRuntime } from '../src/workers/runtime';
 import { quietBundlerLogger } from '../test/support/stack';
 import { formatSpread, machine, percentile, round, spread, writeResult } from './support/report';
+import { sandboxCredentialsOf } from '../src/sandbox/credentials';
 
 const quick = process.argv.includes('--quick');
 const calls = Number(process.env.BENCH_LEVERS_CALLS ?? (quick ? 10 : 25));
@@ -30,14 +31,7 @@ async function main(): Promise<void> {
   installTemporalRuntime(logger);
   const credentials = devCredentials();
   const sandbox = await startSandbox({
-    credentials: {
-      paymentsClientId: credentials.sandboxEnv.SANDBOX_PAYMENTS_CLIENT_ID,
-      paymentsClientSecret: credentials.sandboxEnv.SANDBOX_PAYMENTS_CLIENT_SECRET,
-      documentsApiKey: credentials.sandboxEnv.SANDBOX_DOCUMENTS_API_KEY,
-      emailApiKey: credentials.sandboxEnv.SANDBOX_EMAIL_API_KEY,
-      crmApiKey: credentials.sandboxEnv.SANDBOX_CRM_API_KEY,
-      webhookSecret: credentials.sandboxEnv.SANDBOX_WEBHOOK_SECRET,
-    },
+    credentials: sandboxCredentialsOf((variable) => credentials.sandboxEnv[variable]),
   });
   const admin = new SandboxAdminClient(sandbox.url);
   const env = { ...process.env, NODE_ENV: 'development', ...credentials.integrationEnv(sandbox.url) };

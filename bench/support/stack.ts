@@ -14,6 +14,7 @@ import { startSandbox } from '../../src/sandbox/server';
 import { installTemporalRuntime } from '../../src/workers/runtime';
 import { createWorkers, runWorkers, workflowsPath } from '../../src/workers/worker';
 import { quietBundlerLogger } from '../../test/support/stack';
+import { sandboxCredentialsOf } from '../../src/sandbox/credentials';
 
 export interface BenchStack {
   sandboxUrl: string;
@@ -32,14 +33,7 @@ export async function startBenchStack(): Promise<BenchStack> {
   installTemporalRuntime(logger);
   const credentials = devCredentials();
   const sandbox = await startSandbox({
-    credentials: {
-      paymentsClientId: credentials.sandboxEnv.SANDBOX_PAYMENTS_CLIENT_ID,
-      paymentsClientSecret: credentials.sandboxEnv.SANDBOX_PAYMENTS_CLIENT_SECRET,
-      documentsApiKey: credentials.sandboxEnv.SANDBOX_DOCUMENTS_API_KEY,
-      emailApiKey: credentials.sandboxEnv.SANDBOX_EMAIL_API_KEY,
-      crmApiKey: credentials.sandboxEnv.SANDBOX_CRM_API_KEY,
-      webhookSecret: credentials.sandboxEnv.SANDBOX_WEBHOOK_SECRET,
-    },
+    credentials: sandboxCredentialsOf((variable) => credentials.sandboxEnv[variable]),
   });
   const env = { ...process.env, NODE_ENV: 'development', ...credentials.integrationEnv(sandbox.url) };
   const [devServer, bundle] = await Promise.all([

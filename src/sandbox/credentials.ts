@@ -11,3 +11,16 @@ export const sandboxCredentialVariables = {
 } as const satisfies Record<keyof SandboxCredentials, `SANDBOX_${string}`>;
 
 export type SandboxCredentialVariable = (typeof sandboxCredentialVariables)[keyof SandboxCredentials];
+
+/** The sandbox's credentials, each read from its variable (above), e.g. from `devCredentials().sandboxEnv`. */
+export function sandboxCredentialsOf(read: (variable: SandboxCredentialVariable) => string): SandboxCredentials {
+  const v = sandboxCredentialVariables;
+  return {
+    paymentsClientId: read(v.paymentsClientId),
+    paymentsClientSecret: read(v.paymentsClientSecret),
+    documentsApiKey: read(v.documentsApiKey),
+    emailApiKey: read(v.emailApiKey),
+    crmApiKey: read(v.crmApiKey),
+    webhookSecret: read(v.webhookSecret),
+  };
+}

@@ -1,13 +1,11 @@
 import { runServer } from '../process/lifecycle';
 import { randomBytes } from 'node:crypto';
-import { sandboxCredentialVariables } from './credentials';
+import { sandboxCredentialsOf } from './credentials';
 import { startSandbox } from './server';
 import { generateTlsMaterial, writeTlsMaterial } from './tls';
 import type { SandboxCredentials, SandboxTls } from './types';
 
 /** Process entry: `npx tsx src/sandbox/main.ts`. Prints one JSON line on stdout once listening; never prints secrets. */
-
-const credentialVars = sandboxCredentialVariables;
 
 function readCredentials(env: NodeJS.ProcessEnv): { credentials: SandboxCredentials; generated: string[] } {
   const generated: string[] = [];
@@ -17,14 +15,7 @@ function readCredentials(env: NodeJS.ProcessEnv): { credentials: SandboxCredenti
     generated.push(name);
     return randomBytes(24).toString('base64url');
   };
-  const credentials: SandboxCredentials = {
-    paymentsClientId: value(credentialVars.paymentsClientId),
-    paymentsClientSecret: value(credentialVars.paymentsClientSecret),
-    documentsApiKey: value(credentialVars.documentsApiKey),
-    emailApiKey: value(credentialVars.emailApiKey),
-    crmApiKey: value(credentialVars.crmApiKey),
-    webhookSecret: value(credentialVars.webhookSecret),
-  };
+  const credentials = sandboxCredentialsOf(value);
   return { credentials, generated };
 }
 
