@@ -4,8 +4,8 @@
  *
  * `--quick` passes on to every benchmark (smaller runs); `--only a,b` runs a subset (names below). The
  * existing single-run benchmarks (webhook-ack, email-rate) are run 3 times, alternating their order, and
- * their spread is taken over the runs; the others interleave their own 3 repetitions. Installs the
- * benchmarks' own dependencies (BullMQ, bench/package.json) when missing. Never run the chaos suite here.
+ * their spread is taken over the runs; the others interleave their own 3 repetitions. BullMQ, the baseline,
+ * is a devDependency (never a dependency of the project's processes). Never run the chaos suite here.
  */
 /* eslint-disable @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return, @typescript-eslint/no-explicit-any --
    the summary reads the JSON the other benchmarks wrote: their shapes are theirs, checked by running it */
@@ -35,16 +35,8 @@ function runBenchmark(name: Name): void {
   process.stderr.write(`== ${name}: ${Math.round((Date.now() - t0) / 1000)} s\n`);
 }
 
-function ensureBenchDependencies(): void {
-  if (existsSync(join(__dirname, 'node_modules', 'bullmq'))) return;
-  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-  const result = spawnSync(npm, ['ci', '--no-audit', '--no-fund'], { cwd: __dirname, stdio: 'inherit' });
-  if (result.status !== 0) throw new Error('npm ci in bench/ failed: the benchmarks need BullMQ (bench/package.json)');
-}
-
 function main(): void {
   const started = machine();
-  ensureBenchDependencies();
   const repeated: Record<string, Record<string, any>[]> = { 'webhook-ack': [], 'email-rate': [] };
   const single = (['webhook-ack', 'email-rate'] as const).filter((n) => selected.has(n));
   for (let rep = 0; rep < (single.length ? (quick ? 1 : repeatedRuns) : 0); rep++) {
