@@ -77,12 +77,12 @@ export class ControlPlane implements Gate {
     if (state.killSwitch.integration || state.killSwitch.endpoints.includes(endpoint)) {
       return { proceed: false, reason: 'KillSwitch', retryAfterMs: 5_000 };
     }
-    const breaker = state.breaker;
-    if (breaker.forced === 'closed' || (breaker.state === 'closed' && breaker.forced !== 'open'))
-      return { proceed: true, probe: false };
-    const openUntil = breaker.openUntil ?? now;
-    if (breaker.forced === 'open' || now < openUntil)
+    const position = breakerPosition(state, now);
+    if (position === 'closed') return { proceed: true, probe: false };
+    if (position === 'open') {
+      const openUntil = state.breaker.openUntil ?? now;
       return { proceed: false, reason: 'CircuitOpen', retryAfterMs: Math.max(openUntil - now, 1_000) };
+    }
     // Half-open: exactly one caller across all workers gets the probe.
     const granted = await this.probe(integration);
     return granted ? { proceed: true, probe: true } : { proceed: false, reason: 'CircuitOpen', retryAfterMs: 2_000 };
@@ -271,14 +271,7 @@ export class ControlPlane implements Gate {
       });
       return;
     }
-    const { forced, state: declared, openUntil } = state.breaker;
-    // As gate() reads it: forced wins; an open breaker past its cooldown lets one probe through.
-    const breaker =
-      forced === 'closed' || (declared === 'closed' && forced !== 'open')
-        ? 'closed'
-        : forced === 'open' || now < (openUntil ?? now)
-          ? 'open'
-          : 'half-open';
+    const breaker = breakerPosition(state, now);
     const killSwitches = state.killSwitch.integration
       ? ['*', ...state.killSwitch.endpoints]
       : state.killSwitch.endpoints;
@@ -292,6 +285,17 @@ export class ControlPlane implements Gate {
     if (local.failures >= cfg.failures) local.openUntil = this.now() + cfg.cooldownMs;
     this.local.set(integration.name, local);
   }
+}
+
+/**
+ * Where the shared breaker stands for a caller now: a forced position wins; an open breaker past its
+ * cooldown is half-open (one probe, across all workers, may go). What `gate` decides on and the metrics show.
+ */
+function breakerPosition(state: ControlState, now: number): 'closed' | 'open' | 'half-open' {
+  const { forced, state: declared, openUntil } = state.breaker;
+  if (forced === 'closed' || (declared === 'closed' && forced !== 'open')) return 'closed';
+  if (forced === 'open' || now < (openUntil ?? now)) return 'open';
+  return 'half-open';
 }
 
 function configOf(integration: Integration): ControlConfig {
