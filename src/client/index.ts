@@ -151,3 +151,13 @@ export class IntegrationsClient {
     await this.connection.close();
   }
 }
+
+export {
+  BulkResolveRequestError,
+  bulkResolveProgress,
+  bulkResolveRequestProblems,
+  cancelBulkResolve,
+  startBulkResolve,
+  type BulkResolveProgress,
+  type BulkResolveRequest,
+} from './bulk-resolve';

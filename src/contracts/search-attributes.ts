@@ -10,4 +10,10 @@ export const IntegrationName = defineSearchAttributeKey('IntegrationName', 'KEYW
 /** The pattern step a workflow is in, e.g. `reconciling`, `polling`, `parked`. */
 export const WorkflowStage = defineSearchAttributeKey('WorkflowStage', 'KEYWORD');
 
-export const customSearchAttributes = [NeedsAttention, IntegrationName, WorkflowStage];
+/**
+ * Workflow time a workflow last parked for an operator (set by `park` since the `parked-at` patch): lists
+ * the ones waiting longest, e.g. `WorkflowStage = 'parked' AND ParkedAt < '2026-01-01T10:00:00Z'`.
+ */
+export const ParkedAt = defineSearchAttributeKey('ParkedAt', 'DATETIME');
+
+export const customSearchAttributes = [NeedsAttention, IntegrationName, WorkflowStage, ParkedAt];

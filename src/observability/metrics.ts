@@ -2,7 +2,9 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Duration } from '@temporalio/common';
 import type { Integration } from '../integrations/kit/define';
+import { durationMs } from '../integrations/kit/duration';
 import type { CallFinished, CallMetrics, ControlStateSeen } from './call-metrics';
 
 /**
@@ -45,6 +47,13 @@ export interface WorkerMetricsOptions {
   countParked?: (integration: string) => Promise<number>;
   /** @default 15 seconds */
   parkedCacheMs?: number;
+  /**
+   * Counts the running workflows of one integration parked since before `parkedBefore` (search attribute
+   * `ParkedAt`, a visibility count): `integration_parked_too_long_workflows`. Cached like `countParked`.
+   */
+  countParkedBefore?: (integration: string, parkedBefore: Date) => Promise<number>;
+  /** How long a parked workflow may wait before it counts as waiting too long. @default 1 hour */
+  parkedTooLongAfter?: Duration;
   /** Core's own Prometheus endpoint (Runtime telemetry), fetched and appended at each scrape. */
   coreMetricsUrl?: string;
   /** Where `<NAME>_FILE` secrets are configured (their files' ages are exported). @default process.env */
@@ -326,18 +335,48 @@ function integrationMetrics(registry: Registry, options: WorkerMetricsOptions): 
 /**
  * Workflows parked for an operator, per integration: a visibility count of running workflows at stage
  * `parked`, so it falls when one is resolved and survives worker restarts (a counter kept in a workflow
- * could not). Every worker exports the same figure: aggregate with `max by (integration)`.
+ * could not). Every worker exports the same figure: aggregate with `max by (integration)`. Beside it, those
+ * parked for longer than `parkedTooLongAfter` (by their `ParkedAt`), which the IntegrationParkedTooLong
+ * alert reads.
  */
 function parkedGauge(registry: Registry, options: WorkerMetricsOptions): void {
-  const count = options.countParked;
-  if (!count) return;
   const cacheMs = options.parkedCacheMs ?? 15_000;
+  const count = options.countParked;
+  if (count)
+    visibilityGauge(registry, options.integrations, cacheMs, count, {
+      name: 'integration_parked_workflows',
+      help: 'Running workflows parked for an operator (WorkflowStage = parked), per integration; falls when resolved.',
+    });
+  const countBefore = options.countParkedBefore;
+  if (countBefore) {
+    const afterMs = durationMs(options.parkedTooLongAfter ?? '1 hour');
+    visibilityGauge(
+      registry,
+      options.integrations,
+      cacheMs,
+      (integration) => countBefore(integration, new Date(Date.now() - afterMs)),
+      {
+        name: 'integration_parked_too_long_workflows',
+        help: `Running workflows parked for an operator for more than ${afterMs / 60_000} minutes (ParkedAt), per integration.`,
+      },
+    );
+  }
+}
+
+/** A per-integration gauge read from visibility, at most every `cacheMs` and for 2 s per scrape at most. */
+function visibilityGauge(
+  registry: Registry,
+  integrations: readonly Integration[],
+  cacheMs: number,
+  count: (integration: string) => Promise<number>,
+  metric: { name: string; help: string },
+): void {
   let cached: { at: number; counts: Map<string, number> } | undefined;
   let inflight: Promise<void> | undefined;
   const refresh = async () => {
     const counts = new Map<string, number>();
     await Promise.all(
-      options.integrations.map(async (i) => {
+      integrations.map(async (i) => {
         try {
           counts.set(i.name, await count(i.name));
         } catch {
@@ -348,8 +387,7 @@ function parkedGauge(registry: Registry, options: WorkerMetricsOptions): void {
     cached = { at: Date.now(), counts };
   };
   new Gauge({
-    name: 'integration_parked_workflows',
-    help: 'Running workflows parked for an operator (WorkflowStage = parked), per integration; falls when resolved.',
+    ...metric,
     labelNames: ['integration'] as const,
     registers: [registry],
     async collect() {

@@ -17,7 +17,7 @@ import {
   temporalSettings,
 } from '../temporal/connection';
 import { startupCheck } from '../temporal/namespace-checks';
-import { IntegrationName, WorkflowStage } from '../contracts/search-attributes';
+import { IntegrationName, ParkedAt, WorkflowStage } from '../contracts/search-attributes';
 import { freeLoopbackAddress, installTemporalRuntime } from './runtime';
 import type { Worker } from '@temporalio/worker';
 import { createWorkers, runWorkers } from './worker';
@@ -48,6 +48,11 @@ async function main(): Promise<void> {
     countParked: async (integration) => {
       if (!reach.client) throw new Error('not connected yet');
       return (await reach.client.workflow.count(parkedQuery(integration))).count;
+    },
+    countParkedBefore: async (integration, parkedBefore) => {
+      if (!reach.client) throw new Error('not connected yet');
+      const query = `${parkedQuery(integration)} AND ${ParkedAt.name} < '${parkedBefore.toISOString()}'`;
+      return (await reach.client.workflow.count(query)).count;
     },
   });
   const ops = await startOpsServer({

@@ -1,6 +1,9 @@
 import type { DataConverter, Duration } from '@temporalio/common';
+import { Client } from '@temporalio/client';
 import { type NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities, createFileDropActivities } from '../activities';
+import { createBulkResolveActivities } from '../activities/bulk-resolve.activities';
+import { BULK_RESOLVE_TASK_QUEUE } from '../contracts/bulk-resolve';
 import {
   fileDropIntegrations,
   integrationNames,
@@ -30,6 +33,11 @@ export interface WorkerSetOptions {
   fileDropIntegrations?: FileDropIntegrationName[];
   /** Whether this process also runs workflow tasks. @default true */
   workflows?: boolean;
+  /**
+   * Whether this process serves the `operations` queue (bulk resolution's listing and Updates, over a
+   * client on this connection). @default true
+   */
+  operations?: boolean;
   /** Extra options per worker, e.g. a test's shorter shutdown grace. */
   shutdownGraceTime?: Duration;
   /**
@@ -87,6 +95,20 @@ export async function createWorkers(options: WorkerSetOptions): Promise<Worker[]
         // server for every worker of the queue; the concurrency is per process.
         maxTaskQueueActivitiesPerSecond: integrations[name].traffic?.ratePerSecond,
         maxConcurrentActivityTaskExecutions: integrations[name].traffic?.concurrency,
+        shutdownGraceTime,
+        dataConverter,
+      }),
+    );
+  }
+  if (options.operations ?? true) {
+    // Activities that talk to Temporal itself: a client on the worker's own connection.
+    const client = new Client({ connection, namespace, dataConverter });
+    workers.push(
+      Worker.create({
+        connection,
+        namespace,
+        taskQueue: BULK_RESOLVE_TASK_QUEUE,
+        activities: createBulkResolveActivities(client),
         shutdownGraceTime,
         dataConverter,
       }),

@@ -184,6 +184,7 @@ describe('start-up checks against the cluster', () => {
         'the custom search attribute NeedsAttention (BOOL) does not exist',
         'the custom search attribute IntegrationName (KEYWORD) does not exist',
         'the custom search attribute WorkflowStage (KEYWORD) does not exist',
+        'the custom search attribute ParkedAt (DATETIME) does not exist',
       ]);
       expect(problems[0]!.fix).toBe(
         `temporal operator namespace update --namespace ${namespace} --retention 3d --address ${cluster.address}`,

@@ -101,6 +101,23 @@ describe('WorkerMetrics (the worker’s /metrics)', () => {
     expect(value(await metrics.scrape(), 'integration_parked_workflows{integration="shop"}')).toBe(1);
   });
 
+  it('counts the workflows parked for longer than the threshold, asking visibility with the cut-off time', async () => {
+    const asked: { integration: string; before: Date }[] = [];
+    const metrics = new WorkerMetrics({
+      ...quiet,
+      countParkedBefore: (integration, before) => {
+        asked.push({ integration, before });
+        return Promise.resolve(3);
+      },
+      parkedTooLongAfter: '2 hours',
+      parkedCacheMs: 0,
+    });
+    const scrapedAt = Date.now();
+    expect(value(await metrics.scrape(), 'integration_parked_too_long_workflows{integration="shop"}')).toBe(3);
+    expect(asked.map((a) => a.integration)).toEqual(['shop']);
+    expect(Math.abs(scrapedAt - 7_200_000 - asked[0]!.before.getTime())).toBeLessThan(60_000);
+  });
+
   it('leaves the parked series out, rather than saying 0, when visibility cannot answer', async () => {
     const metrics = new WorkerMetrics({ ...quiet, countParked: () => Promise.reject(new Error('down')) });
     expect(await metrics.scrape()).not.toMatch(/^integration_parked_workflows\{/m);

@@ -3,6 +3,7 @@ import {
   condition,
   log,
   metricMeter,
+  patched,
   setCurrentDetails,
   setHandler,
   upsertMemo,
@@ -10,7 +11,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { parkedState, resolveParked, type OperatorDecision, type ParkedInfo } from '../../contracts/messages';
-import { IntegrationName, NeedsAttention, WorkflowStage } from '../../contracts/search-attributes';
+import { IntegrationName, NeedsAttention, ParkedAt, WorkflowStage } from '../../contracts/search-attributes';
 
 let parked: ParkedInfo | null = null;
 let decision: OperatorDecision | undefined;
@@ -82,6 +83,8 @@ export async function park(
     { key: NeedsAttention, value: true },
     { key: IntegrationName, value: reason.integration },
     { key: WorkflowStage, value: 'parked' },
+    // Since when, so the ones waiting too long can be listed and alerted on (IntegrationParkedTooLong).
+    ...(patched('parked-at') ? [{ key: ParkedAt, value: new Date(Date.now()) }] : []),
   ]);
   upsertMemo({ parked });
   setCurrentDetails(parkedDetails(parked));
