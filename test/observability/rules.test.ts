@@ -55,6 +55,7 @@ describe('the alert rules (observability/alerts.rules.yml)', () => {
         'IntegrationTokenRefreshFailing',
         'IntegrationBudgetAlerts',
         'IntegrationWorkflowsParked',
+        'IntegrationParkedTooLong',
         'WebhookRejectionsSpiking',
         'IntegrationRateLimitQuotaLow',
         'IntegrationRateLimitedByProvider',

@@ -10,6 +10,8 @@ import { createLogger } from '../../src/observability/logger';
 import { documentsWebhooks } from '../../src/webhooks/providers';
 import { startReceiver } from '../../src/webhooks/server';
 import type { awaitDocumentJob } from '../../src/workflows/await-document-job.workflow';
+import { BULK_RESOLVE_WORKFLOW, type BulkResolveProgress } from '../../src/contracts/bulk-resolve';
+import type { resolveParkedInBulk } from '../../src/workflows/resolve-parked-in-bulk.workflow';
 import {
   acquireProbe,
   controlState,
@@ -756,6 +758,52 @@ export const replayScenarios: ReplayScenario[] = [
         await receiver.close();
       }
       return [orderWorkflowId(id)];
+    },
+  },
+  {
+    // Two orders parked on email, resolved by one bulk job at 1 a second, one window per run: it lists,
+    // sends, sleeps, continues as new, sends the second and completes.
+    name: 'resolve-parked-in-bulk.two-windows-continued',
+    run: async (client, id) => {
+      await sandboxAdmin.fault({ method: 'POST', path: '/email/send', fault: 'status', params: { code: 401 } });
+      const orders = [`${id}-a`, `${id}-b`];
+      const service = await IntegrationsClient.connect({ address: testEnv.temporalAddress });
+      try {
+        for (const orderId of orders) await service.startOrder(order(orderId));
+        const query = `NeedsAttention = true AND WorkflowId IN (${orders.map((o) => `'${orderWorkflowId(o)}'`).join(', ')})`;
+        await waitFor('both orders to park', async () => (await client.workflow.count(query)).count === 2, 60_000);
+        await sandboxAdmin.clearFaults();
+        const handle = await client.workflow.start<typeof resolveParkedInBulk>(BULK_RESOLVE_WORKFLOW, {
+          taskQueue: WORKFLOWS_TASK_QUEUE,
+          workflowId: `bulk-resolve-${id}`,
+          args: [
+            {
+              request: {
+                query,
+                decision: { action: 'retry' },
+                ratePerSecond: 1,
+                reason: 'replay recording',
+                requestedBy: 'record-histories',
+              },
+              windowsPerRun: 1,
+            },
+          ],
+        });
+        const progress: BulkResolveProgress = await handle.result();
+        expectSame(
+          'the bulk job',
+          { state: progress.state, resolved: progress.resolved, runs: progress.runs },
+          {
+            state: 'completed',
+            resolved: 2,
+            runs: 2,
+          },
+        );
+        for (const orderId of orders) await service.orderResult(orderId);
+        return [handle.workflowId];
+      } finally {
+        await service.close();
+      }
     },
   },
   { name: 'await-document-job.deadline-heartbeat', run: (client, id) => jobFor(client, id, 'heartbeat') },
