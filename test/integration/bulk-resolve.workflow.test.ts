@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import {
   BulkResolveRequestError,
@@ -190,6 +192,52 @@ describe('bulk resolution of parked workflows on the real dev server', () => {
         expect(final.rejections).toHaveLength(1); // distinct reasons only
         expect(final.rejections[0]!.reason).toMatch(/action must be one of retry, retryWithBudget, skip, fail/);
         await notParked.terminate('test done');
+      },
+      { testWorkflows },
+    );
+  }, 180_000);
+});
+
+/** `npm run ops -- …` as an operator runs it, against the test server. */
+async function ops(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/ops.ts', ...args],
+      {
+        cwd: join(__dirname, '..', '..'),
+        env: { ...process.env, TEMPORAL_ADDRESS: testEnv.temporalAddress, USER: 'ops-test' },
+      },
+    );
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('npm run ops', () => {
+  it('resolves from the terminal, printing progress until the job ends, and refuses bad arguments with what to type', async () => {
+    const refused = await ops(['resolve', '--query', 'NeedsAttention = true', '--action', 'skip']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('--action skip needs --result');
+    expect(refused.stderr).toContain('npm run ops -- resolve --query');
+    const integration = uniqueId('bulkcli');
+    await withWorkers(
+      async ({ client }) => {
+        const handles = await parkMany(client, integration, 5);
+        await waitListed(client, integration, 5);
+        const run = await ops(['resolve', '--query', queryFor(integration), '--action', 'retry', '--rate', '20']);
+        expect(run.stderr).toBe('');
+        expect(run.code).toBe(0);
+        const id = /^started (bulk-resolve-\S+):/m.exec(run.stdout)?.[1];
+        expect(id).toBeDefined();
+        expect(run.stdout).toContain(`${id}: completed, 5/5 done: resolved 5, not parked 0`);
+        const progress = await ops(['progress', id!]);
+        expect(progress.stdout).toContain(`${id}: completed, 5/5 done`);
+        const results = await Promise.all(handles.map((h) => h.result()));
+        expect(results.map((r) => r.action)).toEqual(['retry', 'retry', 'retry', 'retry', 'retry']);
+        expect(id).not.toContain(integration); // nothing of the query in the job's ID
       },
       { testWorkflows },
     );
