@@ -8,3 +8,4 @@ export { fulfillOrder } from './fulfill-order.workflow';
 export { integrationControl } from '../control/integration-control.workflow';
 export { processWebhookEvent } from './process-webhook-event.workflow';
 export { syncCrmCustomers } from './sync-crm.workflow';
+export { watchProviderStatus } from './watch-provider-status.workflow';
