@@ -8,6 +8,7 @@ import type { IntegrationRegistry } from '../integrations/kit/define';
 import type { IntegrationEngine } from '../integrations/runtime/engine';
 import type { FileDropEngine } from '../integrations/runtime/sftp/engine';
 import { createCrmSyncActivities, LocalCustomerStore } from './crm-sync.activities';
+import { createProviderStatusActivities } from './provider-status.activities';
 
 export type ActivitySet = Record<string, (input: never) => Promise<unknown>>;
 
@@ -39,15 +40,24 @@ export function activitiesOf<R extends IntegrationRegistry>(
   return map;
 }
 
-/** The project's activities: the registry's (src/integrations/index.ts), plus the CRM sync in the crm set. */
+/**
+ * The project's activities: the registry's (src/integrations/index.ts), plus the CRM sync in the crm set
+ * and, for each integration that declares a status page, reading it and publishing what it says.
+ */
 export function createActivities(
   runtime: IntegrationEngine,
   options: CreateActivitiesOptions = {},
 ): Record<IntegrationName, ActivitySet> {
   const localStore = options.localStore ?? LocalCustomerStore.fromEnv();
-  return activitiesOf(integrations, runtime, {
+  const handWritten: Partial<Record<IntegrationName, ActivitySet>> = {
     crm: createCrmSyncActivities({ runtime, store: localStore }),
-  });
+  };
+  for (const name of Object.keys(integrations) as IntegrationName[]) {
+    const integration = integrations[name];
+    if (integration.statusPage)
+      handWritten[name] = { ...handWritten[name], ...createProviderStatusActivities(integration) };
+  }
+  return activitiesOf(integrations, runtime, handWritten);
 }
 
 /** The file-drop integrations' activities (upload, answer-file wait), by integration, over SFTP. */

@@ -37,6 +37,8 @@ export interface ParkedInfo {
   since: string;
   /** Decisions this park accepts. */
   allowed: OperatorDecision['action'][];
+  /** What the provider's status page says, when it changed while parked ("provider reports an incident since …"). */
+  providerStatus?: string;
 }
 
 /**

@@ -12,6 +12,7 @@ import {
   type OutcomeReport,
 } from './messages';
 import { WORKFLOWS_TASK_QUEUE } from '../contracts/task-queues';
+import { incidentNote, isMajor } from '../contracts/provider-status';
 import type { Integration } from '../integrations/kit/define';
 import { semanticsOf } from '../integrations/kit/failures';
 import type { Gate, GateDecision } from '../integrations/runtime/call/gate';
@@ -44,6 +45,9 @@ const DEFAULT_COOLDOWN_MS = 60_000;
  * integration's `integrationControl` workflow. Reads are cached for `refresh`, so every worker sees a
  * change within about that long; outcomes are reported in batches. When the control workflow cannot be
  * reached, a local breaker with the same thresholds takes over: the worker keeps working, alone.
+ * The local breaker also covers the worker's own cached copy: once this worker's own failures open it,
+ * it refuses calls until its cooldown ends, unless the shared state says the breaker closed since (an
+ * operator, or a probe) or is forced closed; a copy read before its report landed cannot let calls out.
  */
 export class ControlPlane implements Gate {
   private readonly cache = new Map<string, { state: ControlState | null; fetchedAt: number }>();
@@ -51,7 +55,7 @@ export class ControlPlane implements Gate {
   /** Reports and probes of ours per integration, counted: a read that started before one is not fresh. */
   private readonly changes = new Map<string, number>();
   private readonly pending = new Map<string, { integration: Integration; report: OutcomeReport }>();
-  private readonly local = new Map<string, { failures: number; openUntil: number }>();
+  private readonly local = new Map<string, { failures: number; openedAt: number; openUntil: number }>();
   /** Integrations whose half-open probe this worker is asking for: other calls fail fast meanwhile. */
   private readonly probing = new Set<string>();
   private flushTimer: NodeJS.Timeout | undefined;
@@ -74,18 +78,29 @@ export class ControlPlane implements Gate {
     const state = await this.state(integration);
     const now = this.now();
     if (!state) return this.localGate(integration, now);
+    // What the provider's status page says, for the call's failure messages and `preOpenBreaker`.
+    const note = incidentNote(state.provider);
+    const provider = note ? { provider: { note, major: state.provider!.incidents.some(isMajor) } } : {};
     if (state.killSwitch.integration || state.killSwitch.endpoints.includes(endpoint)) {
-      return { proceed: false, reason: 'KillSwitch', retryAfterMs: 5_000 };
+      return { proceed: false, reason: 'KillSwitch', retryAfterMs: 5_000, ...provider };
     }
     const position = breakerPosition(state, now);
-    if (position === 'closed') return { proceed: true, probe: false };
+    if (position === 'closed') {
+      // Our own failures opened it since the shared state last closed: the copy we hold predates our report.
+      const local = this.local.get(integration.name);
+      if (state.breaker.forced !== 'closed' && local && now < local.openUntil && local.openedAt > lastClosedAt(state))
+        return { proceed: false, reason: 'CircuitOpen', retryAfterMs: local.openUntil - now, ...provider };
+      return { proceed: true, probe: false, ...provider };
+    }
     if (position === 'open') {
       const openUntil = state.breaker.openUntil ?? now;
-      return { proceed: false, reason: 'CircuitOpen', retryAfterMs: Math.max(openUntil - now, 1_000) };
+      return { proceed: false, reason: 'CircuitOpen', retryAfterMs: Math.max(openUntil - now, 1_000), ...provider };
     }
     // Half-open: exactly one caller across all workers gets the probe.
     const granted = await this.probe(integration);
-    return granted ? { proceed: true, probe: true } : { proceed: false, reason: 'CircuitOpen', retryAfterMs: 2_000 };
+    return granted
+      ? { proceed: true, probe: true, ...provider }
+      : { proceed: false, reason: 'CircuitOpen', retryAfterMs: 2_000, ...provider };
   }
 
   /**
@@ -123,7 +138,7 @@ export class ControlPlane implements Gate {
           await this.options.client.workflow.signalWithStart('integrationControl', {
             taskQueue: WORKFLOWS_TASK_QUEUE,
             workflowId: controlWorkflowId(integration.name),
-            args: [configOf(integration)],
+            args: [controlConfigOf(integration)],
             signal: reportOutcomes,
             signalArgs: [report],
           });
@@ -275,14 +290,23 @@ export class ControlPlane implements Gate {
     const killSwitches = state.killSwitch.integration
       ? ['*', ...state.killSwitch.endpoints]
       : state.killSwitch.endpoints;
-    metrics.controlState({ integration: integration.name, breaker, killSwitches, source: 'control' });
+    metrics.controlState({
+      integration: integration.name,
+      breaker,
+      killSwitches,
+      source: 'control',
+      providerIncidents: state.provider?.incidents.map((i) => i.impact) ?? [],
+    });
   }
 
   private recordLocal(integration: Integration, failed: boolean): void {
-    const cfg = configOf(integration);
-    const local = this.local.get(integration.name) ?? { failures: 0, openUntil: 0 };
+    const cfg = controlConfigOf(integration);
+    const local = this.local.get(integration.name) ?? { failures: 0, openedAt: 0, openUntil: 0 };
     local.failures = failed ? local.failures + 1 : 0;
-    if (local.failures >= cfg.failures) local.openUntil = this.now() + cfg.cooldownMs;
+    if (local.failures >= cfg.failures) {
+      local.openedAt = this.now();
+      local.openUntil = local.openedAt + cfg.cooldownMs;
+    }
     this.local.set(integration.name, local);
   }
 }
@@ -298,7 +322,15 @@ function breakerPosition(state: ControlState, now: number): 'closed' | 'open' | 
   return 'half-open';
 }
 
-function configOf(integration: Integration): ControlConfig {
+/** When the shared breaker last closed (epoch ms; 0: never, as far as its kept history says). */
+function lastClosedAt(state: ControlState): number {
+  for (let i = state.history.length - 1; i >= 0; i--)
+    if (state.history[i]!.event.startsWith('closed')) return Date.parse(state.history[i]!.at);
+  return 0;
+}
+
+/** The control workflow's start arguments for an integration: its declared breaker, or the defaults. */
+export function controlConfigOf(integration: Integration): ControlConfig {
   return {
     integration: integration.name,
     failures: integration.breaker?.failures ?? DEFAULT_FAILURES,
@@ -308,7 +340,7 @@ function configOf(integration: Integration): ControlConfig {
 }
 
 function initialState(integration: Integration): ControlState {
-  const { failures, cooldownMs } = configOf(integration);
+  const { failures, cooldownMs } = controlConfigOf(integration);
   return {
     integration: integration.name,
     breaker: { state: 'closed', consecutiveFailures: 0 },

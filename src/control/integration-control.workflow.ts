@@ -18,6 +18,7 @@ import {
   type OutcomeReport,
 } from './messages';
 import { IntegrationName, NeedsAttention, WorkflowStage } from '../contracts/search-attributes';
+import { incidentNote, providerStatusChanged, type ProviderStatus } from '../contracts/provider-status';
 
 /** A granted probe that never reported back is given up on after this long, so another can go. */
 const PROBE_TIMEOUT_MS = 30_000;
@@ -102,6 +103,14 @@ export async function integrationControl(config: ControlConfig, carried?: Contro
       }
     }
   });
+  setHandler(providerStatusChanged, (status: ProviderStatus) => {
+    const before = incidentKey(state.provider);
+    state.provider = status;
+    if (incidentKey(status) !== before) {
+      note(incidentNote(status) ?? 'provider reports no open incident');
+      publish();
+    }
+  });
   setHandler(acquireProbe, () => {
     const now = Date.now();
     if (effective(state).breaker.state !== 'half-open') return false;
@@ -161,6 +170,11 @@ function effective(state: ControlState): ControlState {
   return state;
 }
 
+/** What identifies the incidents a status says are open: a change of it is worth a history line. */
+function incidentKey(status: ProviderStatus | undefined): string {
+  return (status?.incidents ?? []).map((i) => `${i.id}:${i.status}:${i.impact}`).join(',');
+}
+
 /** What an operator reads in the UI (User Metadata -> Current Details): state, switches, recent history. */
 function details(state: ControlState): string {
   const b = state.breaker;
@@ -173,6 +187,11 @@ function details(state: ControlState): string {
   return [
     `**Breaker: ${b.forced ? `forced ${b.forced}` : b.state}${until}** (opens after ${state.config.failures} consecutive failures, cooldown ${state.config.cooldownMs / 1000} s)`,
     `Kill switch on: ${switches}`,
+    ...(state.provider
+      ? [
+          `Provider status page: ${incidentNote(state.provider) ?? `no open incident (${state.provider.description || state.provider.indicator})`}, as of ${state.provider.checkedAt}${state.provider.readError ? `; last read failed: ${state.provider.readError}` : ''}`,
+        ]
+      : []),
     `Recent: ${
       state.history
         .slice(-5)

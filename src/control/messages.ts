@@ -1,4 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { ProviderStatus } from '../contracts/provider-status';
 
 /**
  * The control state of one integration, held by its `integrationControl` workflow (ID
@@ -25,6 +26,8 @@ export interface ControlState {
   killSwitch: { integration: boolean; endpoints: string[] };
   /** The last transitions, newest last, for the UI. */
   history: { at: string; event: string }[];
+  /** What the provider's status page last said (signal `providerStatusChanged` from `watchProviderStatus`). */
+  provider?: ProviderStatus;
 }
 
 export interface ControlConfig {

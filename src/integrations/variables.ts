@@ -40,6 +40,8 @@ interface Use {
 /** Every configuration reference of a declaration, with the field it sits in. */
 function usesOf(integration: Integration): Use[] {
   const uses: Use[] = [{ integration, field: 'baseUrl', ref: integration.baseUrl, role: 'url' }];
+  if (integration.statusPage)
+    uses.push({ integration, field: 'statusPage.url', ref: integration.statusPage.url, role: 'url' });
   const credential = (field: string, ref: EnvRef | SecretRef) =>
     uses.push({ integration, field, ref, role: 'credential' });
   const auth = integration.auth;

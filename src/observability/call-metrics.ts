@@ -44,6 +44,8 @@ export interface ControlStateSeen {
   killSwitches: string[];
   /** `control`: read from the integration's control workflow; `local`: the worker's own fallback breaker. */
   source: 'control' | 'local';
+  /** The impact of each open incident the provider's status page reports (read from the control state). */
+  providerIncidents?: string[];
 }
 
 /** Tells nothing to anyone: the default of every component that takes a `CallMetrics`. */

@@ -29,6 +29,8 @@ const waitBuckets = [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const credentialsRejected = new Set(['Unauthorized', 'CredentialsExpired']);
 /** Failure types the error-rate alert counts (5xx, timeouts, network errors, unknown outcomes). */
 const providerUnwell = ['ServerError', 'Timeout', 'NetworkError', 'OutcomeUnknown'];
+/** A status page incident's impact levels (Statuspage's). */
+const incidentImpacts = ['none', 'minor', 'major', 'critical'];
 
 export interface LimiterView {
   /** The limiter's bucket of one integration (undefined before its first call). */
@@ -269,9 +271,16 @@ function integrationMetrics(registry: Registry, options: WorkerMetricsOptions): 
     labelNames: ['integration', 'endpoint'] as const,
     registers,
   });
+  const incidents = new Gauge({
+    name: 'integration_provider_incidents',
+    help: "Open incidents the provider's status page reports for the integration, by impact (none, minor, major, critical), as this worker last read the control state.",
+    labelNames: ['integration', 'impact'] as const,
+    registers,
+  });
   const lastState = new Map<string, ControlStateSeen>();
   // The series alerts read start at 0: a counter first scraped at 1 has no increase() to show for it.
   for (const i of options.integrations) {
+    if (i.statusPage) for (const impact of incidentImpacts) incidents.set({ integration: i.name, impact }, 0);
     for (const outcome of credentialsRejected) rejected.inc({ integration: i.name, outcome }, 0);
     if (i.auth.kind === 'oauth2ClientCredentials') tokens.inc({ integration: i.name, outcome: 'ok' }, 0);
     if (i.traffic?.ratePerSecond !== undefined) {
@@ -328,6 +337,12 @@ function integrationMetrics(registry: Registry, options: WorkerMetricsOptions): 
       for (const endpoint of before?.killSwitches ?? [])
         if (!event.killSwitches.includes(endpoint)) killSwitch.set({ integration: event.integration, endpoint }, 0);
       for (const endpoint of event.killSwitches) killSwitch.set({ integration: event.integration, endpoint }, 1);
+      if (event.providerIncidents)
+        for (const impact of incidentImpacts)
+          incidents.set(
+            { integration: event.integration, impact },
+            event.providerIncidents.filter((i) => i === impact).length,
+          );
     },
   };
 }

@@ -57,6 +57,37 @@ export class SandboxAdminClient {
     await this.request('POST', '/admin/config', patch);
   }
 
+  /** Declares an incident on a provider's status page; resolve it with `updateIncident(..., { status: 'resolved' })`. */
+  async declareIncident(
+    provider: string,
+    incident: { name: string; impact?: 'none' | 'minor' | 'major' | 'critical'; components?: string[] },
+  ): Promise<{ id: string }> {
+    const { id } = (await this.request(
+      'POST',
+      `/admin/status/${encodeURIComponent(provider)}/incidents`,
+      incident,
+    )) as {
+      id: string;
+    };
+    return { id };
+  }
+
+  async updateIncident(
+    provider: string,
+    id: string,
+    update: { status: 'investigating' | 'identified' | 'monitoring' | 'resolved'; impact?: string },
+  ): Promise<void> {
+    await this.request(
+      'PATCH',
+      `/admin/status/${encodeURIComponent(provider)}/incidents/${encodeURIComponent(id)}`,
+      update,
+    );
+  }
+
+  async clearIncidents(): Promise<void> {
+    await this.request('DELETE', '/admin/status/incidents');
+  }
+
   private async request(method: string, path: string, body?: unknown): Promise<unknown> {
     const res = await fetch(`${this.baseUrl}${path}`, {
       method,

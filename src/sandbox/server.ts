@@ -14,6 +14,7 @@ import { Ledger } from './ledger';
 import { paymentsProvider } from './payments';
 import { Router } from './router';
 import { Stats } from './stats';
+import { statusPages } from './status-pages';
 import type { Sandbox, SandboxOptions } from './types';
 import { WebhookSender } from './webhooks';
 
@@ -77,6 +78,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     crmProvider(ctx),
   ];
   const email = providers.find((p) => p.name === 'email');
+  const pages = statusPages(ctx);
 
   const admin = adminRoutes({
     ctx,
@@ -103,14 +105,15 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       faults.clear();
       webhooks.reset();
       for (const provider of providers) provider.reset();
+      pages.reset();
     },
     configChanged(patch) {
       if (patch.emailRateLimit !== undefined) email?.reset();
     },
   });
 
-  const providerRoutes = new Set<Route>(providers.flatMap((p) => p.routes));
-  const router = new Router([...providerRoutes, ...admin]);
+  const providerRoutes = new Set<Route>([...providers.flatMap((p) => p.routes), ...pages.routes]);
+  const router = new Router([...providerRoutes, ...admin, ...pages.adminRoutes]);
 
   /** A request header names its own fault; otherwise an admin rule may apply. Faults never touch admin routes. */
   function chooseFault(req: SandboxRequest): FaultChoice {

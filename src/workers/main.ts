@@ -21,6 +21,7 @@ import { IntegrationName, ParkedAt, WorkflowStage } from '../contracts/search-at
 import { freeLoopbackAddress, installTemporalRuntime } from './runtime';
 import type { Worker } from '@temporalio/worker';
 import { createWorkers, runWorkers } from './worker';
+import { startProviderStatusWatchers } from './provider-status';
 
 /** Worker process: serves the workflow queue and every integration's activity queue. */
 async function main(): Promise<void> {
@@ -127,6 +128,8 @@ async function main(): Promise<void> {
     dataConverter,
     ...(fileDrops ? { fileDrops, fileDropIntegrations: fileDropNames } : {}),
   });
+  // Providers' status pages, read in the background (never as a check before calls).
+  const watched = await startProviderStatusWatchers(reach.client, Object.values(integrations), logger);
   const stop = () => workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown());
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
@@ -136,6 +139,7 @@ async function main(): Promise<void> {
       address,
       taskQueues: workers.map((w) => w.options.taskQueue),
       payloadEncryption: dataConverter ? 'aes-256-gcm' : 'off',
+      statusPagesWatched: watched,
       health: ops.url,
       metrics: `${ops.url}/metrics`,
     },

@@ -9,3 +9,4 @@ export { integrationControl } from '../control/integration-control.workflow';
 export { processWebhookEvent } from './process-webhook-event.workflow';
 export { resolveParkedInBulk } from './resolve-parked-in-bulk.workflow';
 export { syncCrmCustomers } from './sync-crm.workflow';
+export { watchProviderStatus } from './watch-provider-status.workflow';

@@ -16,11 +16,17 @@ import { connectClient } from '../../src/temporal/connection';
  * Two independent worker-side stacks (runtime + control plane, no shared memory) stand for two worker
  * processes: all they share is the Temporal server, which holds the breaker.
  */
+/**
+ * The breaker's cooldown in these tests: long enough that the other worker learns of the open breaker and
+ * the held-back calls run before it ends, even on a loaded 2-core machine (2 s did not always suffice).
+ */
+const COOLDOWN_MS = 8_000;
+
 function workerStack(client: Client, integrationName: string) {
   const integration = defineIntegration({
     ...payments,
     name: integrationName,
-    breaker: { failures: 3, cooldown: 2_000 },
+    breaker: { failures: 3, cooldown: COOLDOWN_MS },
   });
   const control = new ControlPlane({ client, logger: captureLogs().logger });
   const runtime = new IntegrationEngine({ logger: captureLogs().logger, control });
@@ -83,7 +89,8 @@ describe('integration controls shared through Temporal', () => {
         expect(await helloRequests()).toBe(before);
 
         // After the cooldown, many callers on both workers race: exactly one probe reaches the provider.
-        await new Promise((r) => setTimeout(r, 2_100 - (Date.now() - openedAt)));
+        const { openUntil } = (await client.workflow.getHandle(controlWorkflowId(name)).query(controlState)).breaker;
+        await new Promise((r) => setTimeout(r, Math.max(0, openUntil! + 100 - Date.now())));
         const raced = await Promise.all(
           [a.hello(), b.hello(), a.hello(), b.hello(), a.hello(), b.hello()].map(failureOf),
         );

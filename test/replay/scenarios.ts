@@ -44,6 +44,7 @@ import type {
 import type { StepPath } from '../../src/workflows/patterns/steps';
 import type { SyncCrmCustomersInput, syncCrmCustomers } from '../../src/workflows/sync-crm.workflow';
 import { WORKFLOWS_TASK_QUEUE } from '../../src/contracts/task-queues';
+import type { watchProviderStatus } from '../../src/workflows/watch-provider-status.workflow';
 import { bankAnswers, payrollEnv, startPayrollExchange, withPayrollWorker } from '../support/payroll-exchange';
 import { sandboxAdmin, type LedgerEntry } from '../support/sandbox';
 import { startSftpServer } from '../support/sftp-server';
@@ -318,6 +319,52 @@ async function emailBatcherLifecycle(client: Client, workflowId: string): Promis
     },
     { flushes: 3, sent: 6, rejected: 1, refused: 0, pending: 0 },
   );
+  return [workflowId];
+}
+
+/**
+ * `watchProviderStatus` on the payments status page, polled every second: the first read (no incident)
+ * is published; an incident is declared and published; the page fails (502, retried, then noted) and
+ * recovers; the incident is resolved; the watcher continues as new after 12 reads, carrying what the page
+ * said. Terminated at the end: it would run forever.
+ */
+async function providerStatusWatch(client: Client, workflowId: string): Promise<string[]> {
+  const handle = await client.workflow.start<typeof watchProviderStatus>('watchProviderStatus', {
+    taskQueue: WORKFLOWS_TASK_QUEUE,
+    workflowId,
+    args: [{ integration: 'payments', pollEvery: '1 second', pollsPerRun: 12 }],
+  });
+  const control = client.workflow.getHandle(controlWorkflowId('payments'));
+  const provider = async () => {
+    try {
+      return (await control.query(controlState)).provider;
+    } catch {
+      return undefined;
+    }
+  };
+  await waitFor('the first read', async () => (await provider()) !== undefined, 30_000, 200);
+  const { id } = await sandboxAdmin.declareIncident('payments', { name: 'Recorded incident', impact: 'major' });
+  await waitFor('the incident', async () => (await provider())?.incidents[0]?.id === id, 30_000, 200);
+  await sandboxAdmin.fault({ path: '/status/payments', fault: 'status', params: { code: 502 } });
+  await waitFor('the read error', async () => !!(await provider())?.readError, 60_000, 200);
+  await sandboxAdmin.clearFaults();
+  await waitFor('the page read again', async () => !(await provider())?.readError, 60_000, 200);
+  await sandboxAdmin.updateIncident('payments', id, { status: 'resolved' });
+  await waitFor('the incident resolved', async () => (await provider())?.incidents.length === 0, 30_000, 200);
+  await waitFor(
+    'a continued run',
+    async () => (await handle.describe()).runId !== handle.firstExecutionRunId,
+    60_000,
+    200,
+  );
+  await waitFor(
+    'the continued run to read the page once',
+    async () => ((await handle.describe()).historyLength ?? 0) > 12,
+    30_000,
+    200,
+  );
+  await handle.terminate('recorded replay scenario: the watcher runs forever');
+  await sandboxAdmin.clearIncidents();
   return [workflowId];
 }
 
@@ -838,6 +885,10 @@ export const replayScenarios: ReplayScenario[] = [
   {
     name: 'integration-control.probe-outcome',
     run: (client, id) => controlProbeOutcome(client, id),
+  },
+  {
+    name: 'watch-provider-status.incident-unreadable-resolved-continued',
+    run: (client, id) => providerStatusWatch(client, id),
   },
   {
     name: 'email-batcher.size-timer-malformed-continued-drained',

@@ -18,4 +18,9 @@ export const sandboxAdmin = {
   clearFaults: () => client().clearFaults(),
   stats: (): Promise<StatsSnapshot> => client().stats(),
   config: (patch: Record<string, unknown>) => client().config(patch),
+  declareIncident: (provider: string, incident: Parameters<SandboxAdminClient['declareIncident']>[1]) =>
+    client().declareIncident(provider, incident),
+  updateIncident: (provider: string, id: string, update: Parameters<SandboxAdminClient['updateIncident']>[2]) =>
+    client().updateIncident(provider, id, update),
+  clearIncidents: () => client().clearIncidents(),
 };

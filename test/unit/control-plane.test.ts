@@ -164,4 +164,43 @@ describe('ControlPlane reporting to a reachable control workflow', () => {
     release?.();
     await plane.close();
   });
+
+  it('refuses calls once its own failures opened the breaker, though the copy it holds still says closed', async () => {
+    let now = 1_000;
+    const control = reachable(() => closed); // every read answers a state from before our report
+    const plane = new ControlPlane({ client: control.client, logger: capture.logger, now: () => now, flush: 60_000 });
+    expect(await plane.gate(integration, 'hello')).toEqual({ proceed: true, probe: false });
+    for (let i = 0; i < 3; i++) plane.record(integration, 'ServerError', false);
+    expect(await plane.gate(integration, 'hello')).toMatchObject({ proceed: false, reason: 'CircuitOpen' });
+    now += 1_001; // the cooldown (1 s) is over: the shared state decides again
+    expect(await plane.gate(integration, 'hello')).toEqual({ proceed: true, probe: false });
+    await plane.close();
+  });
+
+  it('lets calls out when the shared breaker closed after its own failures, or is forced closed', async () => {
+    let now = Date.parse('2026-12-01T10:00:00.000Z');
+    let state: unknown = closed;
+    const control = reachable(() => state);
+    const plane = new ControlPlane({
+      client: control.client,
+      logger: capture.logger,
+      now: () => now,
+      refresh: 1,
+      flush: 60_000,
+    });
+    for (let i = 0; i < 3; i++) plane.record(integration, 'ServerError', false);
+    state = {
+      ...closed,
+      history: [{ at: new Date(now + 10).toISOString(), event: 'closed: set back to automatic by an operator: INC-1' }],
+    };
+    now += 20;
+    await plane.gate(integration, 'hello'); // the stale copy is served while the new one is read
+    await waitFor('the new state', async () => (await plane.gate(integration, 'hello')).proceed);
+    for (let i = 0; i < 3; i++) plane.record(integration, 'ServerError', false);
+    state = { ...closed, breaker: { ...closed.breaker, forced: 'closed' } };
+    now += 20;
+    await plane.gate(integration, 'hello');
+    await waitFor('the forced state', async () => (await plane.gate(integration, 'hello')).proceed);
+    await plane.close();
+  });
 });

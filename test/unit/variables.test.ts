@@ -13,6 +13,7 @@ describe('the variables of the registry', () => {
   it('are every base URL and credential the declarations reference, each secret with its _FILE form', () => {
     expect(variables.map((v) => `${v.name} ${v.kind}`)).toEqual([
       'PAYMENTS_URL url',
+      'PAYMENTS_STATUS_URL url',
       'PAYMENTS_CLIENT_ID value',
       'PAYMENTS_CLIENT_SECRET secret',
       'PAYMENTS_CLIENT_SECRET_FILE secretFile',
@@ -20,6 +21,7 @@ describe('the variables of the registry', () => {
       'DOCUMENTS_API_KEY secret',
       'DOCUMENTS_API_KEY_FILE secretFile',
       'EMAIL_URL url',
+      'EMAIL_STATUS_URL url',
       'EMAIL_API_KEY secret',
       'EMAIL_API_KEY_FILE secretFile',
       'CRM_URL url',

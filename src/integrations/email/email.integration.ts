@@ -58,6 +58,12 @@ export const email = defineIntegration({
   // Keys are remembered for 24 hours; the background budget (1 hour) ends well inside it.
   idempotency: { header: 'Idempotency-Key', retention: '24 hours' },
   pii: ['to'],
+  statusPage: {
+    url: env('EMAIL_STATUS_URL', {
+      description: "URL of the email provider's status page summary (Statuspage /api/v2/summary.json).",
+      sandbox: { path: 'status/email/api/v2/summary.json' },
+    }),
+  },
   // The provider allows 100 requests per minute (1.67/s): 1.5/s leaves room for retries and skew.
   traffic: { ratePerSecond: 1.5 },
   // Billed per request (a batch is one), in USD: integration_cost_total, alerted on over this per day.

@@ -222,6 +222,28 @@ export interface IntegrationSpec<E extends Record<string, EndpointSpec>> {
    * last 24 h of `integration_cost_total` with it.
    */
   costBudgetPerDay?: number;
+  /** The provider's public status page, polled in the background (see {@link StatusPageSpec}). */
+  statusPage?: StatusPageSpec;
+}
+
+/**
+ * A provider's status page in the Statuspage format (`/api/v2/summary.json`, what most providers publish).
+ * The `watchProviderStatus` workflow polls it; an open incident shows in the catalog and status page, in the
+ * control workflow, in alerts and in the details of the integration's parked workflows. Never a health
+ * check before a call: calls go out as usual unless `preOpenBreaker` says otherwise.
+ */
+export interface StatusPageSpec {
+  /** The variable that holds the page's `summary.json` URL. */
+  url: EnvRef;
+  /** Component names that concern this integration (e.g. `['API']`); every incident counts when unset. */
+  components?: string[];
+  /**
+   * During a major or critical incident, user-flow calls fail fast with `CircuitOpen` (and take their
+   * fallback) instead of waiting out a timeout; background calls go on, judged by the breaker. @default false
+   */
+  preOpenBreaker?: boolean;
+  /** How often the page is read. @default 1 minute */
+  pollEvery?: Duration;
 }
 
 /**

@@ -47,6 +47,16 @@ export function validateIntegration<E extends Record<string, EndpointSpec>>(
     if (spec.endpoints[poller.endpoint]!.idempotency !== 'safe')
       fail(`pollers.${name}`, 'a poller must poll a safe read');
   }
+  if (spec.statusPage) validateStatusPage(spec.statusPage, fail);
+}
+
+function validateStatusPage(page: NonNullable<IntegrationSpec<never>['statusPage']>, fail: Fail): void {
+  if (page.url?.kind !== 'env') fail('statusPage.url', "the variable that holds the page's URL: env('<NAME>')");
+  if (page.pollEvery !== undefined && durationOf(page.pollEvery, 'statusPage.pollEvery', fail) < 5_000)
+    fail('statusPage.pollEvery', 'poll a status page every 5 seconds at the most often');
+  for (const component of page.components ?? [])
+    if (typeof component !== 'string' || component.trim() === '')
+      fail('statusPage.components', 'component names as the page spells them, e.g. ["API"]');
 }
 
 /** A declared duration in ms, or a failure naming the field: e.g. `'30 seconds'`, `'10 minutes'`. */

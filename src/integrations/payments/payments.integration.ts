@@ -65,6 +65,16 @@ export const payments = defineIntegration({
   // API People keeps correlation IDs for 24 hours; every keyed call's budget ends well inside that.
   idempotency: { header: 'x-correlation-id', retention: '24 hours' },
   pii: ['customerRef'],
+  // A charge is a user flow: during a major incident it fails fast (the order parks or compensates at once)
+  // instead of spending the customer's seconds on timeouts.
+  statusPage: {
+    url: env('PAYMENTS_STATUS_URL', {
+      description: "URL of the payments provider's status page summary (Statuspage /api/v2/summary.json).",
+      sandbox: { path: 'status/payments/api/v2/summary.json' },
+    }),
+    components: ['API'],
+    preOpenBreaker: true,
+  },
   hello: 'hello',
   endpoints: {
     hello: get('hello', { response: z.object({ ok: z.literal(true) }), profile: 'userFlow' }),

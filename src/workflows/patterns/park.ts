@@ -12,6 +12,7 @@ import {
 } from '@temporalio/workflow';
 import { parkedState, resolveParked, type OperatorDecision, type ParkedInfo } from '../../contracts/messages';
 import { IntegrationName, NeedsAttention, ParkedAt, WorkflowStage } from '../../contracts/search-attributes';
+import { incidentNote, providerStatusChanged } from '../../contracts/provider-status';
 
 let parked: ParkedInfo | null = null;
 let decision: OperatorDecision | undefined;
@@ -30,6 +31,13 @@ export function installOperatorHandlers(): void {
   if (handlersInstalled) return;
   handlersInstalled = true;
   setHandler(parkedState, () => parked);
+  // The provider's status page changed while this workflow waits (sent by `watchProviderStatus` to the
+  // workflows parked on that integration): the details say so. No command: replay-safe everywhere.
+  setHandler(providerStatusChanged, (status) => {
+    if (!parked || !status || typeof status !== 'object' || !Array.isArray(status.incidents)) return;
+    parked.providerStatus = incidentNote(status) ?? `provider reports no open incident (as of ${status.checkedAt})`;
+    setCurrentDetails(parkedDetails(parked));
+  });
   setHandler(
     resolveParked,
     (d) => {
@@ -114,6 +122,7 @@ function parkedDetails(info: ParkedInfo): string {
     `**Parked: needs an operator decision** (since ${info.since})`,
     `Step \`${info.step}\` on \`${info.integration}.${info.endpoint}\` ended with \`${info.failureType}\` after ${info.attempts} attempt(s).`,
     `Last error: ${info.lastError}`,
+    ...(info.providerStatus ? [`Status page: ${info.providerStatus}`] : []),
     `Allowed: ${info.allowed.join(', ')}. Resolve with:`,
     // One option a line: the UI's panel does not wrap long lines.
     [
