@@ -351,7 +351,7 @@ function graphqlError(
   const code = typeof extensions.code === 'string' ? extensions.code : undefined;
   const path =
     Array.isArray(error.path) && error.path.every((p) => typeof p === 'string' || typeof p === 'number')
-      ? (error.path)
+      ? error.path
       : undefined;
   const type = (code && (codes?.[code] ?? graphqlErrorCodes[code])) || FailureType.ServerError;
   const seconds = Number(extensions.retryAfter);
