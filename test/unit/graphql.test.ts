@@ -1,6 +1,13 @@
 import { MockAgent } from 'undici';
 import { z } from 'zod';
-import { apiKey, defineIntegration, graphql, type EndpointSpec } from '../../src/integrations/kit/define';
+import {
+  apiKey,
+  defineIntegration,
+  graphql,
+  type CallInput,
+  type CallOutput,
+  type EndpointSpec,
+} from '../../src/integrations/kit/define';
 import { FailureType } from '../../src/integrations/kit/failures';
 import { scanDocument } from '../../src/integrations/kit/graphql';
 import { resolveProfile } from '../../src/integrations/kit/profiles';
@@ -132,6 +139,18 @@ describe('GraphQL requests', () => {
       operationName: 'Item',
     });
     expect((seen[0]!.headers as Record<string, string>)['idempotency-key']).toBeUndefined();
+  });
+
+  it('types the input as { variables } and the result from the data schema (checked by npm run typecheck)', async () => {
+    const input: CallInput<typeof endpoints.item> = { variables: { sku: 's1' } };
+    // @ts-expect-error the variables are required
+    const missing: CallInput<typeof endpoints.item> = {};
+    // @ts-expect-error a GraphQL endpoint takes no body
+    const withBody: CallInput<typeof endpoints.item> = { variables: { sku: 's1' }, body: {} };
+    expect([missing, withBody]).toEqual([{}, { variables: { sku: 's1' }, body: {} }]);
+    answer(200, { data: { item } });
+    const output = (await call('item', input)) as CallOutput<typeof endpoints.item>;
+    expect(output.item.name).toBe('Kettle');
   });
 
   it('sends a mutation with its idempotency key, and refuses one without a key', async () => {

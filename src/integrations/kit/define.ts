@@ -165,10 +165,11 @@ type GraphqlOptions<D, V> = Partial<
   };
 
 /** A GraphQL endpoint: its activity's input is `{ variables }`, its result the checked `data`. */
+// Params, query and body stay undeclared (the unconstrained default): the input is `{ variables }` only.
 export type GraphqlEndpointSpec<V extends z.ZodType, R extends z.ZodType> = EndpointSpec<
-  z.ZodNever,
-  z.ZodNever,
-  z.ZodNever,
+  z.ZodType,
+  z.ZodType,
+  z.ZodType,
   R
 > & { graphql: GraphqlOperation<V> };
 
