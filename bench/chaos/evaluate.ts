@@ -80,9 +80,12 @@ export function isSettled(order: TrackedOrder, inspection: Inspection): boolean 
 }
 
 /** Ledger entries of one order: a tracked effect with a key `order-<orderId>:<step>`. */
-export function entriesOf(ledger: LedgerEntry[], order: TrackedOrder): LedgerEntry[] {
+export function entriesOf(ledger: LedgerEntry[], order: TrackedOrder): (LedgerEntry & { effect: Effect })[] {
   const prefix = `${order.workflowId}:`;
-  return ledger.filter((e) => effects.includes(e.effect) && e.idempotencyKey?.startsWith(prefix) === true);
+  // Other providers' effects (e.g. inventory's stock.reserved) are not an order's.
+  const tracked = (e: LedgerEntry): e is LedgerEntry & { effect: Effect } =>
+    (effects as readonly string[]).includes(e.effect);
+  return ledger.filter(tracked).filter((e) => e.idempotencyKey?.startsWith(prefix) === true);
 }
 
 async function runsOf(stack: ChaosStack, order: TrackedOrder): Promise<number> {

@@ -95,6 +95,7 @@ export const configSchema = z.object({
   SANDBOX_DOCUMENTS_API_KEY: z.string().min(1).optional(),
   SANDBOX_EMAIL_API_KEY: z.string().min(1).optional(),
   SANDBOX_CRM_API_KEY: z.string().min(1).optional(),
+  SANDBOX_INVENTORY_API_KEY: z.string().min(1).optional(),
   SANDBOX_WEBHOOK_SECRET: z.string().min(1).optional(),
   /** When set, the sandbox also serves an mTLS port and writes its throwaway CA and certificates here. */
   SANDBOX_MTLS_DIR: z.string().min(1).optional(),

@@ -2,6 +2,7 @@ import { crmV2 } from './crm/crm-v2.integration';
 import { crm } from './crm/crm.integration';
 import { documents } from './documents/documents.integration';
 import { email } from './email/email.integration';
+import { inventory } from './inventory/inventory.integration';
 import type { IntegrationRegistry } from './kit/define';
 import { payments } from './payments/payments.integration';
 import type { FileDropRegistry } from './kit/file-drop';
@@ -21,6 +22,7 @@ export const integrations = {
   email,
   crm,
   crmv2: crmV2,
+  inventory,
 } as const satisfies IntegrationRegistry;
 
 export type IntegrationName = keyof typeof integrations;

@@ -11,7 +11,7 @@ export interface CallMetrics {
   callFinished(event: CallFinished): void;
   /** The adaptive limiter let a call go after `waitedMs` (0: at once), or refused it (`admitted: false`). */
   limiterAdmission(event: { integration: string; admitted: boolean; waitedMs: number }): void;
-  /** A degraded answer (stale or default) was served instead of the provider's. */
+  /** A degraded answer was served: stale or default instead of the provider's, or its accepted partial data. */
   degradedAnswer(event: { integration: string; endpoint: string; reason: string }): void;
   /** An OAuth2 token was fetched (`outcome: 'ok'`) or could not be (`outcome`: the failure type). */
   tokenRefresh(event: { integration: string; outcome: string }): void;

@@ -237,7 +237,7 @@ function integrationMetrics(registry: Registry, options: WorkerMetricsOptions): 
   });
   const degraded = new Counter({
     name: 'integration_degraded_answers_total',
-    help: 'Degraded answers served by a declared fallback (stale cache, or the default answer), by reason.',
+    help: 'Degraded answers: served by a declared fallback (stale cache, default answer) or accepted partial data (graphql-partial), by reason.',
     labelNames: ['integration', 'endpoint', 'reason'] as const,
     registers,
   });

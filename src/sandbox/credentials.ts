@@ -7,6 +7,7 @@ export const sandboxCredentialVariables = {
   documentsApiKey: 'SANDBOX_DOCUMENTS_API_KEY',
   emailApiKey: 'SANDBOX_EMAIL_API_KEY',
   crmApiKey: 'SANDBOX_CRM_API_KEY',
+  inventoryApiKey: 'SANDBOX_INVENTORY_API_KEY',
   webhookSecret: 'SANDBOX_WEBHOOK_SECRET',
 } as const satisfies Record<keyof SandboxCredentials, `SANDBOX_${string}`>;
 
@@ -21,6 +22,7 @@ export function sandboxCredentialsOf(read: (variable: SandboxCredentialVariable)
     documentsApiKey: read(v.documentsApiKey),
     emailApiKey: read(v.emailApiKey),
     crmApiKey: read(v.crmApiKey),
+    inventoryApiKey: read(v.inventoryApiKey),
     webhookSecret: read(v.webhookSecret),
   };
 }

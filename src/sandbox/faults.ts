@@ -14,7 +14,10 @@ export type Fault =
   | { kind: 'malformed-json' }
   | { kind: 'schema-violation' }
   | { kind: 'error-payload'; message: string }
-  | { kind: 'graphql-errors'; message: string }
+  /** GraphQL errors and no data, with `extensions.code` (and `extensions.retryAfter`, seconds) when given. */
+  | { kind: 'graphql-errors'; message: string; code?: string; retryAfter?: number }
+  /** The real answer with one field of the root object nulled and an error at its path (partial data). */
+  | { kind: 'graphql-partial'; field?: string; code: string }
   | { kind: 'html-error'; status: number }
   | { kind: 'oversized'; bytes: number }
   | { kind: 'redirect'; location: string | null; status: number };
@@ -33,6 +36,7 @@ export const faultKinds: readonly FaultKind[] = [
   'schema-violation',
   'error-payload',
   'graphql-errors',
+  'graphql-partial',
   'html-error',
   'oversized',
   'redirect',
@@ -49,6 +53,12 @@ function intParam(params: Params, name: string, fallback: number, min: number, m
     throw new RangeError(`${name} must be an integer in [${min}, ${max}]`);
   }
   return value;
+}
+
+/** A GraphQL error code: upper-case letters, digits and `_`. */
+function codeParam(code: string): string {
+  if (!/^[A-Z][A-Z0-9_]{0,63}$/.test(code)) throw new RangeError('code must be upper-case letters, digits and _');
+  return code;
 }
 
 /** `retryAfter=N` (seconds) or `retryAfterDate=<HTTP-date | seconds from now>`, the two forms of RFC 9110. */
@@ -85,8 +95,29 @@ export function buildFault(name: string, params: Params, now: number): FaultPars
       case 'commit-then-504':
         return { ok: true, fault: { kind: 'commit-then-504', ms: intParam(params, 'ms', 1000, 0, 600_000) } };
       case 'error-payload':
-      case 'graphql-errors':
         return { ok: true, fault: { kind: name, message: params.message ?? 'Internal error (sandbox fault)' } };
+      case 'graphql-errors': {
+        const code = params.code === undefined ? undefined : codeParam(params.code);
+        const retryAfter = params.retryAfter === undefined ? undefined : intParam(params, 'retryAfter', 1, 0, 86_400);
+        return {
+          ok: true,
+          fault: {
+            kind: name,
+            message: params.message ?? 'Internal error (sandbox fault)',
+            ...(code === undefined ? {} : { code }),
+            ...(retryAfter === undefined ? {} : { retryAfter }),
+          },
+        };
+      }
+      case 'graphql-partial':
+        return {
+          ok: true,
+          fault: {
+            kind: name,
+            code: codeParam(params.code ?? 'INTERNAL_SERVER_ERROR'),
+            ...(params.field === undefined ? {} : { field: params.field }),
+          },
+        };
       case 'html-error':
         return { ok: true, fault: { kind: 'html-error', status: intParam(params, 'status', 502, 200, 599) } };
       case 'oversized':
@@ -226,6 +257,28 @@ async function streamOversized(res: ServerResponse, bytes: number): Promise<void
   if (!res.destroyed) res.end(suffix);
 }
 
+/** The handler's GraphQL answer with one field of its root object nulled, and the error that explains it. */
+function partialAnswer(reply: Reply, fault: Extract<Fault, { kind: 'graphql-partial' }>): Reply {
+  const data = (reply.body as { data?: Record<string, unknown> } | undefined)?.data;
+  const [root, value] = Object.entries(data ?? {})[0] ?? [];
+  if (!root || !value || typeof value !== 'object') return reply; // nothing to take a part of: the answer as it is
+  const fields = Object.keys(value);
+  const field = fault.field ?? fields[fields.length - 1] ?? '';
+  return {
+    status: 200,
+    body: {
+      data: { ...data, [root]: { ...value, [field]: null } },
+      errors: [
+        {
+          message: `Cannot resolve ${root}.${field} (sandbox fault)`,
+          path: [root, field],
+          extensions: { code: fault.code },
+        },
+      ],
+    },
+  };
+}
+
 function truncatedJson(body: unknown): string {
   const text = JSON.stringify(body ?? { ok: true });
   return text.slice(0, Math.max(1, Math.floor(text.length / 2)));
@@ -266,8 +319,17 @@ export async function runWithFault(fault: Fault | null, handle: () => Promise<Re
       return;
     case 'error-payload':
       return writeReply(res, { status: 200, body: { ok: false, error: fault.message } });
-    case 'graphql-errors':
-      return writeReply(res, { status: 200, body: { data: null, errors: [{ message: fault.message }] } });
+    case 'graphql-errors': {
+      const extensions = {
+        ...(fault.code === undefined ? {} : { code: fault.code }),
+        ...(fault.retryAfter === undefined ? {} : { retryAfter: fault.retryAfter }),
+      };
+      const error =
+        Object.keys(extensions).length > 0 ? { message: fault.message, extensions } : { message: fault.message };
+      return writeReply(res, { status: 200, body: { data: null, errors: [error] } });
+    }
+    case 'graphql-partial':
+      return writeReply(res, partialAnswer(await handle(), fault));
     case 'html-error':
       return writeReply(res, { status: fault.status, raw: { contentType: 'text/html', data: htmlPage(fault.status) } });
     case 'redirect': {

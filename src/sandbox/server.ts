@@ -5,6 +5,7 @@ import { adminRoutes } from './admin';
 import { defaultConfig } from './config';
 import type { Provider, Route, SandboxContext } from './context';
 import { crmProvider } from './crm';
+import { inventoryProvider } from './inventory';
 import { documentsProvider } from './documents';
 import { emailProvider } from './email';
 import { FaultRules, parseFaultSpec, runWithFault, type Fault } from './faults';
@@ -76,6 +77,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     documentsProvider(ctx, webhooks),
     emailProvider(ctx),
     crmProvider(ctx),
+    inventoryProvider(ctx),
   ];
   const email = providers.find((p) => p.name === 'email');
   const pages = statusPages(ctx);

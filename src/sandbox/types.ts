@@ -6,6 +6,7 @@ export interface SandboxCredentials {
   documentsApiKey: string;
   emailApiKey: string;
   crmApiKey: string;
+  inventoryApiKey: string;
   /** Standard Webhooks secret: raw utf8, or `whsec_<base64>`. */
   webhookSecret: string;
 }
@@ -35,10 +36,10 @@ export interface SandboxTls {
   port?: number;
 }
 
-export type ProviderName = 'payments' | 'documents' | 'email' | 'crm';
+export type ProviderName = 'payments' | 'documents' | 'email' | 'crm' | 'inventory';
 
 export type LedgerEffect =
-  'payment.created' | 'refund.created' | 'document.generated' | 'email.sent' | 'customer.updated';
+  'payment.created' | 'refund.created' | 'document.generated' | 'email.sent' | 'customer.updated' | 'stock.reserved';
 
 /** One side effect the sandbox applied: what the "provider" really did, whatever the client saw. */
 export interface LedgerEntry {

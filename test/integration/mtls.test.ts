@@ -24,6 +24,7 @@ const credentials: SandboxCredentials = {
   documentsApiKey: 'mtls-test-documents-key',
   emailApiKey: 'mtls-test-email-key',
   crmApiKey: 'mtls-test-crm-key',
+  inventoryApiKey: 'mtls-test-inventory-key',
   webhookSecret: 'mtls-test-webhook-secret',
 };
 

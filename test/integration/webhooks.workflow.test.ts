@@ -165,6 +165,7 @@ describe('webhooks end to end', () => {
         documentsApiKey: apiKey,
         emailApiKey: filler,
         crmApiKey: filler,
+        inventoryApiKey: filler,
         webhookSecret: secret,
       },
     });

@@ -11,6 +11,7 @@ const credentials: SandboxCredentials = {
   documentsApiKey: 'docs-key',
   emailApiKey: 'email-key',
   crmApiKey: 'crm-key',
+  inventoryApiKey: 'inventory-key',
   webhookSecret: 'whsec_c2FuZGJveC10ZXN0LXdlYmhvb2sta2V5LTMyYnl0ZXM=',
 };
 

@@ -15,6 +15,7 @@ function startMain(): { child: ChildProcessWithoutNullStreams; out: () => string
   for (const name of [
     'SANDBOX_DOCUMENTS_API_KEY',
     'SANDBOX_CRM_API_KEY',
+    'SANDBOX_INVENTORY_API_KEY',
     'SANDBOX_WEBHOOK_SECRET',
     'SANDBOX_WEBHOOK_TARGET',
   ]) {

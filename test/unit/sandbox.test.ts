@@ -10,6 +10,7 @@ const credentials: SandboxCredentials = {
   documentsApiKey: 'docs-key',
   emailApiKey: 'email-key',
   crmApiKey: 'crm-key',
+  inventoryApiKey: 'inventory-key',
   webhookSecret: `whsec_${webhookKeyBytes.toString('base64')}`,
 };
 

@@ -27,6 +27,9 @@ describe('the variables of the registry', () => {
       'CRM_URL url',
       'CRM_API_KEY secret',
       'CRM_API_KEY_FILE secretFile',
+      'INVENTORY_URL url',
+      'INVENTORY_API_KEY secret',
+      'INVENTORY_API_KEY_FILE secretFile',
     ]);
   });
 

@@ -1,5 +1,6 @@
 import type { Duration } from '@temporalio/common';
 import type { z } from 'zod';
+import { partialResult, scanDocument, type GraphqlFailureType } from './graphql';
 import { resolveProfile, type Profile, type ProfileName, type ProfileOverrides } from './profiles';
 import { validateIntegration } from './validate';
 import type { EnvRef, SecretRef } from './refs';
@@ -68,6 +69,35 @@ export interface EndpointSpec<
    * request sent, retries included, as `integration_cost_total`. No cost is counted when unset.
    */
   pricePerCall?: number;
+  /** Set by `graphql(...)`: the endpoint is a GraphQL operation POSTed to `path` (see `GraphqlOperation`). */
+  graphql?: GraphqlOperation;
+}
+
+/**
+ * A GraphQL operation, sent as `{ query, variables, operationName }`. Its answer is judged by the
+ * GraphQL rules of the classification table (runtime/classify.ts): `errors` with no data by their
+ * `extensions.code`, partial data by `partial`.
+ */
+export interface GraphqlOperation<V extends z.ZodType = z.ZodType> {
+  /** The operation's document, e.g. `query Item($sku: ID!) { item(sku: $sku) { sku name } }`. */
+  document: string;
+  /** Read from the document; when declared, the two must agree. A mutation is a write (`key` or `lookup`). */
+  operation: 'query' | 'mutation';
+  /** Sent as `operationName`; required when the document holds several operations. */
+  operationName?: string;
+  /** Schema of the variables; required when the document declares any. The activity's input is `{ variables }`. */
+  variables?: V;
+  /**
+   * An answer with both `data` and `errors`:
+   * - `fail`: a failure, classified by its errors (a mutation's is `InvalidResponse`: it was applied, so a
+   *   workflow step settles it like any unreadable write);
+   * - `accept`: the activity returns `{ data, errors: [{ code, path }] }` (no messages: they may carry PII),
+   *   logged and counted as a degraded answer (`integration_degraded_answers_total{reason="graphql-partial"}`).
+   * @default 'fail'
+   */
+  partial: 'fail' | 'accept';
+  /** The provider's own `extensions.code`s, e.g. `{ SKU_DISCONTINUED: 'RequestRejected' }`; they win over the kit's. */
+  codes?: Record<string, GraphqlFailureType>;
 }
 
 export interface EndpointLookup {
@@ -123,6 +153,68 @@ export const post = endpoint('POST');
 export const put = endpoint('PUT');
 export const patch = endpoint('PATCH');
 export const del = endpoint('DELETE');
+
+type GraphqlOptions<D, V> = Partial<
+  Omit<EndpointSpec, 'method' | 'path' | 'params' | 'query' | 'body' | 'response' | 'graphql'>
+> &
+  Partial<Pick<GraphqlOperation, 'operation' | 'operationName' | 'codes'>> & {
+    document: string;
+    variables?: V;
+    /** Schema of `data` in a successful answer. A `data` that does not match is an `InvalidResponse`. */
+    data: D;
+  };
+
+/** A GraphQL endpoint: its activity's input is `{ variables }`, its result the checked `data`. */
+// Params, query and body stay undeclared (the unconstrained default): the input is `{ variables }` only.
+export type GraphqlEndpointSpec<V extends z.ZodType, R extends z.ZodType> = EndpointSpec<
+  z.ZodType,
+  z.ZodType,
+  z.ZodType,
+  R
+> & { graphql: GraphqlOperation<V> };
+
+/**
+ * A GraphQL operation POSTed to `path` (relative to the base URL, e.g. `graphql`) within an ordinary
+ * HTTP integration: auth, idempotency, profiles, breaker, limiter and metrics apply as to any endpoint.
+ * A query is a safe read; a mutation is a write (`key` by default). `defineIntegration` checks the
+ * document against the rest of the declaration.
+ */
+export function graphql<D extends z.ZodType, V extends z.ZodType = z.ZodNever>(
+  path: string,
+  options: GraphqlOptions<D, V> & { partial?: 'fail' },
+): GraphqlEndpointSpec<V, D>;
+export function graphql<D extends z.ZodType, V extends z.ZodType = z.ZodNever>(
+  path: string,
+  options: GraphqlOptions<D, V> & { partial: 'accept' },
+): GraphqlEndpointSpec<V, ReturnType<typeof partialResult<D>>>;
+export function graphql(
+  path: string,
+  options: GraphqlOptions<z.ZodType, z.ZodType> & { partial?: 'fail' | 'accept' },
+): GraphqlEndpointSpec<z.ZodType, z.ZodType> {
+  const { document, variables, data, operation, operationName, codes, partial = 'fail', ...rest } = options;
+  const scanned = scanDocument(document);
+  // With several operations, only the declared operationName says which one is sent (validate.ts insists).
+  const named =
+    typeof scanned === 'string'
+      ? undefined
+      : operationName
+        ? scanned.find((o) => o.name === operationName)
+        : scanned.length === 1
+          ? scanned[0]
+          : undefined;
+  // An unreadable document keeps the declared (or a query's) type here; defineIntegration reports it.
+  const type = operation ?? (named?.type === 'mutation' ? 'mutation' : 'query');
+  return {
+    method: 'POST',
+    path,
+    profile: 'background',
+    notFound: 'fail',
+    idempotency: type === 'mutation' ? 'key' : 'safe',
+    ...rest,
+    response: partial === 'accept' ? partialResult(data) : data,
+    graphql: { document, operation: type, operationName: operationName ?? named?.name, variables, partial, codes },
+  };
+}
 
 export type AuthSpec =
   | { kind: 'none' }
@@ -332,7 +424,12 @@ export type CallInput<S extends EndpointSpec> = {
   fresh?: boolean;
 } & (Undeclared<S['params']> extends true ? { params?: never } : { params: z.input<NonNullable<S['params']>> }) &
   (Undeclared<S['query']> extends true ? { query?: never } : { query: z.input<NonNullable<S['query']>> }) &
-  (Undeclared<S['body']> extends true ? { body?: never } : { body: z.input<NonNullable<S['body']>> });
+  (Undeclared<S['body']> extends true ? { body?: never } : { body: z.input<NonNullable<S['body']>> }) &
+  (S extends { graphql: GraphqlOperation<infer V> }
+    ? [V] extends [z.ZodNever]
+      ? { variables?: never }
+      : { variables: z.input<V> }
+    : { variables?: never });
 
 /** The result of an endpoint's activity. With `notFound: 'null'`, declare the response `.nullable()`. */
 export type CallOutput<S extends EndpointSpec> = z.output<S['response']>;

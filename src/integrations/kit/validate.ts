@@ -1,6 +1,7 @@
 import type { Duration } from '@temporalio/common';
 import type { EndpointSpec, IntegrationSpec } from './define';
 import { durationMs } from './duration';
+import { graphqlFailureTypes, scanDocument } from './graphql';
 import { resolveProfile } from './profiles';
 
 /** Reports a bad field of a declaration: throws, naming the integration and the field. */
@@ -29,6 +30,7 @@ export function validateIntegration<E extends Record<string, EndpointSpec>>(
       else if (read.idempotency !== 'safe') fail(`${where}.lookup`, `"${ep.lookup.endpoint}" must be a safe read`);
     }
     const profile = resolveProfile(ep.profile, ep.overrides);
+    if (ep.graphql) validateGraphql(ep, `${where}.graphql`, fail);
     if (ep.fallback) validateFallback(ep, `${where}.fallback`, fail);
     if (ep.idempotency === 'key' && retentionMs !== undefined) {
       const budget = durationMs(profile.scheduleToClose);
@@ -57,6 +59,49 @@ function validateStatusPage(page: NonNullable<IntegrationSpec<never>['statusPage
   for (const component of page.components ?? [])
     if (typeof component !== 'string' || component.trim() === '')
       fail('statusPage.components', 'component names as the page spells them, e.g. ["API"]');
+}
+
+/**
+ * A GraphQL endpoint: the document read far enough to know the operation that is sent, its type agreeing
+ * with the declaration and the endpoint's idempotency, its variables with the variables schema.
+ */
+function validateGraphql(ep: EndpointSpec, field: string, fail: Fail): void {
+  const op = ep.graphql!;
+  const scanned = scanDocument(op.document);
+  if (typeof scanned === 'string') return fail(`${field}.document`, `cannot be read: ${scanned}`);
+  if (scanned.length > 1 && !op.operationName)
+    fail(`${field}.operationName`, `the document holds ${scanned.length} operations: name the one to send`);
+  const sent = op.operationName ? scanned.find((o) => o.name === op.operationName) : scanned[0];
+  if (!sent) return fail(`${field}.operationName`, `the document has no operation named "${op.operationName}"`);
+  if (sent.type === 'subscription')
+    fail(`${field}.document`, 'a subscription is a stream, not a call: declare a query or a mutation');
+  if (sent.type !== op.operation)
+    fail(`${field}.operation`, `declared '${op.operation}' but the document's operation is a ${sent.type}`);
+  if (op.operation === 'query' && ep.idempotency !== 'safe')
+    fail(field, `a query is a safe read: leave idempotency unset (got '${ep.idempotency}')`);
+  if (op.operation === 'mutation' && ep.idempotency === 'safe')
+    fail(field, "a mutation is a write: idempotency 'key' (the default) or 'lookup'");
+  if (ep.body || ep.query || ep.params) fail(field, 'a GraphQL endpoint takes `variables`, not params, query or body');
+  if (sent.variables.length > 0 && !op.variables)
+    fail(
+      `${field}.variables`,
+      `the document declares ${sent.variables.map((v) => `$${v}`).join(', ')}: declare their schema, e.g. z.object({ ${sent.variables[0]}: z.string() })`,
+    );
+  const shape = (op.variables as { shape?: Record<string, unknown> } | undefined)?.shape;
+  if (shape) {
+    for (const name of sent.variables)
+      if (!(name in shape))
+        fail(`${field}.variables.${name}`, `$${name} is declared by the document but not by the schema`);
+    for (const name of Object.keys(shape))
+      if (!sent.variables.includes(name))
+        fail(
+          `${field}.variables.${name}`,
+          `not declared by the document's operation (add $${name} to it or remove it)`,
+        );
+  }
+  for (const [code, type] of Object.entries(op.codes ?? {}))
+    if (!(graphqlFailureTypes as readonly string[]).includes(type))
+      fail(`${field}.codes.${code}`, `expected one of ${graphqlFailureTypes.join(', ')}, got ${JSON.stringify(type)}`);
 }
 
 /** A declared duration in ms, or a failure naming the field: e.g. `'30 seconds'`, `'10 minutes'`. */

@@ -1,6 +1,7 @@
 import { durationMs } from '../kit/duration';
 import type { EndpointSpec, ErrorPayloadDetector } from '../kit/define';
 import { FailureType } from '../kit/failures';
+import type { GraphqlErrorRef, GraphqlFailureType } from '../kit/graphql';
 import type { Profile } from '../kit/profiles';
 
 /** What one HTTP attempt produced, before any judgement. */
@@ -24,7 +25,12 @@ export type Outcome =
     };
 
 export type Verdict =
-  | { ok: true; value: unknown }
+  | {
+      ok: true;
+      value: unknown;
+      /** An answer that is not the whole answer (GraphQL partial data, accepted): logged and counted. */
+      degraded?: string;
+    }
   | {
       ok: false;
       type: FailureType;
@@ -220,16 +226,154 @@ function judgeBody(o: Response, c: ClassifyContext): Verdict {
       return fail(FailureType.InvalidResponse, 'response body is not valid JSON', false);
     }
   }
+  if (c.spec.graphql) return judgeGraphql(o, body, c);
   // A 200 is not a success until the body says so.
   const embedded = (c.spec.errorPayload ?? c.errorPayload ?? defaultErrorPayload)(body);
   if (embedded !== undefined)
     return fail(FailureType.InvalidResponse, `error inside a ${o.status} response: ${embedded}`, false);
-  const parsed = c.spec.response.safeParse(body);
+  return checked(c, body);
+}
+
+/** The value when it matches the endpoint's response schema; an `InvalidResponse` naming the first issues when not. */
+function checked(c: ClassifyContext, value: unknown, degraded?: string): Verdict {
+  const parsed = c.spec.response.safeParse(value);
   if (!parsed.success) {
     const issues = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
     return fail(FailureType.InvalidResponse, `response does not match its schema: ${issues.join('; ')}`, false);
   }
-  return { ok: true, value: parsed.data };
+  return degraded ? { ok: true, value: parsed.data, degraded } : { ok: true, value: parsed.data };
+}
+
+/**
+ * The `extensions.code`s GraphQL servers use (Apollo Server's, and the rate-limit codes of GitHub and
+ * Shopify), as failure types. A code not listed here nor in the endpoint's `codes`, or no code at all,
+ * is the provider's trouble: `ServerError`, as an HTTP 500 is.
+ */
+export const graphqlErrorCodes: Readonly<Record<string, GraphqlFailureType>> = {
+  UNAUTHENTICATED: FailureType.Unauthorized,
+  // HTTP's 403 is a rejected request too: a retry is refused the same way.
+  FORBIDDEN: FailureType.RequestRejected,
+  BAD_USER_INPUT: FailureType.RequestRejected,
+  BAD_REQUEST: FailureType.RequestRejected,
+  GRAPHQL_VALIDATION_FAILED: FailureType.RequestRejected,
+  GRAPHQL_PARSE_FAILED: FailureType.RequestRejected,
+  OPERATION_RESOLUTION_FAILURE: FailureType.RequestRejected,
+  PERSISTED_QUERY_NOT_SUPPORTED: FailureType.RequestRejected,
+  NOT_FOUND: FailureType.NotFound,
+  RATE_LIMITED: FailureType.RateLimited,
+  THROTTLED: FailureType.RateLimited,
+  TOO_MANY_REQUESTS: FailureType.RateLimited,
+  INTERNAL_SERVER_ERROR: FailureType.ServerError,
+  SERVICE_UNAVAILABLE: FailureType.ServerError,
+};
+
+/** When errors disagree, the first of these wins: what no retry can fix before what a retry may. */
+const graphqlPrecedence: readonly GraphqlFailureType[] = [
+  FailureType.Unauthorized,
+  FailureType.RequestRejected,
+  FailureType.NotFound,
+  FailureType.RateLimited,
+  FailureType.ServerError,
+];
+
+type GraphqlError = GraphqlErrorRef & { type: GraphqlFailureType; retryAfterMs?: number };
+
+/**
+ * The GraphQL rows, for a 2xx JSON body (every status was judged above, as for any endpoint):
+ * 1. no `data` and no `errors`, or `errors` that is not a list: not a GraphQL answer (`InvalidResponse`);
+ * 2. `data` and no errors: the data, checked against its schema (partial data: some root field is not null);
+ * 3. `data` with `errors`, declared `partial: 'accept'`: the data and the errors' codes and paths, degraded;
+ * 4. `data` with `errors` on a mutation: it was applied, and not all of it can be read (`InvalidResponse`,
+ *    which a workflow step settles on a write: lookup or park);
+ * 5. otherwise (no data, or partial data under `partial: 'fail'`): the errors' codes decide (`graphqlErrorCodes`).
+ * Messages carry codes and paths, never the provider's messages: they may quote our input (PII).
+ */
+function judgeGraphql(o: Response, body: unknown, c: ClassifyContext): Verdict {
+  const op = c.spec.graphql!;
+  const envelope = body && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+  const rawErrors = envelope.errors;
+  if (rawErrors !== undefined && !Array.isArray(rawErrors))
+    return fail(FailureType.InvalidResponse, 'GraphQL `errors` is not a list', false);
+  if (!('data' in envelope) && !(rawErrors as unknown[] | undefined)?.length)
+    return fail(FailureType.InvalidResponse, 'not a GraphQL answer: neither `data` nor `errors`', false);
+  // Partial data: some root field answered. `{ item: null }` with errors is the errors' answer alone.
+  const data = envelope.data;
+  const hasData =
+    !!data && typeof data === 'object' && Object.values(data as Record<string, unknown>).some((v) => v !== null);
+  const errors = ((rawErrors as unknown[] | undefined) ?? []).map((e) => graphqlError(e, op.codes, o, c));
+  const answer = (value: unknown) => checked(c, op.partial === 'accept' ? { data: value, errors: [] } : value);
+  if (errors.length === 0) return answer(data);
+  const refs = errors.map(({ code, path }) => ({ ...(code ? { code } : {}), ...(path ? { path } : {}) }));
+  const summary = describeErrors(errors);
+  if (hasData && op.partial === 'accept') return checked(c, { data, errors: refs }, 'graphql-partial');
+  // A mutation that answered in part was applied, and we cannot read all of it: settle it, never resend blind.
+  if (hasData && op.operation === 'mutation')
+    return fail(FailureType.InvalidResponse, `partial data from a mutation: ${summary}`, false);
+  const type = graphqlPrecedence.find((t) => errors.some((e) => e.type === t)) ?? FailureType.ServerError;
+  const what = `GraphQL errors in a ${o.status} answer: ${summary}`;
+  switch (type) {
+    case FailureType.Unauthorized:
+      return c.credentialsRefreshable
+        ? fail(FailureType.CredentialsExpired, `${what}; a new token will be fetched`, true)
+        : fail(FailureType.Unauthorized, `${what}: check the integration’s secrets`, false);
+    case FailureType.NotFound:
+      // Declared `notFound: 'null'`: nothing found is an answer, the data with its nulls (null without data).
+      if (c.spec.notFound === 'null' && errors.every((e) => e.type === FailureType.NotFound))
+        return data === undefined || data === null ? { ok: true, value: null } : answer(data);
+      return fail(FailureType.NotFound, what, false);
+    case FailureType.RequestRejected:
+      return fail(FailureType.RequestRejected, what, false);
+    case FailureType.RateLimited: {
+      const asked = errors.find((e) => e.retryAfterMs !== undefined)?.retryAfterMs;
+      return asked === undefined
+        ? retry(FailureType.RateLimited, `${what}, no retry-after`, c)
+        : waitAsAsked(asked, what, c);
+    }
+    default:
+      return retry(FailureType.ServerError, what, c);
+  }
+}
+
+/**
+ * One error of a GraphQL answer: its code, path and failure type, and for a rate limit how long the
+ * provider asks us to wait (`extensions.retryAfter` in seconds, `extensions.retryAfterMs`, else the
+ * `Retry-After` header).
+ */
+function graphqlError(
+  raw: unknown,
+  codes: Record<string, GraphqlFailureType> | undefined,
+  o: Response,
+  c: ClassifyContext,
+): GraphqlError {
+  const error = raw && typeof raw === 'object' ? (raw as { path?: unknown; extensions?: unknown }) : {};
+  const extensions =
+    error.extensions && typeof error.extensions === 'object' ? (error.extensions as Record<string, unknown>) : {};
+  const code = typeof extensions.code === 'string' ? extensions.code : undefined;
+  const path =
+    Array.isArray(error.path) && error.path.every((p) => typeof p === 'string' || typeof p === 'number')
+      ? error.path
+      : undefined;
+  const type = (code && (codes?.[code] ?? graphqlErrorCodes[code])) || FailureType.ServerError;
+  const seconds = Number(extensions.retryAfter);
+  const ms = Number(extensions.retryAfterMs);
+  const retryAfterMs =
+    type !== FailureType.RateLimited
+      ? undefined
+      : Number.isFinite(ms) && ms >= 0 && extensions.retryAfterMs !== undefined
+        ? ms
+        : Number.isFinite(seconds) && seconds >= 0 && extensions.retryAfter !== undefined
+          ? seconds * 1000
+          : parseRetryAfter(header(o, 'retry-after'), (c.now ?? Date.now)());
+  return { code, path, type, retryAfterMs };
+}
+
+/** `UNAUTHENTICATED at item.price; (no code) at item`: at most three, codes and paths only. */
+function describeErrors(errors: readonly GraphqlError[]): string {
+  const shown = errors
+    .slice(0, 3)
+    .map((e) => `${e.code ?? '(no code)'}${e.path ? ` at ${e.path.join('.')}` : ''}`)
+    .join('; ');
+  return errors.length > 3 ? `${shown} and ${errors.length - 3} more` : shown;
 }
 
 /** GraphQL's `errors` array and the `{ ok: false }` convention (Slack and many others). */
@@ -254,15 +398,15 @@ function rateLimited(o: Response, c: ClassifyContext): Verdict {
       c,
     );
   }
+  return waitAsAsked(asked, `rate limited (${o.status})`, c);
+}
+
+/** A `RateLimited` retried after the wait the provider asked for, capped by the profile. */
+function waitAsAsked(asked: number, what: string, c: ClassifyContext): Verdict {
   let delay = Math.min(asked, durationMs(c.profile.maxRetryAfter));
   // Spread the herd: many workflows told "retry in 10 s" should not all come back in the same millisecond.
   if (c.profile.jitter) delay += Math.round(delay * 0.1 * (c.random ?? Math.random)());
-  return fail(
-    FailureType.RateLimited,
-    `rate limited (${o.status}); provider asked to wait ${asked} ms`,
-    true,
-    Math.max(delay, 1),
-  );
+  return fail(FailureType.RateLimited, `${what}; provider asked to wait ${asked} ms`, true, Math.max(delay, 1));
 }
 
 /** Retry-After as delta-seconds or an HTTP-date, in ms from `now`; undefined when absent or malformed. */

@@ -33,11 +33,12 @@ export interface FallbackCache {
 export function fallbackKey(
   integration: { name: string; version: string },
   endpoint: string,
-  input: { params?: unknown; query?: unknown },
+  input: { params?: unknown; query?: unknown; variables?: unknown },
 ): string {
-  const digest = createHash('sha256')
-    .update(canonicalJson({ params: input.params ?? null, query: input.query ?? null }))
-    .digest('hex');
+  // A GraphQL read's variables are part of its input; the key of any other read is unchanged.
+  const parts: Record<string, unknown> = { params: input.params ?? null, query: input.query ?? null };
+  if (input.variables !== undefined) parts.variables = input.variables;
+  const digest = createHash('sha256').update(canonicalJson(parts)).digest('hex');
   return `${integration.name}:${integration.version}:${endpoint}:${digest}`;
 }
 

@@ -23,6 +23,8 @@ export interface ActivityInput {
   params?: unknown;
   query?: unknown;
   body?: unknown;
+  /** A GraphQL endpoint's variables. */
+  variables?: unknown;
 }
 
 /** One call on its way through the call path; each policy reads what it needs and adds what it learns. */

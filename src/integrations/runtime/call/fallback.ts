@@ -48,7 +48,8 @@ export class Fallbacks {
     }
     const verdict = await next(call);
     if (verdict.ok) {
-      if (window && key) await cache.set(key, verdict.value, window.keptMs).catch(() => undefined);
+      // An incomplete answer (GraphQL partial data) is served once, never kept for later callers.
+      if (window && key && !verdict.degraded) await cache.set(key, verdict.value, window.keptMs).catch(() => undefined);
       return verdict;
     }
     if (!semanticsOf(verdict.type).fallback || !('default' in fallback)) return verdict;

@@ -7,12 +7,15 @@ import type { Policy } from './call';
  * outcome (`ok` or the failure type, held-back calls included), whether a request left, how long the
  * attempt took past the gate, its declared price and the provider's rate-limit headers. Right after the
  * fallback, so a call answered from the cache is not a call, and a degraded answer is counted as the
- * failure it replaced (the fallback counts the degraded answer itself).
+ * failure it replaced (the fallback counts the degraded answer itself). A provider's own incomplete answer
+ * (GraphQL partial data, accepted) is an `ok` call and a degraded answer.
  */
 export function measure(metrics: CallMetrics): Policy {
   return async (call, next) => {
     const verdict = await next(call);
     const outcome = call.outcome;
+    if (verdict.ok && verdict.degraded)
+      metrics.degradedAnswer({ integration: call.integration.name, endpoint: call.endpoint, reason: verdict.degraded });
     metrics.callFinished({
       integration: call.integration.name,
       endpoint: call.endpoint,

@@ -59,13 +59,23 @@ export function report(deps: ReportDeps): Policy {
       status: outcome?.kind === 'response' ? outcome.status : undefined,
       durationMs: Math.round(call.attemptMs),
     };
+    if (verdict.ok && verdict.degraded) {
+      // Only codes and paths (the value's `errors`): the provider's messages may quote PII.
+      const errors = (verdict.value as { errors?: unknown }).errors;
+      deps.logger.warn({ ...fields, outcome: 'ok', degraded: verdict.degraded, errors }, 'integration call degraded');
+      return verdict;
+    }
     if (verdict.ok) {
       deps.logger.info({ ...fields, outcome: 'ok' }, 'integration call');
       return verdict;
     }
     const pii = [...(call.integration.pii ?? []), ...(call.spec.pii ?? [])];
     // A malformed or HTML body cannot be redacted by key: also scrub the PII values this call sent.
-    const hidden = [...deps.secrets.knownSecrets(), ...valuesOf(call.input.body, pii)];
+    const hidden = [
+      ...deps.secrets.knownSecrets(),
+      ...valuesOf(call.input.body, pii),
+      ...valuesOf(call.input.variables, pii),
+    ];
     const message = scrubText(`${call.integration.name}.${call.endpoint}: ${verdict.message}`, hidden);
     deps.logger.warn(
       {

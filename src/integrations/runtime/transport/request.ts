@@ -1,4 +1,4 @@
-import type { EndpointSpec, Integration } from '../../kit/define';
+import type { EndpointSpec, GraphqlOperation, Integration } from '../../kit/define';
 import type { ActivityInput } from '../call/call';
 import type { SecretSource } from '../secrets';
 import { checkBaseUrl } from '../url-policy';
@@ -51,7 +51,11 @@ export function buildRequest(
 ): ProviderRequest {
   const params = spec.params ? parseInput(spec.params, input.params, 'params') : {};
   const query = spec.query ? parseInput(spec.query, input.query ?? {}, 'query') : undefined;
-  const body = spec.body ? parseInput(spec.body, input.body, 'body') : undefined;
+  const body = spec.graphql
+    ? graphqlBody(spec.graphql, input.variables)
+    : spec.body
+      ? parseInput(spec.body, input.body, 'body')
+      : undefined;
   const keyed = spec.idempotency !== 'safe' && integration.idempotency !== undefined;
   if (keyed && !input.key) {
     throw new InputError(`a write needs an idempotency key: pass { key: stepKey('<step>') } from the workflow`);
@@ -80,6 +84,15 @@ export function buildRequest(
     logUrl: `${base.origin}${fullPath}`,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
+  };
+}
+
+/** A GraphQL request body: the document, its checked variables and the operation to run. */
+function graphqlBody(op: GraphqlOperation, variables: unknown): Record<string, unknown> {
+  return {
+    query: op.document,
+    variables: op.variables ? parseInput(op.variables, variables, 'variables') : {},
+    ...(op.operationName ? { operationName: op.operationName } : {}),
   };
 }
 
