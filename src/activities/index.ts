@@ -8,6 +8,7 @@ import type { IntegrationRegistry } from '../integrations/kit/define';
 import type { IntegrationEngine } from '../integrations/runtime/engine';
 import type { FileDropEngine } from '../integrations/runtime/sftp/engine';
 import { createCrmSyncActivities, LocalCustomerStore } from './crm-sync.activities';
+import { createDriftActivities } from './drift.activities';
 
 export type ActivitySet = Record<string, (input: never) => Promise<unknown>>;
 
@@ -39,15 +40,20 @@ export function activitiesOf<R extends IntegrationRegistry>(
   return map;
 }
 
-/** The project's activities: the registry's (src/integrations/index.ts), plus the CRM sync in the crm set. */
+/**
+ * The project's activities: the registry's (src/integrations/index.ts), plus the CRM sync in the crm set,
+ * plus on every integration's queue the recording of a dark launch's disagreement (drift.activities.ts).
+ */
 export function createActivities(
   runtime: IntegrationEngine,
   options: CreateActivitiesOptions = {},
 ): Record<IntegrationName, ActivitySet> {
   const localStore = options.localStore ?? LocalCustomerStore.fromEnv();
-  return activitiesOf(integrations, runtime, {
-    crm: createCrmSyncActivities({ runtime, store: localStore }),
-  });
+  const drift = createDriftActivities(runtime);
+  const handWritten: Partial<Record<IntegrationName, ActivitySet>> = {};
+  for (const name of Object.keys(integrations) as IntegrationName[]) handWritten[name] = { ...drift };
+  handWritten.crm = { ...drift, ...createCrmSyncActivities({ runtime, store: localStore }) };
+  return activitiesOf(integrations, runtime, handWritten);
 }
 
 /** The file-drop integrations' activities (upload, answer-file wait), by integration, over SFTP. */
