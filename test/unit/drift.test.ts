@@ -11,6 +11,7 @@ import { FileDriftStore } from '../../src/integrations/runtime/drift-store';
 import { IntegrationEngine } from '../../src/integrations/runtime/engine';
 import { redactSample, scrubPatterns } from '../../src/integrations/runtime/redact';
 import { noCallMetrics } from '../../src/observability/call-metrics';
+import { drifted, parseFaultSpec } from '../../src/sandbox/faults';
 import { captureLogs } from '../support/log-capture';
 import { failureOf } from '../support/failures';
 
@@ -309,5 +310,25 @@ describe('fixtures from samples', () => {
     expect(writeFixtures(recorded, { registry, dir: tempDir() }).skipped).toEqual([
       expect.stringContaining('no endpoint bank.gone is declared any more'),
     ]);
+  });
+});
+
+describe('the sandbox fault drift', () => {
+  it('renames, retypes and drops fields of the real answer at any depth', () => {
+    const parsed = parseFaultSpec('drift;rename=email:emailAddress;retype=tier,amount;drop=notes', 0);
+    if (!parsed.ok || parsed.fault.kind !== 'drift') throw new Error(`not a drift fault: ${JSON.stringify(parsed)}`);
+    const answer = { items: [{ email: 'a@b.c', tier: 'pro', amount: 12, notes: 'x', nested: { email: 'd@e.f' } }] };
+    expect(drifted(answer, parsed.fault)).toEqual({
+      items: [{ emailAddress: 'a@b.c', tier: { value: 'pro' }, amount: '12', nested: { emailAddress: 'd@e.f' } }],
+    });
+  });
+
+  it('refuses a drift fault that changes nothing, saying what it takes', () => {
+    expect(parseFaultSpec('drift', 0)).toEqual({
+      ok: false,
+      error: 'drift needs rename=from:to, retype=field or drop=field',
+    });
+    const refused = parseFaultSpec('drift;rename=email', 0);
+    expect(refused.ok ? 'accepted' : refused.error).toMatch(/from:to/);
   });
 });
