@@ -4,11 +4,12 @@ import {
   type FileDropIntegrationName,
   type IntegrationName,
 } from '../integrations';
-import type { IntegrationRegistry } from '../integrations/kit/define';
+import type { Integration, IntegrationRegistry } from '../integrations/kit/define';
 import type { IntegrationEngine } from '../integrations/runtime/engine';
 import type { FileDropEngine } from '../integrations/runtime/sftp/engine';
 import { createCrmSyncActivities, LocalCustomerStore } from './crm-sync.activities';
 import { createProviderStatusActivities } from './provider-status.activities';
+import { createDriftActivities } from './drift.activities';
 
 export type ActivitySet = Record<string, (input: never) => Promise<unknown>>;
 
@@ -41,7 +42,8 @@ export function activitiesOf<R extends IntegrationRegistry>(
 }
 
 /**
- * The project's activities: the registry's (src/integrations/index.ts), plus the CRM sync in the crm set
+ * The project's activities: the registry's (src/integrations/index.ts), plus the CRM sync in the crm set,
+ * plus on every integration's queue the recording of a dark launch's disagreement (drift.activities.ts),
  * and, for each integration that declares a status page, reading it and publishing what it says.
  */
 export function createActivities(
@@ -49,13 +51,15 @@ export function createActivities(
   options: CreateActivitiesOptions = {},
 ): Record<IntegrationName, ActivitySet> {
   const localStore = options.localStore ?? LocalCustomerStore.fromEnv();
-  const handWritten: Partial<Record<IntegrationName, ActivitySet>> = {
-    crm: createCrmSyncActivities({ runtime, store: localStore }),
-  };
+  const drift = createDriftActivities(runtime);
+  const handWritten: Partial<Record<IntegrationName, ActivitySet>> = {};
   for (const name of Object.keys(integrations) as IntegrationName[]) {
-    const integration = integrations[name];
-    if (integration.statusPage)
-      handWritten[name] = { ...handWritten[name], ...createProviderStatusActivities(integration) };
+    const integration: Integration = integrations[name];
+    handWritten[name] = {
+      ...drift,
+      ...(name === 'crm' ? createCrmSyncActivities({ runtime, store: localStore }) : {}),
+      ...(integration.statusPage ? createProviderStatusActivities(integration) : {}),
+    };
   }
   return activitiesOf(integrations, runtime, handWritten);
 }

@@ -206,6 +206,20 @@ export const configSchema = z.object({
    * @default postgres://postgres@127.0.0.1:5432/postgres
    */
   LOCAL_STORE_URL: z.string().min(1).default('postgres://postgres@127.0.0.1:5432/postgres'),
+  /**
+   * `false`: drifting answers (a 2xx failing its endpoint's schema, a dark launch's disagreement) are still
+   * counted (`integration_schema_drift_total`) and logged, but no sample is kept. @default true
+   */
+  DRIFT_SAMPLES: z.enum(['true', 'false']).default('true'),
+  /** Where workers keep drift samples, redacted (`npm run drift` reads them). @default .data/drift-samples */
+  DRIFT_SAMPLES_DIR: z.string().min(1).default('.data/drift-samples'),
+  /** Samples kept per integration and endpoint, the newest; older ones are deleted. @default 20 */
+  DRIFT_SAMPLES_PER_ENDPOINT: z.coerce
+    .number()
+    .int('expected a whole number of samples, e.g. 20')
+    .min(1, 'at least 1 (turn samples off with DRIFT_SAMPLES=false)')
+    .max(1000, 'at most 1000: samples are for reading, not for archiving')
+    .default(20),
 });
 
 /**

@@ -15,6 +15,11 @@ export interface CallMetrics {
   degradedAnswer(event: { integration: string; endpoint: string; reason: string }): void;
   /** An OAuth2 token was fetched (`outcome: 'ok'`) or could not be (`outcome`: the failure type). */
   tokenRefresh(event: { integration: string; outcome: string }): void;
+  /**
+   * An answer drifted from its endpoint's declaration: a 2xx that failed the response schema
+   * (`schema`), or a dark-launched version's answer that disagreed with the primary's (`dark_launch`).
+   */
+  schemaDrift(event: { integration: string; endpoint: string; source: 'schema' | 'dark_launch' }): void;
   /** The control state this worker read for an integration (every read, about once a second). */
   controlState(event: ControlStateSeen): void;
 }
@@ -55,4 +60,5 @@ export const noCallMetrics: CallMetrics = {
   degradedAnswer: () => undefined,
   tokenRefresh: () => undefined,
   controlState: () => undefined,
+  schemaDrift: () => undefined,
 };

@@ -277,6 +277,12 @@ function integrationMetrics(registry: Registry, options: WorkerMetricsOptions): 
     labelNames: ['integration', 'impact'] as const,
     registers,
   });
+  const drift = new Counter({
+    name: 'integration_schema_drift_total',
+    help: "Answers that drifted from the declaration: a 2xx failing the endpoint's response schema (source schema), or a dark-launched version disagreeing with the primary (source dark_launch). Samples: npm run drift -- list.",
+    labelNames: ['integration', 'endpoint', 'source'] as const,
+    registers,
+  });
   const lastState = new Map<string, ControlStateSeen>();
   // The series alerts read start at 0: a counter first scraped at 1 has no increase() to show for it.
   for (const i of options.integrations) {
@@ -291,6 +297,7 @@ function integrationMetrics(registry: Registry, options: WorkerMetricsOptions): 
       const labels = { integration: i.name, endpoint };
       requests.inc(labels, 0);
       for (const outcome of ['ok', ...providerUnwell]) calls.inc({ ...labels, outcome }, 0);
+      drift.inc({ ...labels, source: 'schema' }, 0);
       if (spec.pricePerCall) cost.inc(labels, 0);
     }
   }
@@ -324,6 +331,9 @@ function integrationMetrics(registry: Registry, options: WorkerMetricsOptions): 
     },
     tokenRefresh(event) {
       tokens.inc(event);
+    },
+    schemaDrift(event) {
+      drift.inc(event);
     },
     controlState(event) {
       const before = lastState.get(event.integration);

@@ -13,6 +13,7 @@ export type Fault =
   | { kind: 'commit-then-504'; ms: number }
   | { kind: 'malformed-json' }
   | { kind: 'schema-violation' }
+  | { kind: 'drift'; rename: [string, string][]; retype: string[]; drop: string[] }
   | { kind: 'error-payload'; message: string }
   /** GraphQL errors and no data, with `extensions.code` (and `extensions.retryAfter`, seconds) when given. */
   | { kind: 'graphql-errors'; message: string; code?: string; retryAfter?: number }
@@ -34,6 +35,7 @@ export const faultKinds: readonly FaultKind[] = [
   'commit-then-504',
   'malformed-json',
   'schema-violation',
+  'drift',
   'error-payload',
   'graphql-errors',
   'graphql-partial',
@@ -92,6 +94,8 @@ export function buildFault(name: string, params: Params, now: number): FaultPars
       case 'malformed-json':
       case 'schema-violation':
         return { ok: true, fault: { kind: name } };
+      case 'drift':
+        return { ok: true, fault: driftFault(params) };
       case 'commit-then-504':
         return { ok: true, fault: { kind: 'commit-then-504', ms: intParam(params, 'ms', 1000, 0, 600_000) } };
       case 'error-payload':
@@ -140,6 +144,47 @@ export function buildFault(name: string, params: Params, now: number): FaultPars
   } catch (err) {
     return { ok: false, error: err instanceof Error ? err.message : 'invalid fault parameters' };
   }
+}
+
+/**
+ * `drift;rename=email:emailAddress,tier:plan;retype=amount;drop=notes`: the real answer, changed the way
+ * providers change APIs without notice. Field names match at any depth; `retype` turns a string into
+ * `{ "value": <string> }` and a number into a string.
+ */
+function driftFault(params: Params): Fault {
+  const list = (name: string) =>
+    (params[name] ?? '')
+      .split(',')
+      .map((f) => f.trim())
+      .filter(Boolean);
+  const rename = list('rename').map((pair) => {
+    const [from, to] = pair.split(':').map((f) => f.trim());
+    if (!from || !to) throw new RangeError('rename must be from:to pairs, comma-separated');
+    return [from, to] as [string, string];
+  });
+  const fault = { kind: 'drift' as const, rename, retype: list('retype'), drop: list('drop') };
+  if (rename.length + fault.retype.length + fault.drop.length === 0)
+    throw new RangeError('drift needs rename=from:to, retype=field or drop=field');
+  return fault;
+}
+
+/** The answer body with a drift fault's renames, retypes and drops applied at every depth. */
+export function drifted(body: unknown, fault: Extract<Fault, { kind: 'drift' }>): unknown {
+  if (Array.isArray(body)) return body.map((item) => drifted(item, fault));
+  if (!body || typeof body !== 'object') return body;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(body)) {
+    if (fault.drop.includes(key)) continue;
+    const name = fault.rename.find(([from]) => from === key)?.[1] ?? key;
+    out[name] = !fault.retype.includes(key)
+      ? drifted(value, fault)
+      : typeof value === 'string'
+        ? { value }
+        : typeof value === 'number'
+          ? String(value)
+          : value;
+  }
+  return out;
 }
 
 /** Parses `name;param=value;...`. */
@@ -355,6 +400,11 @@ export async function runWithFault(fault: Fault | null, handle: () => Promise<Re
     case 'schema-violation':
       await handle();
       return writeReply(res, { status: 200, body: { unexpected: true } });
+    case 'drift': {
+      const reply = await handle();
+      const ok = reply.status >= 200 && reply.status < 300 && reply.body !== undefined;
+      return writeReply(res, ok ? { ...reply, body: drifted(reply.body, fault) } : reply);
+    }
     case 'oversized':
       await handle();
       return streamOversized(res, fault.bytes);

@@ -5,6 +5,7 @@ import { fileDropIntegrations, integrations, type FileDropIntegrationName } from
 import { AdaptiveLimiter } from '../integrations/runtime/adaptive-limiter';
 import { ControlPlane } from '../control/control-plane';
 import { IntegrationEngine } from '../integrations/runtime/engine';
+import { FileDriftStore } from '../integrations/runtime/drift-store';
 import { MemoryFallbackCache, RedisFallbackCache } from '../integrations/runtime/fallback-cache';
 import { createLogger, type Logger } from '../observability/logger';
 import { WorkerMetrics } from '../observability/metrics';
@@ -104,6 +105,11 @@ async function main(): Promise<void> {
     limiter,
     fallbackCache,
     metrics: metrics.calls,
+    // Samples of drifting answers, redacted, in a bounded directory (npm run drift).
+    driftSamples:
+      config.DRIFT_SAMPLES === 'true'
+        ? new FileDriftStore({ dir: config.DRIFT_SAMPLES_DIR, perEndpoint: config.DRIFT_SAMPLES_PER_ENDPOINT })
+        : undefined,
   });
   // The start-up check is itself a probe: it bypasses the breaker (whose workflow this very process may
   // host, not running yet) and the limiter, so it answers at once.

@@ -7,6 +7,7 @@ import {
   isCancellation,
   log,
   patched,
+  proxyActivities,
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
@@ -30,12 +31,20 @@ import { parkedStep } from './patterns/park';
 import { Saga } from './patterns/saga';
 import { failureSummary, runStep, type StepOptions } from './patterns/steps';
 import { chooseVersion, settleShadows, shadow } from './patterns/versions';
+import type { DriftActivities } from '../activities/drift.activities';
+import { integrationTaskQueue } from '../contracts/task-queues';
 
 const pay = proxyIntegration(payments);
 const customers = proxyIntegration(crm);
 const customersV2 = proxyIntegration(crmV2);
 const docs = proxyIntegration(documents);
 const mail = proxyIntegration(email);
+// A dark launch's disagreement is drift: counted and sampled (redacted) on the candidate's queue.
+const driftV2 = proxyActivities<DriftActivities>({
+  taskQueue: integrationTaskQueue(crmV2.name),
+  startToCloseTimeout: '10 seconds',
+  retry: { maximumAttempts: 3 },
+});
 
 export interface FulfillOrderInput {
   /** Our order reference; it makes the workflow ID. No PII. */
@@ -93,10 +102,23 @@ export async function fulfillOrder(input: FulfillOrderInput): Promise<OrderStatu
     // The shadow read starts with the real one, so both see the customer as it is before we write to it.
     const compareShadow =
       rollout?.darkLaunch && crmVersion === 'v1'
-        ? shadow('crm.getCustomer v2', () =>
-            customersV2
-              .getCustomer({ params }, { summary: 'dark launch: CRM v2, compared, not used' })
-              .then(customerFromV2),
+        ? shadow(
+            'crm.getCustomer v2',
+            () => customersV2.getCustomer({ params }, { summary: 'dark launch: CRM v2, compared, not used' }),
+            {
+              compare: customerFromV2,
+              // Executions recorded before drift samples existed replay without the activity.
+              onMismatch: async ({ primary, candidate, differences }) => {
+                if (!patched('dark-launch-drift-samples')) return;
+                await driftV2.recordDarkLaunchDrift({
+                  candidate: { integration: crmV2.name, endpoint: 'getCustomer' },
+                  primary: { integration: crm.name, endpoint: 'getCustomer' },
+                  differences,
+                  candidateAnswer: candidate,
+                  primaryAnswer: primary,
+                });
+              },
+            },
           )
         : undefined;
     // Fresh, not a cached fallback: the saga restores these notes if the order fails.

@@ -63,6 +63,7 @@ describe('the alert rules (observability/alerts.rules.yml)', () => {
         'IntegrationClientCertificateExpiringSoon',
         'TemporalClientCertificateExpiringSoon',
         'SecretRotationOverdue',
+        'IntegrationSchemaDrift',
       ].sort(),
     );
   });

@@ -790,6 +790,32 @@ export const replayScenarios: ReplayScenario[] = [
     },
   },
   {
+    // v1 has notes, v2 drops them: a disagreement, recorded as drift by recordDarkLaunchDrift.
+    name: 'fulfill-order.crm-v2-shadow-mismatch-drift',
+    run: async (_client, id) => {
+      const customerId = 'cus_0044';
+      const patched = await fetch(`${process.env.CRM_URL}/customers/${customerId}`, {
+        method: 'PATCH',
+        headers: {
+          'content-type': 'application/json',
+          'x-api-key': process.env.CRM_API_KEY!,
+          'idempotency-key': `replay-notes-${id}`,
+        },
+        body: JSON.stringify({ notes: 'prefers email' }),
+      });
+      expectSame('the notes update', patched.status, 200);
+      await sandboxAdmin.fault({
+        method: 'GET',
+        path: `/crm/v2/customers/${customerId}`,
+        exact: true,
+        fault: 'drift',
+        params: { drop: 'notes' },
+      });
+      await runOrder(id, { customerId, crmV2: { darkLaunch: true, canaryPercent: 0 } });
+      return [orderWorkflowId(id)];
+    },
+  },
+  {
     name: 'fulfill-order.invoice-by-webhook',
     run: async (_client, id) => {
       const receiver = await startReceiver({

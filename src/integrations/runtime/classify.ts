@@ -39,7 +39,24 @@ export type Verdict =
       retryable: boolean;
       /** Overrides the retry policy's backoff for the next attempt. */
       nextRetryDelayMs?: number;
+      /** Set when a 2xx JSON body failed the endpoint's response schema: where and how (never a value). */
+      schemaIssues?: SchemaIssue[];
     };
+
+/** One zod issue of a response that failed its schema: the field's path and zod's issue code, no value. */
+export interface SchemaIssue {
+  /** Dotted path, `(root)` for the body itself, e.g. `items.3.email`. */
+  path: string;
+  /** zod's issue code: `invalid_type`, `invalid_value`, `unrecognized_keys`, ... */
+  code: string;
+}
+
+/** The issues of a failed parse, as drift samples and fixtures keep them (at most 20). */
+export function schemaIssuesOf(error: {
+  issues: readonly { path: readonly PropertyKey[]; code: string }[];
+}): SchemaIssue[] {
+  return error.issues.slice(0, 20).map((i) => ({ path: i.path.map(String).join('.') || '(root)', code: i.code }));
+}
 
 export interface ClassifyContext {
   spec: EndpointSpec;
@@ -239,7 +256,13 @@ function checked(c: ClassifyContext, value: unknown, degraded?: string): Verdict
   const parsed = c.spec.response.safeParse(value);
   if (!parsed.success) {
     const issues = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-    return fail(FailureType.InvalidResponse, `response does not match its schema: ${issues.join('; ')}`, false);
+    return {
+      ok: false,
+      type: FailureType.InvalidResponse,
+      message: `response does not match its schema: ${issues.join('; ')}`,
+      retryable: false,
+      schemaIssues: schemaIssuesOf(parsed.error),
+    };
   }
   return degraded ? { ok: true, value: parsed.data, degraded } : { ok: true, value: parsed.data };
 }

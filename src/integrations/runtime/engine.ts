@@ -12,6 +12,8 @@ import { callPath } from './call/call-path';
 import { Fallbacks } from './call/fallback';
 import type { Gate } from './call/gate';
 import type { Verdict } from './classify';
+import { DriftRecorder } from './drift';
+import type { FileDriftStore } from './drift-store';
 import type { FallbackCache } from './fallback-cache';
 import { SecretSource } from './secrets';
 import { urlRulesFrom } from './transport/request';
@@ -33,18 +35,25 @@ export interface EngineOptions {
   fallbackCache?: FallbackCache;
   /** Where each call's outcome, latency, price, limiter wait, token refresh and degraded answer are counted. @default none */
   metrics?: CallMetrics;
+  /**
+   * Where samples of drifting answers (a 2xx failing its schema, a dark launch's disagreement) are kept,
+   * redacted; none when unset: drift is still counted and logged, no sample kept.
+   */
+  driftSamples?: FileDriftStore;
   /** Clock of the fallbacks' freshness (give the cache the same one), ms since the epoch. @default Date.now */
   now?: () => number;
 }
 
 /**
  * Turns integration declarations into activities: one HTTP attempt per activity execution, through the
- * call path (call/call-path.ts: fallback, measure, pace, gate, report, prepare, authenticate, send, classify),
+ * call path (call/call-path.ts: fallback, measure, pace, gate, report, drift, prepare, authenticate, send, classify),
  * answered with the validated body or thrown as a typed ApplicationFailure. One per worker process; it
  * owns the pools and the token caches.
  */
 export class IntegrationEngine {
   readonly secrets: SecretSource;
+  /** Counts and samples drift; the dark launch's comparison activity reports through it too. */
+  readonly drift: DriftRecorder;
   private readonly transport: Transport;
   private readonly fallbacks: Fallbacks;
   private readonly path: (call: Call) => Promise<Verdict>;
@@ -68,6 +77,12 @@ export class IntegrationEngine {
       now: options.now ?? Date.now,
       metrics,
     });
+    this.drift = new DriftRecorder({
+      store: options.driftSamples,
+      metrics,
+      logger: options.logger,
+      secrets: this.secrets,
+    });
     this.path = callPath({
       logger: options.logger,
       secrets: this.secrets,
@@ -78,6 +93,7 @@ export class IntegrationEngine {
       controls: options.control,
       limiter: options.limiter,
       metrics,
+      drift: this.drift,
     });
   }
 

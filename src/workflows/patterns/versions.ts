@@ -33,14 +33,28 @@ interface ShadowRecord {
 const records: Record<string, ShadowRecord> = {};
 const pending: Promise<void>[] = [];
 
+export interface ShadowOptions<C, T> {
+  /** The candidate's answer in the primary's shape, for the comparison. @default the answer as it is */
+  compare?: (candidate: C) => T;
+  /**
+   * Told of each disagreement with the candidate's own answer (drift: e.g. an activity that keeps a
+   * redacted sample). Its failure is logged, never thrown into the workflow.
+   */
+  onMismatch?: (mismatch: { primary: T; candidate: C; differences: string[] }) => Promise<unknown>;
+}
+
 /**
  * Starts `candidate` in the shadow of the primary call, at the same moment (so both read the same state),
  * and returns the function to hand the primary's result to once it is known: the two are compared and
- * the outcome recorded (memo `darkLaunch`, a log line, metric `dark_launch_comparisons`). The candidate
- * never throws into the workflow and never delays it: `settleShadows()` waits for the comparisons at
- * the end. If the primary fails, nothing is compared.
+ * the outcome recorded (memo `darkLaunch`, a log line, metric `dark_launch_comparisons`, and
+ * `onMismatch`). The candidate never throws into the workflow and never delays it: `settleShadows()`
+ * waits for the comparisons at the end. If the primary fails, nothing is compared.
  */
-export function shadow<T>(name: string, candidate: () => Promise<T>): (primary: T) => void {
+export function shadow<C, T = C>(
+  name: string,
+  candidate: () => Promise<C>,
+  options: ShadowOptions<C, T> = {},
+): (primary: T) => void {
   const record = (records[name] ??= { matches: 0, mismatches: 0, failures: 0 });
   const counter = metricMeter.createCounter(
     'dark_launch_comparisons',
@@ -54,7 +68,7 @@ export function shadow<T>(name: string, candidate: () => Promise<T>): (primary: 
   );
   return (primary) => {
     pending.push(
-      settled.then((outcome) => {
+      settled.then(async (outcome) => {
         if (!outcome.ok) {
           const err = outcome.error;
           record.failures++;
@@ -63,12 +77,19 @@ export function shadow<T>(name: string, candidate: () => Promise<T>): (primary: 
           log.warn('dark launch: candidate failed (ignored)', { name, error: record.lastFailure });
           counter.add(1, { name, outcome: 'failure' });
         } else {
-          const differences = diff(primary, outcome.value);
+          const compared = options.compare ? options.compare(outcome.value) : (outcome.value as unknown as T);
+          const differences = diff(primary, compared);
           if (differences.length === 0) record.matches++;
           else {
             record.mismatches++;
             record.lastDifferences = differences.slice(0, 10);
             log.warn('dark launch: candidate differs from primary', { name, differences: record.lastDifferences });
+            await options.onMismatch?.({ primary, candidate: outcome.value, differences }).catch((err: unknown) =>
+              log.warn('dark launch: the disagreement could not be recorded (ignored)', {
+                name,
+                error: err instanceof Error ? err.message : String(err),
+              }),
+            );
           }
           counter.add(1, { name, outcome: differences.length === 0 ? 'match' : 'mismatch' });
         }

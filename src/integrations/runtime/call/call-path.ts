@@ -7,8 +7,10 @@ import type { SecretSource } from '../secrets';
 import type { UrlRules } from '../transport/request';
 import type { Transport } from '../transport/transport';
 import { authenticate } from './authenticate';
+import type { DriftRecorder } from '../drift';
 import { compose, type Call } from './call';
 import { classify } from './classify';
+import { drift } from './drift';
 import type { Fallbacks } from './fallback';
 import { gate, type Gate } from './gate';
 import { measure } from './measure';
@@ -27,6 +29,8 @@ export interface CallPathDeps {
   controls?: Gate;
   limiter?: AdaptiveLimiter;
   metrics: CallMetrics;
+  /** Counts and samples answers that fail their schema; none: nothing is sampled. */
+  drift?: DriftRecorder;
 }
 
 /**
@@ -41,10 +45,11 @@ export interface CallPathDeps {
  * 4. gate: kill switch and circuit breaker; nothing is sent past a closed gate;
  * 5. report: everything below comes back through it: logged once, told to the breaker, the limiter
  *    and the token cache; setup failures become verdicts;
- * 6. prepare: the request from the declaration and the checked input;
- * 7. authenticate: API key or OAuth2 token (mTLS is the transport's);
- * 8. send: one HTTP attempt over the integration's pool;
- * 9. classify: the ordered table turns the outcome into a value or a typed failure.
+ * 6. drift: a 2xx that failed its response schema is counted and sampled, redacted;
+ * 7. prepare: the request from the declaration and the checked input;
+ * 8. authenticate: API key or OAuth2 token (mTLS is the transport's);
+ * 9. send: one HTTP attempt over the integration's pool;
+ * 10. classify: the ordered table turns the outcome into a value or a typed failure.
  */
 export function callPath(deps: CallPathDeps): (call: Call) => Promise<Verdict> {
   return compose([
@@ -53,6 +58,7 @@ export function callPath(deps: CallPathDeps): (call: Call) => Promise<Verdict> {
     pace(deps.limiter, deps.logger, deps.metrics),
     gate(deps.controls, deps.logger),
     report(deps),
+    drift(deps.drift),
     prepare(deps.secrets, deps.rules),
     authenticate(deps.credentials),
     send(deps.transport),
