@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import { resolveProfile, type Profile, type ProfileName, type ProfileOverrides } from './profiles';
 import { validateIntegration } from './validate';
 import type { EnvRef, SecretRef } from './refs';
+import type { SupportSpec } from './support';
 import { fileDropIntegration, type FileDropIntegration, type FileDropSpec, type FileEndpointSpec } from './file-drop';
 
 /**
@@ -182,7 +183,10 @@ export interface IntegrationSpec<E extends Record<string, EndpointSpec>> {
   /** Version of the provider's API this definition speaks, e.g. `v1`. */
   version: string;
   purpose: string;
+  /** The team that owns the integration here. */
   owner: string;
+  /** The provider's support contact and escalation phone (shown by the catalog and the status page). */
+  support?: SupportSpec;
   baseUrl: EnvRef;
   auth: AuthSpec;
   /** Client certificate for mTLS (PEM). */

@@ -2,6 +2,7 @@ import type { Duration } from '@temporalio/common';
 import type { EndpointSpec, IntegrationSpec } from './define';
 import { durationMs } from './duration';
 import { resolveProfile } from './profiles';
+import { validateSupport } from './support';
 
 /** Reports a bad field of a declaration: throws, naming the integration and the field. */
 type Fail = (field: string, message: string) => never;
@@ -16,6 +17,7 @@ export function validateIntegration<E extends Record<string, EndpointSpec>>(
   fail: Fail,
 ): void {
   if (!/^[a-z][a-z0-9]*$/.test(spec.name)) fail('name', 'lower-case letters and digits, starting with a letter');
+  validateSupport(spec.support, fail);
   const retentionMs = spec.idempotency ? durationMs(spec.idempotency.retention) : undefined;
   for (const [name, ep] of Object.entries(spec.endpoints)) {
     const where = `endpoints.${name}`;
