@@ -6,18 +6,13 @@ import { integrations } from '../integrations';
 import { createLogger } from '../observability/logger';
 import { lazyClientConnection, temporalSettings } from '../temporal/connection';
 import { startStatusServer, type BulkResolve } from './server';
-import { collectStatus, type IncidentSource } from './status';
+import { collectStatus, type IncidentSource, type StatusReport } from './status';
 
-/**
- * The status process (`npm run status`, src/status/main.ts): the status page of every integration (src/status/server.ts), reading
- * Temporal (control workflows, visibility counts) and, with PROMETHEUS_URL, Prometheus. It starts while Temporal is
- * down: the page then says so.
- */
-export async function startStatus(
+/** The live status as `npm run status` and `npm run catalog` read it: Temporal from the usual variables, lazily. */
+export function statusSource(
   config: Config,
-  extra: { bulkResolve?: BulkResolve; incidents?: IncidentSource } = {},
-): Promise<{ url: string; close(): Promise<void> }> {
-  const logger = createLogger({ name: 'status', level: config.LOG_LEVEL });
+  extra: { incidents?: IncidentSource } = {},
+): { status: () => Promise<StatusReport>; uiUrl: string; close(): Promise<void> } {
   const settings = temporalSettings(config);
   // Lazy: the first read connects; every read has its own deadline, so an unreachable Temporal costs seconds, not the page.
   const connection = lazyClientConnection(settings);
@@ -27,14 +22,8 @@ export async function startStatus(
     dataConverter: dataConverterFromConfig(process.env),
   });
   const uiUrl = config.TEMPORAL_UI_URL ?? `http://127.0.0.1:${config.TEMPORAL_UI_PORT}`;
-  const server = await startStatusServer({
-    host: config.STATUS_HOST,
-    port: config.STATUS_PORT,
-    logger,
-    token: statusToken(config),
-    ...extra,
-    workflowUrl: (id) =>
-      `${uiUrl}/namespaces/${encodeURIComponent(config.TEMPORAL_NAMESPACE)}/workflows/${encodeURIComponent(id)}`,
+  return {
+    uiUrl,
     status: () =>
       collectStatus({
         integrations: Object.values(integrations),
@@ -46,12 +35,36 @@ export async function startStatus(
         errorRateThreshold: config.STATUS_ERROR_RATE_THRESHOLD,
         incidents: extra.incidents,
       }),
+    close: () => connection.close(),
+  };
+}
+
+/**
+ * The status process (`npm run status`, src/status/main.ts): the status page of every integration (src/status/server.ts), reading
+ * Temporal (control workflows, visibility counts) and, with PROMETHEUS_URL, Prometheus. It starts while Temporal is
+ * down: the page then says so.
+ */
+export async function startStatus(
+  config: Config,
+  extra: { bulkResolve?: BulkResolve; incidents?: IncidentSource } = {},
+): Promise<{ url: string; close(): Promise<void> }> {
+  const logger = createLogger({ name: 'status', level: config.LOG_LEVEL });
+  const source = statusSource(config, extra);
+  const server = await startStatusServer({
+    host: config.STATUS_HOST,
+    port: config.STATUS_PORT,
+    logger,
+    token: statusToken(config),
+    ...extra,
+    workflowUrl: (id) =>
+      `${source.uiUrl}/namespaces/${encodeURIComponent(config.TEMPORAL_NAMESPACE)}/workflows/${encodeURIComponent(id)}`,
+    status: source.status,
   });
   return {
     url: server.url,
     close: async () => {
       await server.close();
-      await connection.close();
+      await source.close();
     },
   };
 }

@@ -7,6 +7,7 @@ import { escapeHtml, renderStatusPage } from '../../src/status/page';
 import { healthOf, healthRule, killSwitchesOf, lastIncident } from '../../src/status/rules';
 import { startStatusServer, type BulkResolve, type StatusServer } from '../../src/status/server';
 import { collectStatus, parkedQuery, uiListUrl, type StatusReport } from '../../src/status/status';
+import { statusTable } from '../../src/status/terminal';
 import { captureLogs } from '../support/log-capture';
 
 const base = {
@@ -190,6 +191,27 @@ describe('the status page', () => {
     expect(html).toContain('href="tel:+442079460202"');
     expect(html).not.toContain('resolve-parked');
     expect(escapeHtml(`"'&`)).toBe('&quot;&#39;&amp;');
+  });
+});
+
+describe('the live catalog in the terminal', () => {
+  it('prints one row per integration with its status, breaker, parked count, owner and escalation, then the reasons', () => {
+    const text = statusTable(report());
+    const row = text.split('\n').find((l) => l.startsWith('email v1'));
+    expect(row?.split(/\s{2,}/)).toEqual([
+      'email v1',
+      'down',
+      'open',
+      'none',
+      '3',
+      '50 %',
+      '2026-12-01 09:59:00',
+      'notifications-team',
+      'support@email.example.com',
+      '+44 20 7946 0202',
+    ]);
+    expect(text).toContain('email: down (the circuit breaker is open)');
+    expect(text).toContain('Rule: down: the circuit breaker is open');
   });
 });
 
