@@ -90,6 +90,17 @@ export class DemoStack {
     );
   }
 
+  /** The status page (src/status/main.ts): every integration's status, linking into the Web UI at `uiUrl`. */
+  async startStatusPage(env: NodeJS.ProcessEnv, uiUrl: string | undefined): Promise<string> {
+    const status = this.start('status', 'src/status/main.ts', 'status.listening', {
+      ...env,
+      ...(uiUrl ? { TEMPORAL_UI_URL: uiUrl } : {}),
+    });
+    const url = String((await status.ready).url);
+    this.say(`Status page at ${url} (JSON at ${url}/api/status)`);
+    return url;
+  }
+
   private start(name: string, entry: string, readyEvent: string, env: NodeJS.ProcessEnv): ServiceProcess {
     const service = startService({ name, entry, env, logFile: join(this.logDir, `${name}.log`), readyEvent });
     this.services.push(service);

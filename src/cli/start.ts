@@ -62,6 +62,7 @@ async function main(): Promise<number> {
     const { sandboxUrl } = await stack.startReceiverAndSandbox(env, config.SANDBOX_PORT);
     await stack.startWorkers(env, sandboxUrl, 1);
     say(`Worker ready (logs in ${logDir})`);
+    await stack.startStatusPage(env, uiUrl);
 
     const ok = await runDemo({
       address,

@@ -192,6 +192,21 @@ export const configSchema = z.object({
    * nothing. Required with CODEC_AUTH_JWKS_URL.
    */
   CODEC_AUTH_ROLES: z.string().min(1).optional(),
+  // --- The status page (`npm run status`, src/status/) ---
+  /** Interface the status page listens on. Beyond loopback its resolve action needs STATUS_TOKEN. @default 127.0.0.1 */
+  STATUS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Port of the status page; 0 picks a free one (announced in its ready line). @default 0 */
+  STATUS_PORT: port.default(0),
+  /** Token the status page's actions require when it listens beyond loopback (form field or Bearer). Secret: never logged. */
+  STATUS_TOKEN: z.string().min(16, 'at least 16 characters, e.g. `openssl rand -hex 16`').optional(),
+  /** A mounted file with that token. Wins over the variable. */
+  STATUS_TOKEN_FILE: z.string().min(1).optional(),
+  /** The Temporal Web UI the status page links into. @default http://127.0.0.1:<TEMPORAL_UI_PORT> (the dev server's) */
+  TEMPORAL_UI_URL: z.url().optional(),
+  /** Prometheus that scrapes the workers (its HTTP API): the status page's error rate. Unset: the error rate is unknown. */
+  PROMETHEUS_URL: z.url().optional(),
+  /** Share of failing requests (5 minutes) above which an integration shows as degraded. @default 0.2 */
+  STATUS_ERROR_RATE_THRESHOLD: z.coerce.number().gt(0).lt(1).default(0.2),
   /**
    * Redis for the fallback cache of user-flow reads (`redis://[:password@]host:port[/db]`, `rediss://` for
    * TLS), shared by every worker. Unset: each worker keeps its own in-memory cache. May hold a password:

@@ -315,7 +315,7 @@ export class ControlPlane implements Gate {
  * Where the shared breaker stands for a caller now: a forced position wins; an open breaker past its
  * cooldown is half-open (one probe, across all workers, may go). What `gate` decides on and the metrics show.
  */
-function breakerPosition(state: ControlState, now: number): 'closed' | 'open' | 'half-open' {
+export function breakerPosition(state: ControlState, now: number): 'closed' | 'open' | 'half-open' {
   const { forced, state: declared, openUntil } = state.breaker;
   if (forced === 'closed' || (declared === 'closed' && forced !== 'open')) return 'closed';
   if (forced === 'open' || now < (openUntil ?? now)) return 'open';

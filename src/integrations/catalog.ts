@@ -7,6 +7,8 @@ export interface CatalogEntry {
   version: string;
   purpose: string;
   owner: string;
+  /** The provider's support contact and escalation phone; null when the declaration has none. */
+  support: { contact: string; escalation: string } | null;
   /** The variable that holds the base URL, and its value in this environment (not a secret). */
   baseUrl: { variable: string; value: string | null };
   auth: string;
@@ -31,6 +33,7 @@ export function catalog(integrations: Integration[], env: NodeJS.ProcessEnv = pr
     version: i.version,
     purpose: i.purpose,
     owner: i.owner,
+    support: i.support ? { contact: i.support.contact, escalation: i.support.escalation } : null,
     baseUrl: { variable: i.baseUrl.name, value: env[i.baseUrl.name] ?? null },
     auth: i.auth.kind + (i.mtls ? ' + mTLS' : ''),
     idempotencyHeader: i.idempotency?.header ?? null,
@@ -76,7 +79,7 @@ export function catalogTable(entries: CatalogEntry[]): string {
   lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
   const about = entries.map(
     (e) =>
-      `${e.name}: ${e.purpose}. Base URL from ${e.baseUrl.variable}${e.baseUrl.value ? ` (${e.baseUrl.value})` : ' (unset)'}; auth ${e.auth}; queue ${e.taskQueue}.`,
+      `${e.name}: ${e.purpose}. Base URL from ${e.baseUrl.variable}${e.baseUrl.value ? ` (${e.baseUrl.value})` : ' (unset)'}; auth ${e.auth}; queue ${e.taskQueue}; support ${e.support ? `${e.support.contact}, escalation ${e.support.escalation}` : 'not declared'}.`,
   );
   return [...lines, '', ...about].join('\n');
 }

@@ -25,6 +25,7 @@ export const crmV2 = defineIntegration({
   version: 'v2',
   purpose: 'Read customer records through CRM API v2 (dark launch, then canary)',
   owner: 'customer-success-team',
+  support: { contact: '#crm-vendor-support', escalation: '+1 202 555 0187' },
   // The same CRM, the same variables (CRM_URL, CRM_API_KEY).
   baseUrl: crmUrl,
   auth: crmAuth,

@@ -73,6 +73,7 @@ export const crm = defineIntegration({
   version: 'v1',
   purpose: 'Read and annotate customer records',
   owner: 'customer-success-team',
+  support: { contact: '#crm-vendor-support', escalation: '+1 202 555 0187' },
   baseUrl: crmUrl,
   auth: crmAuth,
   // PATCH keys are remembered for 24 hours; the background budget (1 hour) ends well inside it.

@@ -47,6 +47,7 @@ export const documents = defineIntegration({
   version: 'v1',
   purpose: 'Render documents (invoices, contracts) from templates, asynchronously',
   owner: 'documents-team',
+  support: { contact: 'https://support.documents.example.com/tickets', escalation: '+1 202 555 0142' },
   baseUrl: env('DOCUMENTS_URL', {
     description: 'Base URL of the documents provider (TurboDocx-like).',
     sandbox: { path: 'documents' },

@@ -43,6 +43,7 @@ export const email = defineIntegration({
   version: 'v1',
   purpose: 'Send transactional email (receipts, notifications)',
   owner: 'notifications-team',
+  support: { contact: 'support@email.example.com', escalation: '+44 20 7946 0202' },
   baseUrl: env('EMAIL_URL', {
     description: 'Base URL of the email provider (SendGrid-like).',
     sandbox: { path: 'email' },

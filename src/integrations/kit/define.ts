@@ -4,6 +4,7 @@ import { partialResult, scanDocument, type GraphqlFailureType } from './graphql'
 import { resolveProfile, type Profile, type ProfileName, type ProfileOverrides } from './profiles';
 import { validateIntegration } from './validate';
 import type { EnvRef, SecretRef } from './refs';
+import type { SupportSpec } from './support';
 import { fileDropIntegration, type FileDropIntegration, type FileDropSpec, type FileEndpointSpec } from './file-drop';
 
 /**
@@ -274,7 +275,10 @@ export interface IntegrationSpec<E extends Record<string, EndpointSpec>> {
   /** Version of the provider's API this definition speaks, e.g. `v1`. */
   version: string;
   purpose: string;
+  /** The team that owns the integration here. */
   owner: string;
+  /** The provider's support contact and escalation phone (shown by the catalog and the status page). */
+  support?: SupportSpec;
   baseUrl: EnvRef;
   auth: AuthSpec;
   /** Client certificate for mTLS (PEM). */

@@ -1,6 +1,7 @@
 import type { Duration } from '@temporalio/common';
 import { resolveProfile, type Profile, type ProfileName, type ProfileOverrides } from './profiles';
 import type { EnvRef, SecretRef } from './refs';
+import { validateSupport, type SupportSpec } from './support';
 
 /**
  * Declaring a file-drop integration: a provider that exchanges files over SFTP (payroll, banking,
@@ -89,6 +90,8 @@ export interface FileDropSpec<E extends Record<string, FileEndpointSpec>> {
   version: string;
   purpose: string;
   owner: string;
+  /** The provider's support contact and escalation phone (shown by the catalog and the status page). */
+  support?: SupportSpec;
   transport: SftpTransportSpec;
   endpoints: E;
 }
@@ -116,6 +119,7 @@ export function validateFileDrop(
   fail: (field: string, message: string) => never,
 ): void {
   if (!NAME.test(spec.name)) fail('name', 'lower-case letters and digits, starting with a letter');
+  validateSupport(spec.support, fail);
   if (spec.transport.kind !== 'sftp') fail('transport', 'only sftp(...) is supported');
   if (typeof spec.transport.port === 'number' && !(spec.transport.port > 0 && spec.transport.port < 65536))
     fail('transport.port', 'a TCP port, 1-65535');

@@ -3,6 +3,7 @@ import type { EndpointSpec, IntegrationSpec } from './define';
 import { durationMs } from './duration';
 import { graphqlFailureTypes, scanDocument } from './graphql';
 import { resolveProfile } from './profiles';
+import { validateSupport } from './support';
 
 /** Reports a bad field of a declaration: throws, naming the integration and the field. */
 type Fail = (field: string, message: string) => never;
@@ -17,6 +18,7 @@ export function validateIntegration<E extends Record<string, EndpointSpec>>(
   fail: Fail,
 ): void {
   if (!/^[a-z][a-z0-9]*$/.test(spec.name)) fail('name', 'lower-case letters and digits, starting with a letter');
+  validateSupport(spec.support, fail);
   const retentionMs = spec.idempotency ? durationMs(spec.idempotency.retention) : undefined;
   for (const [name, ep] of Object.entries(spec.endpoints)) {
     const where = `endpoints.${name}`;

@@ -47,6 +47,7 @@ export const payments = defineIntegration({
   version: 'v1',
   purpose: 'Charge and refund customer payments',
   owner: 'checkout-team',
+  support: { contact: 'support@payments.example.com', escalation: '+44 20 7946 0101' },
   baseUrl: env('PAYMENTS_URL', {
     description: 'Base URL of the payments provider (API People).',
     sandbox: { path: 'payments' },

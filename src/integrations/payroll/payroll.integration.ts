@@ -12,6 +12,7 @@ export const payroll = defineIntegration({
   version: 'v1',
   purpose: 'Send payroll files to the bank and collect its answer files (SFTP)',
   owner: 'finance-team',
+  support: { contact: 'payroll-ops@payroll.example.com', escalation: '+49 30 901820 0' },
   transport: sftp({
     host: env('PAYROLL_SFTP_HOST', { description: 'Host name or address of the payroll SFTP server.' }),
     port: env('PAYROLL_SFTP_PORT', { description: 'TCP port of the payroll SFTP server (usually 22).' }),
