@@ -205,6 +205,19 @@ export const configSchema = z.object({
    * @default postgres://postgres@127.0.0.1:5432/postgres
    */
   LOCAL_STORE_URL: z.string().min(1).default('postgres://postgres@127.0.0.1:5432/postgres'),
+  /**
+   * Base URL of the Prometheus that scrapes the workers, e.g. `http://prometheus:9090`: the 4xx report
+   * reads its counts there (src/activities/report.activities.ts). Unset: reports say no metrics source
+   * is configured.
+   */
+  PROMETHEUS_URL: z
+    .url({ protocol: /^https?$/, error: 'expected an http(s) URL, e.g. http://127.0.0.1:9090' })
+    .optional(),
+  /**
+   * `false`: the worker does not create or update the 4xx report's Schedules at start (`npm run schedules`
+   * still does). @default true
+   */
+  REPORT_SCHEDULES: z.enum(['true', 'false']).default('true'),
 });
 
 /**

@@ -1,6 +1,7 @@
 import type { DataConverter, Duration } from '@temporalio/common';
 import { type NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities, createFileDropActivities } from '../activities';
+import { createReportActivities, type ReportActivityOptions } from '../activities/report.activities';
 import {
   fileDropIntegrations,
   integrationNames,
@@ -10,6 +11,7 @@ import {
 } from '../integrations';
 import type { IntegrationEngine } from '../integrations/runtime/engine';
 import type { FileDropEngine } from '../integrations/runtime/sftp/engine';
+import { REPORTS_TASK_QUEUE } from '../contracts/reports';
 import { WORKFLOWS_TASK_QUEUE, integrationTaskQueue } from '../contracts/task-queues';
 import { workflowCodeOption } from './workflow-bundle';
 
@@ -28,6 +30,11 @@ export interface WorkerSetOptions {
    */
   fileDrops?: FileDropEngine;
   fileDropIntegrations?: FileDropIntegrationName[];
+  /**
+   * Serves the 4xx report's queue (`reports`: its activity reads Prometheus, src/activities/report.activities.ts).
+   * Not served when unset. @default none
+   */
+  reports?: ReportActivityOptions;
   /** Whether this process also runs workflow tasks. @default true */
   workflows?: boolean;
   /** Extra options per worker, e.g. a test's shorter shutdown grace. */
@@ -107,6 +114,18 @@ export async function createWorkers(options: WorkerSetOptions): Promise<Worker[]
         }),
       );
     }
+  }
+  if (options.reports) {
+    workers.push(
+      Worker.create({
+        connection,
+        namespace,
+        taskQueue: REPORTS_TASK_QUEUE,
+        activities: createReportActivities(options.reports),
+        shutdownGraceTime,
+        dataConverter,
+      }),
+    );
   }
   return Promise.all(workers);
 }

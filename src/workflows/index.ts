@@ -7,4 +7,5 @@ export { exchangePayrollFile } from './exchange-payroll-file.workflow';
 export { fulfillOrder } from './fulfill-order.workflow';
 export { integrationControl } from '../control/integration-control.workflow';
 export { processWebhookEvent } from './process-webhook-event.workflow';
+export { reportClientErrors, reportIntegrationClientErrors } from './report-client-errors.workflow';
 export { syncCrmCustomers } from './sync-crm.workflow';
