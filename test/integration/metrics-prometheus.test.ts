@@ -62,6 +62,8 @@ describe('metrics of a real worker process, scraped by a real Prometheus', () =>
       env: { ...process.env, TEMPORAL_ADDRESS: testEnv.temporalAddress, LOG_LEVEL: 'info' },
       logFile: join(logs, `worker-metrics-${process.pid}.log`),
       readyEvent: 'worker.ready',
+      // It bundles the workflows at start: a minute or more on two shared, busy cores.
+      readyTimeoutMs: 240_000,
     });
     const ready = await worker.ready;
     metricsUrl = String(ready.metrics);
