@@ -203,8 +203,6 @@ export const configSchema = z.object({
   STATUS_TOKEN_FILE: z.string().min(1).optional(),
   /** The Temporal Web UI the status page links into. @default http://127.0.0.1:<TEMPORAL_UI_PORT> (the dev server's) */
   TEMPORAL_UI_URL: z.url().optional(),
-  /** Prometheus that scrapes the workers (its HTTP API): the status page's error rate. Unset: the error rate is unknown. */
-  PROMETHEUS_URL: z.url().optional(),
   /** Share of failing requests (5 minutes) above which an integration shows as degraded. @default 0.2 */
   STATUS_ERROR_RATE_THRESHOLD: z.coerce.number().gt(0).lt(1).default(0.2),
   /**
@@ -235,6 +233,19 @@ export const configSchema = z.object({
     .min(1, 'at least 1 (turn samples off with DRIFT_SAMPLES=false)')
     .max(1000, 'at most 1000: samples are for reading, not for archiving')
     .default(20),
+  /**
+   * Base URL of the Prometheus that scrapes the workers, e.g. `http://prometheus:9090`: the 4xx report
+   * reads its counts there (src/activities/report.activities.ts) and the status page its error rates.
+   * Unset: reports say no metrics source is configured, and the status page's error rate is unknown.
+   */
+  PROMETHEUS_URL: z
+    .url({ protocol: /^https?$/, error: 'expected an http(s) URL, e.g. http://127.0.0.1:9090' })
+    .optional(),
+  /**
+   * `false`: the worker does not create or update the 4xx report's Schedules at start (`npm run schedules`
+   * still does). @default true
+   */
+  REPORT_SCHEDULES: z.enum(['true', 'false']).default('true'),
 });
 
 /**

@@ -33,6 +33,8 @@ export interface CallFinished {
   attempt: number;
   /** Whether a request left for the provider (false: held back by the breaker, a kill switch, the limiter, bad input). */
   sent: boolean;
+  /** The provider's HTTP status, when it answered (any status: the 4xx report's counts and totals). */
+  status?: number;
   /** Duration of the attempt past the gate (prepare, authenticate, send, classify), when it got that far. */
   attemptMs?: number;
   /** The endpoint's declared price per call, counted when a request was sent. */

@@ -117,6 +117,13 @@ function integrationMetrics(registry: Registry, options: WorkerMetricsOptions): 
     labelNames: ['integration', 'endpoint'] as const,
     registers,
   });
+  // Bounded: a status is three digits (undici refuses any other), times the few outcomes a status leads to.
+  const responses = new Counter({
+    name: 'integration_http_responses_total',
+    help: "Provider answers by HTTP status and by what the call made of it (outcome: ok or the failure type); the daily and weekly 4xx report's source.",
+    labelNames: ['integration', 'endpoint', 'status', 'outcome'] as const,
+    registers,
+  });
   const attempt = new Histogram({
     name: 'integration_attempt_duration_seconds',
     help: 'One attempt past the gate (prepare, authenticate, one HTTP attempt, classify), by ok or failed.',
@@ -308,6 +315,8 @@ function integrationMetrics(registry: Registry, options: WorkerMetricsOptions): 
     callFinished(event: CallFinished) {
       const labels = { integration: event.integration, endpoint: event.endpoint };
       calls.inc({ ...labels, outcome: event.outcome });
+      if (event.status !== undefined)
+        responses.inc({ ...labels, status: String(event.status), outcome: event.outcome });
       if (event.attempt > 1) retries.inc(labels);
       if (event.outcome === 'OutcomeUnknown') unknown.inc(labels);
       if (credentialsRejected.has(event.outcome))

@@ -21,6 +21,7 @@ import { startupCheck } from '../temporal/namespace-checks';
 import { IntegrationName, ParkedAt, WorkflowStage } from '../contracts/search-attributes';
 import { freeLoopbackAddress, installTemporalRuntime } from './runtime';
 import type { Worker } from '@temporalio/worker';
+import { ensureReportSchedules } from './report-schedules';
 import { createWorkers, runWorkers } from './worker';
 import { startProviderStatusWatchers } from './provider-status';
 
@@ -95,6 +96,17 @@ async function main(): Promise<void> {
     metrics: metrics.calls,
   });
   control.prefetch(Object.values(integrations));
+  // The 4xx report's Schedules (idempotent): a failure is logged, never a reason not to serve calls.
+  if (config.REPORT_SCHEDULES === 'true') {
+    await ensureReportSchedules(reach.client).then(
+      (schedules) => logger.info({ event: 'report.schedules', schedules }, 'report schedules in place'),
+      (err: unknown) =>
+        logger.error(
+          { event: 'report.schedules', error: (err as Error).message },
+          'could not create the report schedules: run `npm run schedules`',
+        ),
+    );
+  }
   // Fallbacks of user-flow reads: per worker in memory, or shared in Redis when FALLBACK_REDIS_URL is set.
   const fallbackCache = config.FALLBACK_REDIS_URL
     ? new RedisFallbackCache({ url: config.FALLBACK_REDIS_URL, logger: logger.child({ component: 'fallback-cache' }) })
@@ -132,6 +144,8 @@ async function main(): Promise<void> {
     namespace: config.TEMPORAL_NAMESPACE,
     runtime,
     dataConverter,
+    // The 4xx report's activity; without PROMETHEUS_URL its reports say no metrics source is configured.
+    reports: { prometheusUrl: config.PROMETHEUS_URL },
     ...(fileDrops ? { fileDrops, fileDropIntegrations: fileDropNames } : {}),
   });
   // Providers' status pages, read in the background (never as a check before calls).
@@ -146,6 +160,7 @@ async function main(): Promise<void> {
       taskQueues: workers.map((w) => w.options.taskQueue),
       payloadEncryption: dataConverter ? 'aes-256-gcm' : 'off',
       statusPagesWatched: watched,
+      metricsSource: config.PROMETHEUS_URL ? 'prometheus' : 'none',
       health: ops.url,
       metrics: `${ops.url}/metrics`,
     },

@@ -1,5 +1,6 @@
 import { createServer, type AddressInfo } from 'node:net';
 import { Runtime, makeTelemetryFilterString } from '@temporalio/worker';
+import { STEP_DURATION_BUCKETS, STEP_DURATION_METRIC } from '../contracts/workflow-metrics';
 import { TemporalPinoLogger, type Logger } from '../observability/logger';
 
 let installed = false;
@@ -9,8 +10,9 @@ export interface TemporalRuntimeOptions {
    * Where Core's Prometheus exporter listens (`host:port`), e.g. `127.0.0.1:9464`. It serves the SDK's
    * own metrics (task slots, poll and schedule-to-start latencies, workflow and activity outcomes, each
    * with its `task_queue`) and the counters workflows create through their metric meter
-   * (`integration_parked_total`, `integration_budget_alert_total`, `dark_launch_comparisons_total`: these
-   * without the SDK's `temporal_` prefix, labelled `taskQueue` and `workflowType`).
+   * (`integration_parked_total`, `integration_budget_alert_total`, `dark_launch_comparisons_total`, the
+   * histogram `integration_step_duration_seconds`: these without the SDK's `temporal_` prefix, labelled
+   * `taskQueue` and `workflowType`).
    * The worker binds it to loopback and appends it to its own `/metrics` (src/observability/metrics.ts).
    * No metrics are exported when unset.
    */
@@ -37,6 +39,8 @@ export function installTemporalRuntime(logger: Logger, options: TemporalRuntimeO
                 // Prometheus conventions: counters end in _total, durations are in seconds.
                 countersTotalSuffix: true,
                 useSecondsForDurations: true,
+                // Workflow-recorded histograms get buckets made for them (Core's defaults are not).
+                histogramBucketOverrides: { [STEP_DURATION_METRIC]: STEP_DURATION_BUCKETS },
               },
             },
           }

@@ -4,6 +4,7 @@ import { type NativeConnection, Worker, type WorkflowBundleOption } from '@tempo
 import { createActivities, createFileDropActivities } from '../activities';
 import { createBulkResolveActivities } from '../activities/bulk-resolve.activities';
 import { BULK_RESOLVE_TASK_QUEUE } from '../contracts/bulk-resolve';
+import { createReportActivities, type ReportActivityOptions } from '../activities/report.activities';
 import {
   fileDropIntegrations,
   integrationNames,
@@ -13,6 +14,7 @@ import {
 } from '../integrations';
 import type { IntegrationEngine } from '../integrations/runtime/engine';
 import type { FileDropEngine } from '../integrations/runtime/sftp/engine';
+import { REPORTS_TASK_QUEUE } from '../contracts/reports';
 import { WORKFLOWS_TASK_QUEUE, integrationTaskQueue } from '../contracts/task-queues';
 import { workflowCodeOption } from './workflow-bundle';
 
@@ -31,6 +33,11 @@ export interface WorkerSetOptions {
    */
   fileDrops?: FileDropEngine;
   fileDropIntegrations?: FileDropIntegrationName[];
+  /**
+   * Serves the 4xx report's queue (`reports`: its activity reads Prometheus, src/activities/report.activities.ts).
+   * Not served when unset. @default none
+   */
+  reports?: ReportActivityOptions;
   /** Whether this process also runs workflow tasks. @default true */
   workflows?: boolean;
   /**
@@ -129,6 +136,18 @@ export async function createWorkers(options: WorkerSetOptions): Promise<Worker[]
         }),
       );
     }
+  }
+  if (options.reports) {
+    workers.push(
+      Worker.create({
+        connection,
+        namespace,
+        taskQueue: REPORTS_TASK_QUEUE,
+        activities: createReportActivities(options.reports),
+        shutdownGraceTime,
+        dataConverter,
+      }),
+    );
   }
   return Promise.all(workers);
 }

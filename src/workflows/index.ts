@@ -8,5 +8,6 @@ export { fulfillOrder } from './fulfill-order.workflow';
 export { integrationControl } from '../control/integration-control.workflow';
 export { processWebhookEvent } from './process-webhook-event.workflow';
 export { resolveParkedInBulk } from './resolve-parked-in-bulk.workflow';
+export { reportClientErrors, reportIntegrationClientErrors } from './report-client-errors.workflow';
 export { syncCrmCustomers } from './sync-crm.workflow';
 export { watchProviderStatus } from './watch-provider-status.workflow';

@@ -62,6 +62,8 @@ describe('metrics of a real worker process, scraped by a real Prometheus', () =>
       env: { ...process.env, TEMPORAL_ADDRESS: testEnv.temporalAddress, LOG_LEVEL: 'info' },
       logFile: join(logs, `worker-metrics-${process.pid}.log`),
       readyEvent: 'worker.ready',
+      // It bundles the workflows at start: a minute or more on two shared, busy cores.
+      readyTimeoutMs: 240_000,
     });
     const ready = await worker.ready;
     metricsUrl = String(ready.metrics);
@@ -125,6 +127,24 @@ describe('metrics of a real worker process, scraped by a real Prometheus', () =>
     expect(
       sample(text, 'integration_requests_sent_total', { integration: 'payments', endpoint: 'createPayment' }),
     ).toBeGreaterThanOrEqual(1);
+    // The step end to end, recorded by the workflow (runStep) through its metric meter and Core's exporter,
+    // with the buckets of src/contracts/workflow-metrics.ts.
+    await waitFor(
+      'the step’s end-to-end histogram in the scrape',
+      async () => {
+        text = await scrape(metricsUrl);
+        const labels = { integration: 'payments', endpoint: 'createPayment', outcome: 'ok' };
+        return (sample(text, 'integration_step_duration_seconds_count', labels) ?? 0) >= 1;
+      },
+      30_000,
+      250,
+    );
+    const stepLabels = { integration: 'payments', endpoint: 'createPayment', outcome: 'ok' };
+    expect(
+      sample(text, 'integration_step_duration_seconds_bucket', { ...stepLabels, le: '86400' }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'integration_step_duration_seconds_sum', stepLabels)).toBeGreaterThan(0);
+    expect(text).toMatch(/integration_step_duration_seconds_bucket\{[^}]*workflowType="chargePayment"/);
     // No workflow ID, idempotency key or amount in any label.
     expect(text).not.toContain(orderId);
     const labelValues = [...text.matchAll(/="([^"]*)"/g)].map((m) => m[1]);

@@ -68,6 +68,7 @@ describe('the call path’s metrics', () => {
       outcome: 'ok',
       attempt: 1,
       sent: true,
+      status: 200,
       attemptMs: undefined,
       pricePerCall: 0.01,
       rateLimit: { remaining: 41, limit: 50 },
@@ -81,7 +82,17 @@ describe('the call path’s metrics', () => {
       type: 'ServerError',
     });
     await rt.close();
-    expect(seen).toMatchObject([{ endpoint: 'write', outcome: 'ServerError', attempt: 2, sent: true }]);
+    expect(seen).toMatchObject([{ endpoint: 'write', outcome: 'ServerError', attempt: 2, sent: true, status: 503 }]);
+  });
+
+  it('reports a refused request with its 4xx status and failure type', async () => {
+    answer(422, { error: 'bad amount' });
+    const rt = engine();
+    await expect(rt.call(meter, 'write', { key: 'k-3', body: { n: 1 } }, { attempt: 1 })).rejects.toMatchObject({
+      type: 'RequestRejected',
+    });
+    await rt.close();
+    expect(seen).toMatchObject([{ endpoint: 'write', outcome: 'RequestRejected', status: 422, sent: true }]);
   });
 
   it('reports a call held back by the breaker as not sent, with no attempt duration', async () => {

@@ -59,6 +59,22 @@ describe('WorkerMetrics (the worker’s /metrics)', () => {
     expect(value(text, 'integration_rate_limit_limit{integration="shop"}')).toBe(10);
   });
 
+  it('counts provider answers by HTTP status and outcome, and nothing for a call that got no answer', async () => {
+    const metrics = new WorkerMetrics(quiet);
+    const base = { integration: 'shop', endpoint: 'list', sent: true, attempt: 1 };
+    metrics.calls.callFinished({ ...base, outcome: 'ok', status: 200 });
+    metrics.calls.callFinished({ ...base, outcome: 'RequestRejected', status: 422 });
+    metrics.calls.callFinished({ ...base, outcome: 'RequestRejected', status: 422 });
+    metrics.calls.callFinished({ ...base, outcome: 'ok', status: 404 }); // a lookup that found nothing
+    metrics.calls.callFinished({ ...base, outcome: 'Timeout' }); // no answer: no status
+    const text = await metrics.scrape();
+    const l = 'integration="shop",endpoint="list"';
+    expect(value(text, `integration_http_responses_total{${l},status="200",outcome="ok"}`)).toBe(1);
+    expect(value(text, `integration_http_responses_total{${l},status="422",outcome="RequestRejected"}`)).toBe(2);
+    expect(value(text, `integration_http_responses_total{${l},status="404",outcome="ok"}`)).toBe(1);
+    expect(text.split('\n').filter((line) => line.startsWith('integration_http_responses_total{'))).toHaveLength(3);
+  });
+
   it('shows the breaker state, counts its transitions and sets lifted kill switches back to 0', async () => {
     const metrics = new WorkerMetrics(quiet);
     const seen = (breaker: 'closed' | 'open' | 'half-open', killSwitches: string[] = []) =>

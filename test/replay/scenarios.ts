@@ -45,6 +45,13 @@ import type { StepPath } from '../../src/workflows/patterns/steps';
 import type { SyncCrmCustomersInput, syncCrmCustomers } from '../../src/workflows/sync-crm.workflow';
 import { WORKFLOWS_TASK_QUEUE } from '../../src/contracts/task-queues';
 import type { watchProviderStatus } from '../../src/workflows/watch-provider-status.workflow';
+import { clientErrorReportId } from '../../src/contracts/reports';
+import type {
+  reportClientErrors,
+  reportIntegrationClientErrors,
+} from '../../src/workflows/report-client-errors.workflow';
+import { NativeConnection } from '@temporalio/worker';
+import { createWorkers, runWorkers } from '../../src/workers/worker';
 import { bankAnswers, payrollEnv, startPayrollExchange, withPayrollWorker } from '../support/payroll-exchange';
 import { sandboxAdmin, type LedgerEntry } from '../support/sandbox';
 import { startSftpServer } from '../support/sftp-server';
@@ -1026,6 +1033,39 @@ export const replayScenarios: ReplayScenario[] = [
   },
   // The payroll file exchange over SFTP: a real sshd and a payroll worker of the scenario's own.
   {
+    // The 4xx report as a worker without PROMETHEUS_URL runs it: parent and child, no counts, said so.
+    name: 'report-client-errors.no-metrics-source',
+    run: async (client, id) => {
+      const endMs = Date.UTC(2026, 11, 1);
+      const summary = await withReportsWorker(() =>
+        client.workflow.execute<typeof reportClientErrors>('reportClientErrors', {
+          taskQueue: WORKFLOWS_TASK_QUEUE,
+          workflowId: id,
+          args: [{ period: 'daily', integrations: ['payments'], endMs }],
+        }),
+      );
+      expectSame('the source', summary.reports[0]?.source, 'none');
+      expectSame('the child', summary.reports[0]?.workflowId, clientErrorReportId('daily', 'payments', endMs));
+      return [id];
+    },
+  },
+  {
+    // One integration's report (the child above), started on its own.
+    name: 'report-integration-client-errors.no-metrics-source',
+    run: async (client, id) => {
+      const endMs = Date.UTC(2026, 11, 1);
+      const report = await withReportsWorker(() =>
+        client.workflow.execute<typeof reportIntegrationClientErrors>('reportIntegrationClientErrors', {
+          taskQueue: WORKFLOWS_TASK_QUEUE,
+          workflowId: id,
+          args: [{ integration: 'payments', period: 'daily', startMs: endMs - 86_400_000, endMs }],
+        }),
+      );
+      expectSame('the source', report.source, 'none');
+      return [id];
+    },
+  },
+  {
     name: 'exchange-payroll-file.answered',
     run: (client, id) =>
       withSftp(async (server) => {
@@ -1056,5 +1096,29 @@ async function withSftp<T>(fn: (server: Awaited<ReturnType<typeof startSftpServe
     return await withPayrollWorker(payrollEnv(server), () => fn(server), { workflows: false });
   } finally {
     await server.close();
+  }
+}
+
+/** Runs `fn` with a worker on the reports queue only (no Prometheus configured). */
+async function withReportsWorker<T>(fn: () => Promise<T>): Promise<T> {
+  const connection = await NativeConnection.connect({ address: testEnv.temporalAddress });
+  const runtime = new IntegrationEngine({ logger: createLogger({ name: 'replay', level: 'error' }) });
+  const workers = await createWorkers({
+    connection,
+    namespace: 'default',
+    runtime,
+    workflows: false,
+    integrations: [],
+    reports: {},
+    shutdownGraceTime: '1 second',
+  });
+  const running = runWorkers(workers);
+  try {
+    return await fn();
+  } finally {
+    for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    await running;
+    await runtime.close();
+    await connection.close();
   }
 }

@@ -16,6 +16,7 @@ import type { OperatorDecision } from '../../contracts/messages';
 import { WorkflowStage } from '../../contracts/search-attributes';
 import { durationMs } from '../../integrations/kit/duration';
 import { withBudgetAlert } from './budget-alert';
+import { recordStepDuration, type StepOutcome } from './step-duration';
 import { installOperatorHandlers, park } from './park';
 import { describe, operatorFailed, STEP_GAVE_UP, type Described, type GaveUp } from './step-failures';
 import type { StepOptions, StepPath, StepResult } from './step-options';
@@ -54,9 +55,13 @@ export async function runStep<I extends object, O>(
   try {
     return await run.run();
   } catch (err) {
-    if (!isCancellation(err) || !run.mayHaveApplied) throw err;
+    if (!isCancellation(err) || !run.mayHaveApplied) {
+      run.settled(isCancellation(err) ? 'cancelled' : 'failed');
+      throw err;
+    }
     const settled = await CancellationScope.nonCancellable(() => run.settleAfterCancel());
     if (settled) return settled;
+    run.settled('cancelled');
     throw err;
   }
 }
@@ -71,6 +76,8 @@ class StepRun<I extends object, O> {
   private attempts = 0;
   /** A write was sent and nothing since proved it was not applied. */
   mayHaveApplied = false;
+  /** The step's duration was recorded (once: at its first result, failure, park or cancellation). */
+  private measured = false;
 
   constructor(
     private readonly step: string,
@@ -172,6 +179,7 @@ class StepRun<I extends object, O> {
         }
       }
     }
+    this.settled('parked');
     const decision = await park(
       {
         ...this.where(),
@@ -253,7 +261,15 @@ class StepRun<I extends object, O> {
         details: [reason],
       });
     }
+    this.settled('parked');
     return park(reason, { canCompensate: this.options.canCompensate ?? false });
+  }
+
+  /** Records the step end to end the first time it settles; later settlements (after an operator) do not count. */
+  settled(outcome: StepOutcome): void {
+    if (this.measured) return;
+    this.measured = true;
+    recordStepDuration(this.where(), outcome, Date.now() - this.startedAt);
   }
 
   private where(): Pick<GaveUp, 'integration' | 'endpoint' | 'step'> {
@@ -309,6 +325,7 @@ class StepRun<I extends object, O> {
   }
 
   private done(value: O, paths: StepPath[]): StepResult<O> {
+    this.settled('ok');
     this.mayHaveApplied = false;
     recorded[this.step] = paths;
     upsertMemo({ steps: { ...recorded } });

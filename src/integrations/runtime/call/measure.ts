@@ -4,7 +4,8 @@ import type { Policy } from './call';
 
 /**
  * Metrics of every call that comes back through the call path (src/observability/call-metrics.ts): its
- * outcome (`ok` or the failure type, held-back calls included), whether a request left, how long the
+ * outcome (`ok` or the failure type, held-back calls included), the provider's HTTP status when it answered,
+ * whether a request left, how long the
  * attempt took past the gate, its declared price and the provider's rate-limit headers. Right after the
  * fallback, so a call answered from the cache is not a call, and a degraded answer is counted as the
  * failure it replaced (the fallback counts the degraded answer itself). A provider's own incomplete answer
@@ -22,6 +23,7 @@ export function measure(metrics: CallMetrics): Policy {
       outcome: verdict.ok ? 'ok' : verdict.type,
       attempt: call.ctx.attempt,
       sent: wasSent(outcome),
+      status: outcome?.kind === 'response' ? outcome.status : undefined,
       attemptMs: call.attemptMs,
       pricePerCall: call.spec.pricePerCall,
       rateLimit: outcome?.kind === 'response' ? rateLimitOf(outcome.headers) : undefined,
