@@ -17,5 +17,6 @@ export const sandboxAdmin = {
   fault: (rule: FaultRule) => client().fault(rule),
   clearFaults: () => client().clearFaults(),
   stats: (): Promise<StatsSnapshot> => client().stats(),
+  traces: () => client().traces(),
   config: (patch: Record<string, unknown>) => client().config(patch),
 };

@@ -35,7 +35,9 @@ export interface TemporalTestContext {
  */
 export async function withWorkers<T>(
   fn: (ctx: TemporalTestContext) => Promise<T>,
-  options: Partial<Pick<WorkerSetOptions, 'integrations' | 'workflows' | 'runtime' | 'dataConverter'>> & {
+  options: Partial<
+    Pick<WorkerSetOptions, 'integrations' | 'workflows' | 'runtime' | 'dataConverter' | 'tracing' | 'workflowBundle'>
+  > & {
     /** Test-only workflows (a bundle built from this path) on their own task queue, beside the real ones. */
     testWorkflows?: { path: string; taskQueue: string };
     /** Another server than the global setup's (host:port), e.g. one a test started with the UI. */

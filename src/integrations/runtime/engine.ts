@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Dispatcher } from 'undici';
@@ -35,6 +36,8 @@ export interface EngineOptions {
   metrics?: CallMetrics;
   /** Clock of the fallbacks' freshness (give the cache the same one), ms since the epoch. @default Date.now */
   now?: () => number;
+  /** Tracing on: one span per HTTP attempt (src/observability/tracing.ts). @default none */
+  tracer?: Tracer;
 }
 
 /**
@@ -78,6 +81,7 @@ export class IntegrationEngine {
       controls: options.control,
       limiter: options.limiter,
       metrics,
+      tracer: options.tracer,
     });
   }
 

@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api';
 import type { CallMetrics } from '../../../observability/call-metrics';
 import type { Logger } from '../../../observability/logger';
 import type { AdaptiveLimiter } from '../adaptive-limiter';
@@ -16,6 +17,7 @@ import { pace } from './pace';
 import { prepare } from './prepare';
 import { report } from './report';
 import { send } from './send';
+import { traceAttempt } from './trace';
 
 export interface CallPathDeps {
   logger: Logger;
@@ -27,6 +29,8 @@ export interface CallPathDeps {
   controls?: Gate;
   limiter?: AdaptiveLimiter;
   metrics: CallMetrics;
+  /** One span per HTTP attempt when set (tracing on); the step is left out of the path otherwise. */
+  tracer?: Tracer;
 }
 
 /**
@@ -43,8 +47,9 @@ export interface CallPathDeps {
  *    and the token cache; setup failures become verdicts;
  * 6. prepare: the request from the declaration and the checked input;
  * 7. authenticate: API key or OAuth2 token (mTLS is the transport's);
- * 8. send: one HTTP attempt over the integration's pool;
- * 9. classify: the ordered table turns the outcome into a value or a typed failure.
+ * 8. (tracing on) trace: the attempt's span, and `traceparent` when the integration declares it;
+ * 9. send: one HTTP attempt over the integration's pool;
+ * 10. classify: the ordered table turns the outcome into a value or a typed failure.
  */
 export function callPath(deps: CallPathDeps): (call: Call) => Promise<Verdict> {
   return compose([
@@ -55,6 +60,7 @@ export function callPath(deps: CallPathDeps): (call: Call) => Promise<Verdict> {
     report(deps),
     prepare(deps.secrets, deps.rules),
     authenticate(deps.credentials),
+    ...(deps.tracer ? [traceAttempt(deps.tracer)] : []),
     send(deps.transport),
     classify(deps.credentials),
   ]);
