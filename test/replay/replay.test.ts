@@ -1,9 +1,7 @@
 import { defaultPayloadConverter } from '@temporalio/common';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import { bundleWorkflowCode, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import * as workflows from '../../src/workflows';
-import { workflowBundleOptions } from '../../src/workers/workflow-bundle';
-import { quietBundlerLogger } from '../support/stack';
 import { loadHistories } from './histories';
 import { testEnv } from '../support/temporal';
 
@@ -81,22 +79,6 @@ describe('replaying recorded histories', () => {
     }
     expect(outcomes).toEqual(histories.map(() => 'ok'));
   });
-
-  it('replays all of them with tracing on (the OpenTelemetry workflow interceptors bundled)', async () => {
-    const { code } = await bundleWorkflowCode({
-      ...workflowBundleOptions({ tracing: true }),
-      logger: quietBundlerLogger,
-    });
-    const outcomes: string[] = [];
-    for await (const result of Worker.runReplayHistories(
-      // The interceptors' span sink; a replay exports nothing.
-      { workflowBundle: { code }, sinks: { exporter: { export: { fn: () => undefined } } } },
-      histories,
-    )) {
-      outcomes.push(result.error ? `${result.workflowId}: ${result.error.name}: ${result.error.message}` : 'ok');
-    }
-    expect(outcomes).toEqual(histories.map(() => 'ok'));
-  }, 120_000);
 
   it('catches an incompatible change to chargePayment as a DeterminismViolationError', async () => {
     const charge = histories.find((h) => h.workflowType === 'chargePayment');
