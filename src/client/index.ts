@@ -3,6 +3,7 @@ import { WorkflowExecutionAlreadyStartedError, type DataConverter } from '@tempo
 import { dataConverterFromConfig } from '../codec/data-converter';
 import { configSchema } from '../config/config';
 import { connectClient, temporalSettingsFromEnv, type TemporalSettings } from '../temporal/connection';
+import { tracingClientInterceptors } from '../temporal/tracing';
 import type { Payment } from '../integrations/payments/payments.integration';
 import type { chargePayment, ChargePaymentInput } from '../workflows/charge-payment.workflow';
 import type { fulfillOrder, FulfillOrderInput } from '../workflows/fulfill-order.workflow';
@@ -29,6 +30,19 @@ export interface ClientOptions {
    * (`PAYLOAD_ENCRYPTION_KEYS(_FILE)`, see `dataConverterFromConfig`); `null` forces plain payloads.
    */
   dataConverter?: DataConverter | null;
+  /**
+   * Each start (update-with-start for orders) becomes a span whose context the workflow, its activities
+   * and their provider requests continue (`@temporalio/interceptors-opentelemetry`), under the span active
+   * in the caller, if any. Spans go to the OpenTelemetry tracer provider the service registered (its own,
+   * or `startTracing` from src/observability/tracing.ts). When omitted: on when `TRACING_EXPORTER` is
+   * `otlp` or `console`. @default off
+   */
+  tracing?: boolean;
+}
+
+/** Tracing from the environment: on when TRACING_EXPORTER names an exporter (otlp, console). */
+export function tracingFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  return configSchema.shape.TRACING_EXPORTER.parse(env.TRACING_EXPORTER || undefined) !== 'none';
 }
 
 /** CRM API v2 rollout from the environment (CRM_V2_DARK_LAUNCH, CRM_V2_CANARY_PERCENT). */
@@ -73,7 +87,8 @@ export class IntegrationsClient {
       apiKey: security.apiKey,
       apiKeyFile: security.apiKeyFile,
     });
-    return new IntegrationsClient(new Client({ connection, namespace, dataConverter }), connection);
+    const interceptors = tracingClientInterceptors(options.tracing ?? tracingFromEnv(process.env));
+    return new IntegrationsClient(new Client({ connection, namespace, dataConverter, interceptors }), connection);
   }
 
   /**

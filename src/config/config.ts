@@ -246,6 +246,23 @@ export const configSchema = z.object({
    * still does). @default true
    */
   REPORT_SCHEDULES: z.enum(['true', 'false']).default('true'),
+  // --- Tracing (src/observability/tracing.ts): OpenTelemetry through Temporal's interceptors ---
+  /**
+   * Where spans go: `otlp` (OTLP over HTTP, JSON, to OTEL_EXPORTER_OTLP_ENDPOINT), `console` (stdout), or
+   * `none`: no span is made, no interceptor installed, nothing of OpenTelemetry in the workflow bundle. @default none
+   */
+  TRACING_EXPORTER: z
+    .enum(['otlp', 'console', 'none'], { error: 'expected otlp, console or none (none turns tracing off)' })
+    .default('none'),
+  /** Base URL of the OTLP/HTTP collector; spans are posted to `<url>/v1/traces`. @default http://localhost:4318 */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z
+    .url({
+      protocol: /^https?$/,
+      error: 'expected the http(s) base URL of an OTLP/HTTP collector, e.g. http://localhost:4318',
+    })
+    .default('http://localhost:4318'),
+  /** `service.name` of the spans; each process names itself when unset (durable-integrations-worker, -webhooks). */
+  OTEL_SERVICE_NAME: z.string().min(1).optional(),
 });
 
 /**

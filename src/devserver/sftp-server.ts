@@ -205,7 +205,6 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-
 /** Polls `check` every `intervalMs` until it holds; fails saying `what` after `timeoutMs`. */
 async function pollUntil(what: string, check: () => Promise<boolean>, timeoutMs: number, intervalMs: number) {
   const deadline = Date.now() + timeoutMs;

@@ -1,5 +1,6 @@
 import pino from 'pino';
 import type { LogLevel, LogMetadata, Logger as TemporalLogger } from '@temporalio/common';
+import { activeTraceIds } from './tracing';
 
 /**
  * Paths pino blanks out wherever they appear in a log record. Secrets must never reach a log line:
@@ -34,7 +35,11 @@ export const redactPaths = [
 
 export type Logger = pino.Logger;
 
-/** The one logger of a process. Everything, Temporal's own runtime logs included, goes through it. */
+/**
+ * The one logger of a process. Everything, Temporal's own runtime logs included, goes through it. A line
+ * written inside an active span (an activity, a provider attempt, a client start; tracing on) carries its
+ * `trace_id` and `span_id`.
+ */
 export function createLogger(options: { name: string; level?: string; destination?: pino.DestinationStream }): Logger {
   return pino(
     {
@@ -43,6 +48,7 @@ export function createLogger(options: { name: string; level?: string; destinatio
       redact: { paths: redactPaths, censor: '[redacted]' },
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
+      mixin: activeTraceIds,
     },
     options.destination,
   );

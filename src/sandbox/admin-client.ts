@@ -1,4 +1,5 @@
 import type { StatsSnapshot } from './stats';
+import type { ReceivedTrace } from './traces';
 import type { LedgerEntry } from './types';
 
 /** A fault for matching requests (see src/sandbox/faults.ts): `times` applies it that often, else until cleared. */
@@ -50,6 +51,11 @@ export class SandboxAdminClient {
 
   async stats(): Promise<StatsSnapshot> {
     return (await this.request('GET', '/admin/stats')) as StatsSnapshot;
+  }
+
+  /** The `traceparent` each provider request carried (null: none), the last 2,000, oldest first. */
+  async traces(): Promise<ReceivedTrace[]> {
+    return (await this.request('GET', '/admin/traces')) as ReceivedTrace[];
   }
 
   /** Partial sandbox settings, e.g. `{ tokenTtlSeconds: 30 }` (see src/sandbox/config.ts). */

@@ -48,6 +48,8 @@ export function adminRoutes(deps: AdminDeps): Route[] {
       handle: () => json(200, { ok: true, forgotten: deps.forgetKeys() }),
     },
     { method: 'GET', pattern: '/admin/stats', handle: () => json(200, ctx.stats.snapshot()) },
+    // The W3C traceparent each provider request carried (null: none), oldest first.
+    { method: 'GET', pattern: '/admin/traces', handle: () => json(200, ctx.traces.list()) },
     { method: 'GET', pattern: '/admin/config', handle: () => json(200, publicConfig(ctx.config)) },
     {
       method: 'POST',

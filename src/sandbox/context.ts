@@ -3,6 +3,7 @@ import type { Reply, SandboxRequest } from './http';
 import type { IdempotencyStore } from './idempotency';
 import type { Ledger } from './ledger';
 import type { Stats } from './stats';
+import type { ReceivedTraces } from './traces';
 import type { ProviderName, SandboxCredentials } from './types';
 
 /** Shared state every provider module is built from. */
@@ -12,6 +13,8 @@ export interface SandboxContext {
   readonly config: SandboxConfig;
   readonly ledger: Ledger;
   readonly stats: Stats;
+  /** The `traceparent` of each provider request (or its absence). */
+  readonly traces: ReceivedTraces;
   readonly idempotency: IdempotencyStore;
   /** Aborted on reset and close: background work (jobs, webhooks, delays) stops with it. */
   signal(): AbortSignal;

@@ -16,6 +16,7 @@ import { paymentsProvider } from './payments';
 import { Router } from './router';
 import { Stats } from './stats';
 import { statusPages } from './status-pages';
+import { ReceivedTraces } from './traces';
 import type { Sandbox, SandboxOptions } from './types';
 import { WebhookSender } from './webhooks';
 
@@ -66,6 +67,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     config: defaultConfig(initialTarget),
     ledger: new Ledger(now),
     stats: new Stats(),
+    traces: new ReceivedTraces(now),
     idempotency: new IdempotencyStore(),
     signal: () => lifecycle.signal,
     baseUrl: () => url,
@@ -104,6 +106,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
       ctx.ledger.clear();
       ctx.idempotency.clear();
       ctx.stats.reset();
+      ctx.traces.clear();
       faults.clear();
       webhooks.reset();
       for (const provider of providers) provider.reset();
@@ -143,7 +146,10 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     }
     const isProvider = providerRoutes.has(match.route);
     if (!isProvider && !isLoopback(req.socket.remoteAddress)) return writeReply(res, errorReply(403, 'forbidden'));
-    if (isProvider) ctx.stats.request(`${method} ${match.route.pattern}`);
+    if (isProvider) {
+      ctx.stats.request(`${method} ${match.route.pattern}`);
+      ctx.traces.record(`${method} ${match.route.pattern}`, req.headers.traceparent);
+    }
 
     const request: SandboxRequest = {
       method,

@@ -2,6 +2,7 @@ import { runServer } from '../process/lifecycle';
 import { dataConverterFromConfig } from '../codec/data-converter';
 import { loadConfig } from '../config/config';
 import { createLogger, type Logger } from '../observability/logger';
+import { startTracing, tracingSettings } from '../observability/tracing';
 import { cliConnectionFlags, connectClient, temporalSettings, type TemporalSettings } from '../temporal/connection';
 import { NamespaceCheckError, startupCheck } from '../temporal/namespace-checks';
 import { documentsWebhooks } from './providers';
@@ -15,6 +16,8 @@ import { startReceiver } from './server';
 async function main(): Promise<{ close(): Promise<void> }> {
   const config = loadConfig();
   const logger = createLogger({ name: 'webhooks', level: config.LOG_LEVEL });
+  // Off unless TRACING_EXPORTER is set: then each workflow start is a span the workflow's trace hangs under.
+  const tracing = startTracing(tracingSettings(config, 'durable-integrations-webhooks'));
   // Address, namespace, TLS/mTLS and API key: src/temporal/connection.ts (the starter reads the same variables).
   const settings = temporalSettings(config);
   const address = settings.address;
@@ -44,6 +47,7 @@ async function main(): Promise<{ close(): Promise<void> }> {
       namespace: config.TEMPORAL_NAMESPACE,
       startTimeoutMs: config.WEBHOOK_START_TIMEOUT_MS,
       dataConverter: dataConverterFromConfig(process.env),
+      tracer: tracing?.tracer,
     },
     limits: {
       maxBodyBytes: config.WEBHOOK_MAX_BODY_BYTES,
@@ -74,7 +78,12 @@ async function main(): Promise<{ close(): Promise<void> }> {
     `webhook receiver listening; statistics at ${receiver.opsUrl}/stats, metrics at ${receiver.metricsUrl}`,
   );
 
-  return receiver;
+  return {
+    close: async () => {
+      await receiver.close();
+      await tracing?.shutdown();
+    },
+  };
 }
 
 /** A comma-separated list, empty entries dropped. */

@@ -73,6 +73,8 @@ export interface ReceiverOptions {
     startTimeoutMs?: number;
     /** Payload codecs (encryption), the same as the workers'. @default none (plain payloads) */
     dataConverter?: TemporalStarterOptions['dataConverter'];
+    /** Tracing on: each start a span, its context sent to the workflow. @default none */
+    tracer?: TemporalStarterOptions['tracer'];
   };
   limits?: ReceiverLimits;
   /**
@@ -207,6 +209,7 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
     taskQueue: options.temporal.taskQueue ?? WORKFLOWS_TASK_QUEUE,
     startTimeoutMs: options.temporal.startTimeoutMs,
     dataConverter: options.temporal.dataConverter,
+    tracer: options.temporal.tracer,
   });
 
   const app = createEdgeServer({

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
+import { SpanKind, SpanStatusCode, type Tracer } from '@opentelemetry/api';
 import { Client, isGrpcServiceError, type Connection } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError, type DataConverter } from '@temporalio/common';
 import { lazyClientConnection, temporalSettingsFromEnv, type TemporalSettings } from '../temporal/connection';
+import { tracingClientInterceptors } from '../temporal/tracing';
 import type { processWebhookEvent, WebhookEventInput } from '../workflows/process-webhook-event.workflow';
 
 export interface TemporalStarterOptions {
@@ -24,6 +26,12 @@ export interface TemporalStarterOptions {
    * src/temporal/connection.ts); `null`: plaintext, no key. Certificate files are read at each (re)connect.
    */
   security?: Pick<TemporalSettings, 'tls' | 'apiKey' | 'apiKeyFile'> | null;
+  /**
+   * Tracing on: each start is a span (`webhook start`, with the provider, the event type and the outcome),
+   * parent of the client's `StartWorkflow:processWebhookEvent`, whose context the workflow continues.
+   * @default none
+   */
+  tracer?: Tracer;
 }
 
 export type StartOutcome =
@@ -78,6 +86,26 @@ export class TemporalStarter {
   }
 
   async start(event: WebhookEventInput): Promise<StartOutcome> {
+    const tracer = this.options.tracer;
+    if (!tracer) return this.startWorkflow(event);
+    return tracer.startActiveSpan(
+      'webhook start',
+      { kind: SpanKind.SERVER, attributes: { 'webhook.provider': event.provider, 'webhook.event_type': event.type } },
+      async (span) => {
+        try {
+          const outcome = await this.startWorkflow(event);
+          span.setAttribute('webhook.outcome', outcome.kind);
+          if (outcome.kind === 'unavailable' || outcome.kind === 'failed')
+            span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.kind });
+          return outcome;
+        } finally {
+          span.end();
+        }
+      },
+    );
+  }
+
+  private async startWorkflow(event: WebhookEventInput): Promise<StartOutcome> {
     const workflowId = webhookWorkflowId(event.provider, event.eventId);
     const deadline = Date.now() + this.startTimeoutMs;
     let target: { connection: Connection; client: Client };
@@ -145,7 +173,8 @@ export class TemporalStarter {
       throw err;
     }
     const { namespace = 'default', dataConverter } = this.options;
-    return { connection, client: new Client({ connection, namespace, dataConverter }) };
+    const interceptors = tracingClientInterceptors(!!this.options.tracer);
+    return { connection, client: new Client({ connection, namespace, dataConverter, interceptors }) };
   }
 
   async close(): Promise<void> {

@@ -10,6 +10,8 @@ import { MemoryFallbackCache, RedisFallbackCache } from '../integrations/runtime
 import { createLogger, type Logger } from '../observability/logger';
 import { WorkerMetrics } from '../observability/metrics';
 import { startOpsServer } from '../observability/ops-server';
+import { startTracing, tracingSettings } from '../observability/tracing';
+import { tracingClientInterceptors } from '../temporal/tracing';
 import {
   cliConnectionFlags,
   connectClient,
@@ -32,6 +34,8 @@ async function main(): Promise<void> {
   // Core's Prometheus exporter on loopback only: /metrics on the operations port appends it to ours.
   const coreMetrics = await freeLoopbackAddress();
   installTemporalRuntime(logger, { prometheusBindAddress: coreMetrics });
+  // Off unless TRACING_EXPORTER says where spans go: then workflow, activity and HTTP attempt spans.
+  const tracing = startTracing(tracingSettings(config, 'durable-integrations-worker'));
   // Before connecting: a bad key stops the process at start-up, not on its first payload.
   const dataConverter = dataConverterFromConfig(process.env);
   // Address, namespace, TLS/mTLS and API key: one module (src/temporal/connection.ts) for every process.
@@ -89,7 +93,13 @@ async function main(): Promise<void> {
     { event: 'temporal.check', namespace: settings.namespace, checked },
     `connected to ${address} (${describeSettings(settings)})`,
   );
-  reach.client = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE, dataConverter });
+  reach.client = new Client({
+    connection: clientConnection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    dataConverter,
+    // The control plane's signals and updates, sent from inside an activity, join its trace.
+    interceptors: tracingClientInterceptors(!!tracing),
+  });
   const control = new ControlPlane({
     client: reach.client,
     logger: logger.child({ component: 'control' }),
@@ -122,6 +132,7 @@ async function main(): Promise<void> {
       config.DRIFT_SAMPLES === 'true'
         ? new FileDriftStore({ dir: config.DRIFT_SAMPLES_DIR, perEndpoint: config.DRIFT_SAMPLES_PER_ENDPOINT })
         : undefined,
+    tracer: tracing?.tracer,
   });
   // The start-up check is itself a probe: it bypasses the breaker (whose workflow this very process may
   // host, not running yet) and the limiter, so it answers at once.
@@ -146,6 +157,7 @@ async function main(): Promise<void> {
     dataConverter,
     // The 4xx report's activity; without PROMETHEUS_URL its reports say no metrics source is configured.
     reports: { prometheusUrl: config.PROMETHEUS_URL },
+    tracing,
     ...(fileDrops ? { fileDrops, fileDropIntegrations: fileDropNames } : {}),
   });
   // Providers' status pages, read in the background (never as a check before calls).
@@ -161,6 +173,7 @@ async function main(): Promise<void> {
       payloadEncryption: dataConverter ? 'aes-256-gcm' : 'off',
       statusPagesWatched: watched,
       metricsSource: config.PROMETHEUS_URL ? 'prometheus' : 'none',
+      tracing: config.TRACING_EXPORTER,
       health: ops.url,
       metrics: `${ops.url}/metrics`,
     },
@@ -173,6 +186,7 @@ async function main(): Promise<void> {
   await fallbackCache.close();
   await clientConnection.close();
   await connection.close();
+  await tracing?.shutdown();
   logger.info({ event: 'worker.stopped' }, 'worker stopped');
 }
 

@@ -1,6 +1,8 @@
 import type { DataConverter, Duration } from '@temporalio/common';
 import { Client } from '@temporalio/client';
-import { type NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { type NativeConnection, Worker, type WorkerOptions, type WorkflowBundleOption } from '@temporalio/worker';
+import type * as otelWorkerModule from '@temporalio/interceptors-opentelemetry/lib/worker';
+import type { Tracing } from '../observability/tracing';
 import { createActivities, createFileDropActivities } from '../activities';
 import { createBulkResolveActivities } from '../activities/bulk-resolve.activities';
 import { BULK_RESOLVE_TASK_QUEUE } from '../contracts/bulk-resolve';
@@ -54,6 +56,13 @@ export interface WorkerSetOptions {
   maxCachedWorkflows?: number;
   /** Payload codecs (encryption, `dataConverterFromConfig`) for every worker; plain payloads when unset. */
   dataConverter?: DataConverter;
+  /**
+   * Tracing on (src/observability/tracing.ts): workflow, activity-scheduling and activity spans through
+   * `@temporalio/interceptors-opentelemetry`, the workflow's exported through the `exporter` sink. A
+   * `workflowBundle` given here must then be built with `workflowBundleOptions({ tracing: true })`.
+   * Unset: no interceptor, and the workflow code carries none of OpenTelemetry. @default off
+   */
+  tracing?: Tracing;
 }
 
 export { workflowsPath } from './workflow-bundle';
@@ -75,21 +84,27 @@ export async function createWorkers(options: WorkerSetOptions): Promise<Worker[]
   const { connection, namespace } = options;
   const shutdownGraceTime = options.shutdownGraceTime ?? '10 seconds';
   const dataConverter = options.dataConverter;
+  const tracing = options.tracing;
   const workers: Promise<Worker>[] = [];
   if (options.workflows ?? true) {
+    // A fresh prebuilt bundle (`npm run build:workflows`) of the same tracing choice, else bundled now.
+    const { workflowModules, ...code } = options.workflowBundle
+      ? { workflowBundle: options.workflowBundle, workflowModules: undefined }
+      : workflowCodeOption({ tracing: !!tracing });
     workers.push(
       Worker.create({
         connection,
         namespace,
         taskQueue: WORKFLOWS_TASK_QUEUE,
-        // A fresh prebuilt bundle (`npm run build:workflows`), else bundled now.
-        ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : workflowCodeOption()),
+        ...code,
         maxCachedWorkflows: options.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS,
         shutdownGraceTime,
         dataConverter,
+        ...(tracing ? workflowTracing(tracing, workflowModules) : {}),
       }),
     );
   }
+  const activityTracing = tracing ? activityTracingOptions(tracing) : {};
   const activities = createActivities(options.runtime);
   for (const name of options.integrations ?? integrationNames) {
     workers.push(
@@ -104,6 +119,7 @@ export async function createWorkers(options: WorkerSetOptions): Promise<Worker[]
         maxConcurrentActivityTaskExecutions: integrations[name].traffic?.concurrency,
         shutdownGraceTime,
         dataConverter,
+        ...activityTracing,
       }),
     );
   }
@@ -133,6 +149,7 @@ export async function createWorkers(options: WorkerSetOptions): Promise<Worker[]
           activities: fileDropActivities[name],
           shutdownGraceTime,
           dataConverter,
+          ...activityTracing,
         }),
       );
     }
@@ -150,6 +167,41 @@ export async function createWorkers(options: WorkerSetOptions): Promise<Worker[]
     );
   }
   return Promise.all(workers);
+}
+
+/* eslint-disable @typescript-eslint/no-require-imports -- loaded only when tracing is on */
+type OtelWorker = typeof otelWorkerModule;
+const otelWorker = (): OtelWorker => require('@temporalio/interceptors-opentelemetry/lib/worker') as OtelWorker;
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+/**
+ * The workflow worker's tracing: the `exporter` sink that ends the workflow interceptors' spans in this
+ * process's span processor, and (bundling at start) the interceptor module to bundle.
+ */
+function workflowTracing(tracing: Tracing, workflowModules: string[] | undefined): Partial<WorkerOptions> {
+  return {
+    sinks: { exporter: otelWorker().makeWorkflowExporter(tracing.processor, tracing.resource) },
+    ...(workflowModules ? { interceptors: { workflowModules } } : {}),
+  };
+}
+
+/**
+ * An activity worker's tracing: each execution a `RunActivity:<type>` span, child of the workflow's
+ * `StartActivity` span (from the activity's headers), active while the call path runs, so the HTTP
+ * attempt's span and the call's log lines hang under it.
+ */
+function activityTracingOptions(tracing: Tracing): Partial<WorkerOptions> {
+  const otel = otelWorker();
+  return {
+    interceptors: {
+      activity: [
+        (ctx) => ({
+          inbound: new otel.OpenTelemetryActivityInboundInterceptor(ctx, { tracer: tracing.tracer }),
+          outbound: new otel.OpenTelemetryActivityOutboundInterceptor(ctx),
+        }),
+      ],
+    },
+  };
 }
 
 /** Runs every worker until one fails or `shutdown()` is called on them; rejects with the first failure. */

@@ -13,31 +13,52 @@ export const workflowsPath = require.resolve('../workflows');
  * modules and zod 4 mutates its schemas and regexes when it parses (`emailBatcher` parses each queued
  * message): the replay test fails with "object is not extensible". See bench/results/SUMMARY.md.
  */
-export function workflowBundleOptions(): Pick<BundleOptions, 'workflowsPath'> {
-  return { workflowsPath };
+export function workflowBundleOptions(
+  options: { tracing?: boolean } = {},
+): Pick<BundleOptions, 'workflowsPath' | 'workflowInterceptorModules'> {
+  return options.tracing ? { workflowsPath, workflowInterceptorModules: [tracingWorkflowModule()] } : { workflowsPath };
+}
+
+/**
+ * The workflow interceptors of `@temporalio/interceptors-opentelemetry` (the workflow's and each
+ * scheduled activity's spans, exported through the worker's `exporter` sink). Bundled only when the
+ * worker traces: every cached workflow instantiates the bundle's modules, so a worker that does not
+ * trace carries none of OpenTelemetry (issue 12).
+ */
+export function tracingWorkflowModule(): string {
+  return require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
 }
 
 const root = resolve(__dirname, '..', '..');
 
-/** Where `npm run build:workflows` writes the bundle and its manifest. */
-export const prebuiltBundlePaths = {
-  code: join(root, 'dist', 'workflow-bundle.js'),
-  manifest: join(root, 'dist', 'workflow-bundle.json'),
-};
+/**
+ * Where `npm run build:workflows` writes the bundle and its manifest: one pair per tracing choice, so a
+ * worker that traces never runs a bundle without the interceptors, nor one that does not trace with them.
+ */
+export function prebuiltBundlePathsFor(tracing: boolean): { code: string; manifest: string } {
+  const name = tracing ? 'workflow-bundle-tracing' : 'workflow-bundle';
+  return { code: join(root, 'dist', `${name}.js`), manifest: join(root, 'dist', `${name}.json`) };
+}
+
+export const prebuiltBundlePaths = prebuiltBundlePathsFor(false);
 
 export interface BundleManifest {
-  /** {@link workflowSourcesHash} of the sources the bundle was built from. */
+  /** {@link workflowSourcesHash} of the sources the bundle was built from (the tracing choice included). */
   sourcesHash: string;
+  /** Whether the bundle holds the OpenTelemetry workflow interceptors. */
+  tracing?: boolean;
   builtAt: string;
 }
 
 /**
  * A hash of everything a workflow bundle is built from: every TypeScript file under `src/` (workflow code
  * imports contracts, the kit, the declarations and the control workflow; hashing all of `src` errs on the
- * side of rebuilding) and the lockfile (the SDK and zod versions). About 5 ms.
+ * side of rebuilding), the lockfile (the SDK and zod versions) and whether the OpenTelemetry workflow
+ * interceptors are bundled. About 5 ms.
  */
-export function workflowSourcesHash(): string {
+export function workflowSourcesHash(options: { tracing?: boolean } = {}): string {
   const hash = createHash('sha256');
+  if (options.tracing) hash.update('tracing:interceptors-opentelemetry\0');
   const files: string[] = [];
   const walk = (dir: string) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -62,7 +83,10 @@ export type PrebuiltBundle =
  * The bundle `npm run build:workflows` wrote, if it was built from the sources as they are now. A stale
  * bundle (any source changed since) is never used: the caller bundles at start instead and says why.
  */
-export function prebuiltWorkflowBundle(paths = prebuiltBundlePaths): PrebuiltBundle {
+export function prebuiltWorkflowBundle(
+  paths = prebuiltBundlePaths,
+  options: { tracing?: boolean } = {},
+): PrebuiltBundle {
   if (!existsSync(paths.code) || !existsSync(paths.manifest))
     return { use: false, reason: 'absent', detail: `no prebuilt bundle at ${paths.code}` };
   let manifest: BundleManifest;
@@ -71,22 +95,25 @@ export function prebuiltWorkflowBundle(paths = prebuiltBundlePaths): PrebuiltBun
   } catch (err) {
     return { use: false, reason: 'unreadable', detail: `${paths.manifest}: ${(err as Error).message}` };
   }
-  if (manifest.sourcesHash !== workflowSourcesHash())
+  if (manifest.sourcesHash !== workflowSourcesHash(options))
     return {
       use: false,
       reason: 'stale',
-      detail: `prebuilt bundle ${paths.code} (built ${manifest.builtAt}) is older than the sources; run npm run build:workflows`,
+      detail: `prebuilt bundle ${paths.code} (built ${manifest.builtAt}) is older than the sources${options.tracing ? ' or was built without tracing' : ''}; run npm run build:workflows${options.tracing ? ' with TRACING_EXPORTER set' : ''}`,
     };
   return { use: true, codePath: paths.code };
 }
 
 /**
- * The workflow code option of the workflow Worker: the prebuilt bundle when it is fresh, else bundling at
- * start with the same options (a stale bundle is reported and ignored, never run).
+ * The workflow code option of the workflow Worker: the prebuilt bundle of the same tracing choice when it
+ * is fresh, else bundling at start with the same options (a stale bundle is reported and ignored, never
+ * run). With tracing, bundling at start takes the interceptor module from `interceptors.workflowModules`.
  */
-export function workflowCodeOption(): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath' | 'bundlerOptions'> {
-  const prebuilt = prebuiltWorkflowBundle();
+export function workflowCodeOption(
+  options: { tracing?: boolean } = {},
+): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> & { workflowModules?: string[] } {
+  const prebuilt = prebuiltWorkflowBundle(prebuiltBundlePathsFor(options.tracing ?? false), options);
   if (prebuilt.use) return { workflowBundle: { codePath: prebuilt.codePath } };
   if (prebuilt.reason !== 'absent') Runtime.instance().logger.warn(`${prebuilt.detail}: bundling at start instead`);
-  return workflowBundleOptions();
+  return { workflowsPath, ...(options.tracing ? { workflowModules: [tracingWorkflowModule()] } : {}) };
 }

@@ -17,6 +17,7 @@ export const sandboxAdmin = {
   fault: (rule: FaultRule) => client().fault(rule),
   clearFaults: () => client().clearFaults(),
   stats: (): Promise<StatsSnapshot> => client().stats(),
+  traces: () => client().traces(),
   config: (patch: Record<string, unknown>) => client().config(patch),
   declareIncident: (provider: string, incident: Parameters<SandboxAdminClient['declareIncident']>[1]) =>
     client().declareIncident(provider, incident),

@@ -36,7 +36,10 @@ export interface TemporalTestContext {
 export async function withWorkers<T>(
   fn: (ctx: TemporalTestContext) => Promise<T>,
   options: Partial<
-    Pick<WorkerSetOptions, 'integrations' | 'workflows' | 'operations' | 'runtime' | 'dataConverter'>
+    Pick<
+      WorkerSetOptions,
+      'integrations' | 'workflows' | 'operations' | 'runtime' | 'dataConverter' | 'tracing' | 'workflowBundle'
+    >
   > & {
     /** Test-only workflows (a bundle built from this path) on their own task queue, beside the real ones. */
     testWorkflows?: { path: string; taskQueue: string };

@@ -318,6 +318,13 @@ export interface IntegrationSpec<E extends Record<string, EndpointSpec>> {
    * last 24 h of `integration_cost_total` with it.
    */
   costBudgetPerDay?: number;
+  /**
+   * Send the W3C `traceparent` header (our trace and span ids) on this integration's requests, so the
+   * provider's own traces join ours. Only for a provider that is ours or has agreed to receive it: a trace
+   * id tells a third party which of its requests belong to one of our operations. The attempt's span is
+   * recorded either way (tracing on). @default false
+   */
+  propagateTraceContext?: boolean;
   /** The provider's public status page, polled in the background (see {@link StatusPageSpec}). */
   statusPage?: StatusPageSpec;
 }

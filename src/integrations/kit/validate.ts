@@ -11,7 +11,7 @@ type Fail = (field: string, message: string) => never;
 /**
  * The checks `defineIntegration` runs on a declaration before anything uses it, each failing with the
  * field and what to write instead: names, idempotency and lookups, fallbacks, budgets inside the
- * provider's key retention, the hello endpoint and pollers.
+ * provider's key retention, the hello endpoint, pollers and trace propagation.
  */
 export function validateIntegration<E extends Record<string, EndpointSpec>>(
   spec: IntegrationSpec<E>,
@@ -44,6 +44,11 @@ export function validateIntegration<E extends Record<string, EndpointSpec>>(
       }
     }
   }
+  if (spec.propagateTraceContext !== undefined && typeof spec.propagateTraceContext !== 'boolean')
+    fail(
+      'propagateTraceContext',
+      `expected true (send W3C traceparent to this provider) or false (the default), got ${JSON.stringify(spec.propagateTraceContext)}`,
+    );
   if (spec.hello && !(spec.hello in spec.endpoints)) fail('hello', `no endpoint named "${spec.hello}"`);
   for (const [name, poller] of Object.entries(spec.pollers ?? {})) {
     if (!(poller.endpoint in spec.endpoints))

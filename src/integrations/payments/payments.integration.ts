@@ -77,6 +77,9 @@ export const payments = defineIntegration({
     preOpenBreaker: true,
   },
   hello: 'hello',
+  // The payments gateway takes part in our traces: its request logs can be joined to a charge's trace.
+  // Leave it false for any provider that has not agreed to receive our trace ids (the others here).
+  propagateTraceContext: true,
   endpoints: {
     hello: get('hello', { response: z.object({ ok: z.literal(true) }), profile: 'userFlow' }),
     createPayment: post('payments', {

@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Dispatcher } from 'undici';
@@ -42,6 +43,8 @@ export interface EngineOptions {
   driftSamples?: FileDriftStore;
   /** Clock of the fallbacks' freshness (give the cache the same one), ms since the epoch. @default Date.now */
   now?: () => number;
+  /** Tracing on: one span per HTTP attempt (src/observability/tracing.ts). @default none */
+  tracer?: Tracer;
 }
 
 /**
@@ -94,6 +97,7 @@ export class IntegrationEngine {
       limiter: options.limiter,
       metrics,
       drift: this.drift,
+      tracer: options.tracer,
     });
   }
 

@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api';
 import type { CallMetrics } from '../../../observability/call-metrics';
 import type { Logger } from '../../../observability/logger';
 import type { AdaptiveLimiter } from '../adaptive-limiter';
@@ -18,6 +19,7 @@ import { pace } from './pace';
 import { prepare } from './prepare';
 import { report } from './report';
 import { send } from './send';
+import { traceAttempt } from './trace';
 
 export interface CallPathDeps {
   logger: Logger;
@@ -31,6 +33,8 @@ export interface CallPathDeps {
   metrics: CallMetrics;
   /** Counts and samples answers that fail their schema; none: nothing is sampled. */
   drift?: DriftRecorder;
+  /** One span per HTTP attempt when set (tracing on); the step is left out of the path otherwise. */
+  tracer?: Tracer;
 }
 
 /**
@@ -48,8 +52,9 @@ export interface CallPathDeps {
  * 6. drift: a 2xx that failed its response schema is counted and sampled, redacted;
  * 7. prepare: the request from the declaration and the checked input;
  * 8. authenticate: API key or OAuth2 token (mTLS is the transport's);
- * 9. send: one HTTP attempt over the integration's pool;
- * 10. classify: the ordered table turns the outcome into a value or a typed failure.
+ * 9. (tracing on) trace: the attempt's span, and `traceparent` when the integration declares it;
+ * 10. send: one HTTP attempt over the integration's pool;
+ * 11. classify: the ordered table turns the outcome into a value or a typed failure.
  */
 export function callPath(deps: CallPathDeps): (call: Call) => Promise<Verdict> {
   return compose([
@@ -61,6 +66,7 @@ export function callPath(deps: CallPathDeps): (call: Call) => Promise<Verdict> {
     drift(deps.drift),
     prepare(deps.secrets, deps.rules),
     authenticate(deps.credentials),
+    ...(deps.tracer ? [traceAttempt(deps.tracer)] : []),
     send(deps.transport),
     classify(deps.credentials),
   ]);
