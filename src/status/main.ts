@@ -4,8 +4,8 @@ import { startStatus } from './start';
 
 /**
  * Process entry: `npm run status`. Prints one JSON line on stdout once listening (`status.listening`, with
- * the page's URL); SIGTERM/SIGINT close it. A bulk-resolve function and an incident source are passed to
- * `startStatus` where they exist.
+ * the page's URL); SIGTERM/SIGINT close it. Its "resolve all parked" form starts `resolveParkedInBulk`;
+ * provider incidents come from the control workflows (what `watchProviderStatus` told them).
  */
 runServer('Status page', async () => {
   const config = loadConfig();

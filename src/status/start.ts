@@ -5,6 +5,7 @@ import type { Config } from '../config/config';
 import { integrations } from '../integrations';
 import { createLogger } from '../observability/logger';
 import { lazyClientConnection, temporalSettings } from '../temporal/connection';
+import { startBulkResolve } from '../client/bulk-resolve';
 import { startStatusServer, type BulkResolve } from './server';
 import { collectStatus, type IncidentSource, type StatusReport } from './status';
 
@@ -12,7 +13,7 @@ import { collectStatus, type IncidentSource, type StatusReport } from './status'
 export function statusSource(
   config: Config,
   extra: { incidents?: IncidentSource } = {},
-): { status: () => Promise<StatusReport>; uiUrl: string; close(): Promise<void> } {
+): { status: () => Promise<StatusReport>; uiUrl: string; client: Client; close(): Promise<void> } {
   const settings = temporalSettings(config);
   // Lazy: the first read connects; every read has its own deadline, so an unreachable Temporal costs seconds, not the page.
   const connection = lazyClientConnection(settings);
@@ -24,6 +25,7 @@ export function statusSource(
   const uiUrl = config.TEMPORAL_UI_URL ?? `http://127.0.0.1:${config.TEMPORAL_UI_PORT}`;
   return {
     uiUrl,
+    client,
     status: () =>
       collectStatus({
         integrations: Object.values(integrations),
@@ -55,7 +57,10 @@ export async function startStatus(
     port: config.STATUS_PORT,
     logger,
     token: statusToken(config),
-    ...extra,
+    // The durable bulk resolution (resolveParkedInBulk), unless the caller brings its own.
+    bulkResolve:
+      extra.bulkResolve ?? (async (request) => ({ workflowId: await startBulkResolve(source.client, request) })),
+    ...(extra.incidents ? { incidents: extra.incidents } : {}),
     workflowUrl: (id) =>
       `${source.uiUrl}/namespaces/${encodeURIComponent(config.TEMPORAL_NAMESPACE)}/workflows/${encodeURIComponent(id)}`,
     status: source.status,

@@ -178,6 +178,8 @@ async function integrationStatus(i: Integration, ctx: Context): Promise<Integrat
     readIncident(i.name, ctx),
   ]);
   const state = control.state;
+  // Without a source of its own, the incident the integration's status page watcher told its control workflow.
+  const incident = providerIncident ?? incidentFromControl(state);
   const position = state ? breakerPosition(state, ctx.now()) : undefined;
   const killSwitches = state ? killSwitchesOf(state.killSwitch) : [];
   const rate = ctx.rates.byIntegration?.get(i.name);
@@ -221,7 +223,7 @@ async function integrationStatus(i: Integration, ctx: Context): Promise<Integrat
     errorRate,
     errorRateNote,
     lastIncident: state ? lastIncident(state.history) : null,
-    ...(providerIncident ? { providerIncident } : {}),
+    ...(incident ? { providerIncident: incident } : {}),
     control: control.note ?? 'ok',
     links,
     queries,
@@ -258,6 +260,18 @@ async function countParked(query: string, ctx: Context): Promise<{ count: number
   } catch (err) {
     return { count: null, error: `the visibility count failed: ${messageOf(err)}` };
   }
+}
+
+/** The first open incident `watchProviderStatus` published to the control workflow, if any. */
+function incidentFromControl(state: ControlState | undefined | null): ProviderIncident | undefined {
+  const first = state?.provider?.incidents[0];
+  if (!first) return undefined;
+  return {
+    status: `${first.impact} impact, ${first.status}`,
+    title: first.name,
+    ...(first.url ? { url: first.url } : {}),
+    updatedAt: first.startedAt,
+  };
 }
 
 async function readIncident(integration: string, ctx: Context): Promise<ProviderIncident | undefined> {

@@ -160,7 +160,7 @@ describe("providers' status pages", () => {
       },
       { testWorkflows },
     );
-  });
+  }, 240_000); // a cap for a loaded machine, not a bound: the test waits for conditions
 
   it('holds back user-flow calls during a major incident where declared, and says so in every failure', async () => {
     // An integration of its own, so its control workflow is this test's alone; the incident is signalled

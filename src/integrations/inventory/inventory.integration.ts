@@ -39,6 +39,7 @@ export const inventory = defineIntegration({
   version: 'v1',
   purpose: 'Check and reserve stock for orders',
   owner: 'fulfilment-team',
+  support: { contact: 'support@inventory.example.com', escalation: '+44 20 7946 0321' },
   baseUrl: env('INVENTORY_URL', {
     description: 'Base URL of the inventory provider (its GraphQL endpoint is <base>/graphql).',
     sandbox: { path: 'inventory' },
