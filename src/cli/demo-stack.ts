@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { encryptionKeysFromEnv, generateEncryptionKey, parseEncryptionKeys } from '../codec/encryption-codec';
 import { devCredentials } from '../devserver/dev-credentials';
 import { startService, type ServiceProcess } from '../devserver/service-process';
+import { startSftpServer, type SftpServer } from '../devserver/sftp-server';
 
 /**
  * The project's processes around a Temporal server, as `npm start` (dev server) and `npm run cluster` (the
@@ -13,6 +14,8 @@ import { startService, type ServiceProcess } from '../devserver/service-process'
  */
 export class DemoStack {
   readonly services: ServiceProcess[] = [];
+  /** What else to stop (the bank's SFTP server), after the services. */
+  private readonly cleanups: (() => Promise<void>)[] = [];
   private readonly credentials = devCredentials();
   private server: { stop(): Promise<void> } | undefined;
   private stopping: Promise<void> | undefined;
@@ -35,6 +38,7 @@ export class DemoStack {
     this.stopping ??= (async () => {
       this.say('Stopping...');
       for (const s of [...this.services].reverse()) await s.stop();
+      for (const cleanup of this.cleanups.reverse()) await cleanup().catch(() => undefined);
       await this.server?.stop();
       this.say('Stopped.');
     })();
@@ -99,6 +103,35 @@ export class DemoStack {
     const url = String((await status.ready).url);
     this.say(`Status page at ${url} (JSON at ${url}/api/status)`);
     return url;
+  }
+
+  /**
+   * A bank's SFTP server for the payroll file exchange: OpenSSH's sshd on a loopback port with its own
+   * config, host key and a chrooted key-only user (src/devserver/sftp-server.ts), when this machine can run
+   * one (root, sshd installed); otherwise the demo leaves the exchange out and says how to get it.
+   * Returns the server and the payroll integration's variables that point at it.
+   */
+  async startBankSftp(): Promise<{ server: SftpServer; env: NodeJS.ProcessEnv } | undefined> {
+    const sshd = process.env.SSHD_PATH ?? '/usr/sbin/sshd';
+    if (process.getuid?.() !== 0 || !existsSync(sshd)) {
+      this.say(
+        `Payroll file exchange (SFTP) left out: it needs root and OpenSSH's sshd at ${sshd} (apt-get install openssh-server)`,
+      );
+      return undefined;
+    }
+    const server = await startSftpServer(sshd);
+    this.cleanups.push(() => server.close());
+    this.say(`Bank SFTP server (sshd) at ${server.host}:${server.port}, files in ${server.root}`);
+    return {
+      server,
+      env: {
+        PAYROLL_SFTP_HOST: server.host,
+        PAYROLL_SFTP_PORT: String(server.port),
+        PAYROLL_SFTP_USERNAME: server.username,
+        PAYROLL_SFTP_KEY_FILE: server.privateKeyFile,
+        PAYROLL_SFTP_HOST_KEY: server.hostKeyFingerprint,
+      },
+    };
   }
 
   private start(name: string, entry: string, readyEvent: string, env: NodeJS.ProcessEnv): ServiceProcess {

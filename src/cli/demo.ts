@@ -1,8 +1,19 @@
-import { WorkflowFailedError } from '@temporalio/client';
+import { createHash } from 'node:crypto';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { IntegrationsClient } from '../client';
 import { SandboxAdminClient, type FaultRule } from '../sandbox/admin-client';
 import type { FulfillOrderInput } from '../workflows/fulfill-order.workflow';
-import { orderWorkflowId, parkedState, resolveParked, type OrderStatus } from '../contracts/messages';
+import {
+  orderWorkflowId,
+  parkedState,
+  payrollFileWorkflowId,
+  resolveParked,
+  type OrderStatus,
+} from '../contracts/messages';
+import { WORKFLOWS_TASK_QUEUE } from '../contracts/task-queues';
+import type { SftpServer } from '../devserver/sftp-server';
+import { fileNameFor } from '../integrations/kit/file-drop';
+import type { exchangePayrollFile } from '../workflows/exchange-payroll-file.workflow';
 
 export interface DemoOptions {
   address: string;
@@ -12,6 +23,8 @@ export interface DemoOptions {
   say: (line: string) => void;
   /** Interactive runs leave the parked order for the operator; `--once` resolves it itself. */
   leaveParked: boolean;
+  /** The bank's SFTP server, when the stack runs one: the demo then also exchanges a payroll file. */
+  bank?: SftpServer;
 }
 
 interface Scenario {
@@ -98,10 +111,58 @@ export async function runDemo(options: DemoOptions): Promise<boolean> {
         options.say(`  FAIL  ${scenario.title}: ${cause}`);
       }
     }
+    if (options.bank) allOk = (await payrollExchange(client.temporal, options, `demo-${batch}`, options.bank)) && allOk;
   } finally {
     await client.close();
   }
   return allOk;
+}
+
+/**
+ * The payroll file exchange over SFTP: the workflow uploads a payroll file to the bank's outbox (exactly
+ * once, under a name derived from its ID), the demo plays the bank and drops an answer file (with its
+ * `.sha256` sidecar last) in the inbox, and the workflow collects it.
+ */
+async function payrollExchange(
+  client: Client,
+  options: DemoOptions,
+  payrollId: string,
+  bank: SftpServer,
+): Promise<boolean> {
+  const title = 'payroll file over SFTP: uploaded once, the bank answer file collected';
+  const workflowId = payrollFileWorkflowId(payrollId);
+  try {
+    const content = Buffer.from('employee_ref,amount_cents\nE-1001,420000\nE-1002,385000\n');
+    const handle = await client.workflow.start<typeof exchangePayrollFile>('exchangePayrollFile', {
+      taskQueue: WORKFLOWS_TASK_QUEUE,
+      workflowId,
+      args: [{ payrollId, contentBase64: content.toString('base64'), answerDeadline: '2 minutes' }],
+    });
+    // The bank's side: once the request file is in its outbox, it answers in the inbox.
+    const key = `${workflowId}:payroll-file`;
+    const requestName = fileNameFor(key, '.csv');
+    const deadline = Date.now() + 60_000;
+    while (!bank.files('outbox').includes(requestName)) {
+      if (Date.now() > deadline) throw new Error(`${requestName} did not reach the bank's outbox within a minute`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const answer = Buffer.from('status,accepted\nE-1001,ok\nE-1002,ok\n');
+    const answerName = `${fileNameFor(key)}.ack.csv`;
+    bank.write('inbox', answerName, answer);
+    bank.write('inbox', `${answerName}.sha256`, createHash('sha256').update(answer).digest('hex'));
+    const result = await handle.result();
+    const delivered = bank.files('outbox').filter((f) => !f.startsWith('.'));
+    const ok = delivered.length === 1 && result.answer.path.endsWith(answerName);
+    options.say(
+      `  ${ok ? 'ok    ' : 'FAIL  '}${title}: ${result.request.path} (${delivered.length} file in the outbox), answer ${result.answer.path}`,
+    );
+    options.say(`        ${workflowLink(options, workflowId)}`);
+    return ok;
+  } catch (err) {
+    const cause = err instanceof WorkflowFailedError ? (err.cause?.message ?? err.message) : (err as Error).message;
+    options.say(`  FAIL  ${title}: ${cause}`);
+    return false;
+  }
 }
 
 async function waitUntilParked(

@@ -60,7 +60,8 @@ async function main(): Promise<number> {
       TEMPORAL_NAMESPACE: config.TEMPORAL_NAMESPACE,
     };
     const { sandboxUrl } = await stack.startReceiverAndSandbox(env, config.SANDBOX_PORT);
-    await stack.startWorkers(env, sandboxUrl, 1);
+    const bank = await stack.startBankSftp();
+    await stack.startWorkers({ ...env, ...bank?.env }, sandboxUrl, 1);
     say(`Worker ready (logs in ${logDir})`);
     await stack.startStatusPage(env, uiUrl);
 
@@ -69,6 +70,7 @@ async function main(): Promise<number> {
       namespace: config.TEMPORAL_NAMESPACE,
       uiUrl,
       sandboxUrl,
+      bank: bank?.server,
       say,
       leaveParked: !once,
     });

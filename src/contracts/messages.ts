@@ -145,3 +145,6 @@ export interface BatcherState {
 }
 
 export const batcherState = defineQuery<BatcherState>('batcherState');
+
+/** The workflow ID of a payroll run's file exchange (`exchangePayrollFile`): one exchange per run. */
+export const payrollFileWorkflowId = (payrollId: string) => `payroll-file-${payrollId}`;

@@ -20,8 +20,7 @@ export interface ExchangePayrollFileResult {
   answer: AwaitFileResult;
 }
 
-/** The workflow ID of a payroll run's file exchange: one exchange per run. */
-export const payrollFileWorkflowId = (payrollId: string) => `payroll-file-${payrollId}`;
+export { payrollFileWorkflowId } from '../contracts/messages';
 
 /**
  * A two-step file exchange: drop the payroll file in the bank's outbox (exactly once: its name comes from
