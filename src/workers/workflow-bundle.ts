@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
 import { Runtime, type BundleOptions, type WorkerOptions } from '@temporalio/worker';
 
 /** The workflow code every worker runs: `src/workflows` (its index names every workflow type). */
@@ -78,6 +78,24 @@ export function workflowSourcesHash(options: { tracing?: boolean } = {}): string
 
 export type PrebuiltBundle =
   { use: true; codePath: string } | { use: false; reason: 'absent' | 'stale' | 'unreadable'; detail: string };
+
+/**
+ * Writes a bundle where workers look for a prebuilt one, with its manifest (`npm run build:workflows`, and
+ * the tests' global setup, whose bundle the worker processes they start then use). `sourcesHash` must be
+ * taken before bundling: a source edited meanwhile makes the manifest stale, never wrong. Code first,
+ * manifest last, each by rename: a worker never pairs a new manifest with an old bundle.
+ */
+export function writePrebuiltBundle(code: string, sourcesHash: string, tracing: boolean): string {
+  const paths = prebuiltBundlePathsFor(tracing);
+  mkdirSync(dirname(paths.code), { recursive: true });
+  const tmp = `.${process.pid}.tmp`;
+  writeFileSync(`${paths.code}${tmp}`, code);
+  renameSync(`${paths.code}${tmp}`, paths.code);
+  const manifest: BundleManifest = { sourcesHash, tracing, builtAt: new Date().toISOString() };
+  writeFileSync(`${paths.manifest}${tmp}`, `${JSON.stringify(manifest, null, 2)}\n`);
+  renameSync(`${paths.manifest}${tmp}`, paths.manifest);
+  return paths.code;
+}
 
 /**
  * The bundle `npm run build:workflows` wrote, if it was built from the sources as they are now. A stale

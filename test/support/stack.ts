@@ -6,7 +6,7 @@ import { startDevServer, type DevServer } from '../../src/devserver/dev-server';
 import { startService, type ServiceProcess } from '../../src/devserver/service-process';
 import { createLogger } from '../../src/observability/logger';
 import { installTemporalRuntime } from '../../src/workers/runtime';
-import { workflowsPath } from '../../src/workers/worker';
+import { workflowBundleOptions, workflowSourcesHash, writePrebuiltBundle } from '../../src/workers/workflow-bundle';
 
 export const TMP_DIR = join(__dirname, '..', '..', '.tmp');
 
@@ -30,10 +30,14 @@ export async function startTestStack(): Promise<TestStack> {
   mkdirSync(TMP_DIR, { recursive: true });
   installTemporalRuntime(testLogger());
   const credentials = devCredentials();
+  const sourcesHash = workflowSourcesHash();
   const [devServer, bundle] = await Promise.all([
     startDevServer({ onProgress: (line) => console.log(line) }),
-    bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger }),
+    bundleWorkflowCode({ ...workflowBundleOptions(), logger: quietBundlerLogger }),
   ]);
+  // Also as the prebuilt bundle (what `npm run build:workflows` writes): the worker processes the tests
+  // start use it, as a deployment's would, instead of each bundling the same code again at start.
+  writePrebuiltBundle(bundle.code, sourcesHash, false);
   const sandbox = startService({
     name: 'sandbox',
     entry: 'src/sandbox/main.ts',
