@@ -69,6 +69,16 @@ export function catalogTable(entries: CatalogEntry[]): string {
       ]);
     }
   }
+  const lines = textTable(rows);
+  const about = entries.map(
+    (e) =>
+      `${e.name}: ${e.purpose}. Base URL from ${e.baseUrl.variable}${e.baseUrl.value ? ` (${e.baseUrl.value})` : ' (unset)'}; auth ${e.auth}; queue ${e.taskQueue}; support ${e.support ? `${e.support.contact}, escalation ${e.support.escalation}` : 'not declared'}.`,
+  );
+  return [...lines, '', ...about].join('\n');
+}
+
+/** Rows as aligned columns, the first row a header underlined with dashes; for terminals and runbooks. */
+export function textTable(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   const lines = rows.map((r) =>
     r
@@ -77,9 +87,5 @@ export function catalogTable(entries: CatalogEntry[]): string {
       .trimEnd(),
   );
   lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
-  const about = entries.map(
-    (e) =>
-      `${e.name}: ${e.purpose}. Base URL from ${e.baseUrl.variable}${e.baseUrl.value ? ` (${e.baseUrl.value})` : ' (unset)'}; auth ${e.auth}; queue ${e.taskQueue}; support ${e.support ? `${e.support.contact}, escalation ${e.support.escalation}` : 'not declared'}.`,
-  );
-  return [...lines, '', ...about].join('\n');
+  return lines;
 }

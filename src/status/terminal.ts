@@ -1,3 +1,4 @@
+import { textTable } from '../integrations/catalog';
 import { percent } from './rules';
 import type { StatusReport } from './status';
 
@@ -31,14 +32,7 @@ export function statusTable(report: StatusReport): string {
       i.support?.escalation ?? '-',
     ]);
   }
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  const lines = rows.map((r) =>
-    r
-      .map((cell, c) => cell.padEnd(widths[c]!))
-      .join('  ')
-      .trimEnd(),
-  );
-  lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
+  const lines = textTable(rows);
   const details = report.integrations.flatMap((i) => [
     `${i.name}: ${i.health}${i.reasons.length ? ` (${i.reasons.join('; ')})` : ''}`,
     ...(i.lastIncident ? [`  last incident ${i.lastIncident.at}: ${i.lastIncident.why}`] : []),
