@@ -13,9 +13,9 @@ import {
 import { OpsUsageError, parseOpsArgs } from '../../src/cli/ops-args';
 import { parkedState } from '../../src/contracts/messages';
 import { IntegrationName, NeedsAttention } from '../../src/contracts/search-attributes';
-import { startService, type ServiceProcess } from '../../src/devserver/service-process';
+import type { ServiceProcess } from '../../src/devserver/service-process';
 import type { listedButNotParked, parkedForBulk } from './bulk-test.workflows';
-import { TMP_DIR } from '../support/stack';
+import { workerProcess } from '../support/worker-process';
 import { testEnv, uniqueId, withWorkers } from '../support/temporal';
 import { waitFor } from '../support/wait';
 
@@ -243,17 +243,6 @@ describe('npm run ops', () => {
     );
   }, 180_000);
 });
-
-/** A real worker process, as production runs it (src/workers/main.ts): it hosts the job and its activities. */
-function workerProcess(name: string): ServiceProcess {
-  return startService({
-    name,
-    entry: 'src/workers/main.ts',
-    env: { ...process.env, TEMPORAL_ADDRESS: testEnv.temporalAddress, LOG_LEVEL: 'info' },
-    logFile: join(TMP_DIR, 'logs', `${name}-${process.pid}.log`),
-    readyEvent: 'worker.ready',
-  });
-}
 
 describe('a bulk resolution whose worker is killed', () => {
   it('is finished by another worker, and no target gets two decisions', async () => {

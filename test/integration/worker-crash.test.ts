@@ -1,21 +1,9 @@
-import { join } from 'node:path';
 import { IntegrationsClient } from '../../src/client';
-import { startService, type ServiceProcess } from '../../src/devserver/service-process';
-import { TMP_DIR } from '../support/stack';
+import type { ServiceProcess } from '../../src/devserver/service-process';
+import { workerProcess } from '../support/worker-process';
 import { sandboxAdmin } from '../support/sandbox';
 import { testEnv, uniqueId } from '../support/temporal';
 import { waitFor } from '../support/wait';
-
-/** A real worker process, as production runs it (src/workers/main.ts), against the test server and sandbox. */
-function workerProcess(name: string): ServiceProcess {
-  return startService({
-    name,
-    entry: 'src/workers/main.ts',
-    env: { ...process.env, TEMPORAL_ADDRESS: testEnv.temporalAddress, LOG_LEVEL: 'info' },
-    logFile: join(TMP_DIR, 'logs', `${name}-${process.pid}.log`),
-    readyEvent: 'worker.ready',
-  });
-}
 
 describe('a worker killed mid-workflow', () => {
   afterAll(() => sandboxAdmin.config({ jobMs: 1500 }));
