@@ -59,6 +59,12 @@ export interface FulfillOrderInput {
    * replays the same, whatever the configuration is later). @default v1 only, no shadow
    */
   crmV2?: { darkLaunch: boolean; canaryPercent: number };
+  /**
+   * The service sends the charge itself too (`startOrder`'s fast path: the same key and body, right after
+   * the start), and that send ends by `sentUntil` (epoch ms). The charge step then counts it as maybe
+   * applied from the start (see `StepOptions.sentElsewhereUntil`). @default only this workflow sends it
+   */
+  directCharge?: { sentUntil: number };
   /** How to wait for the invoice document. @default heartbeat polling, 10 minutes */
   invoice?: { mode: AwaitDocumentJobInput['mode']; within?: string; interval?: AwaitDocumentJobInput['interval'] };
 }
@@ -87,7 +93,8 @@ export async function fulfillOrder(input: FulfillOrderInput): Promise<OrderStatu
 
   try {
     const body = { orderId: input.orderId, amount: input.amount, currency: input.currency };
-    const payment = (await step('charge', pay.createPayment, { body })).value;
+    const sentElsewhereUntil = input.directCharge?.sentUntil;
+    const payment = (await step('charge', pay.createPayment, { body }, { sentElsewhereUntil })).value;
     status.paymentId = payment.id;
     charge = { charged: true, paymentId: payment.id };
     status.stage = 'charged';

@@ -23,6 +23,15 @@ export interface StepOptions {
    * share this workflow ID (e.g. a batcher started again after it ended). @default `stepKey(step)`
    */
   key?: string;
+  /**
+   * The same write (same key, same body) is also sent by someone else, whose send ends by this time
+   * (epoch ms): `startOrder`'s fast path sends the charge from the service. The step then counts the
+   * write as maybe applied from the start: a cancellation settles it first, a failure of its own send
+   * (refused by the breaker, a 5xx, a timeout) proves nothing about the other send, and a lookup is
+   * trusted only once that send must have ended. Only the provider's definite refusal of the request
+   * (a 4xx such as a decline) stays definite. @default nobody else sends it
+   */
+  sentElsewhereUntil?: number;
   /** Whether an operator may choose `compensate` when this step parks. @default false */
   canCompensate?: boolean;
   /** Replaces the endpoint's clock-time budget (its profile's schedule-to-close) for this step. */

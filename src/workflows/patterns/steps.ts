@@ -87,6 +87,7 @@ class StepRun<I extends object, O> {
   ) {
     this.declared = call.declared;
     this.key = this.declared.write ? (options.key ?? stepKey(step)) : undefined;
+    if (this.declared.write && options.sentElsewhereUntil !== undefined) this.mayHaveApplied = true;
   }
 
   async run(): Promise<StepResult<O>> {
@@ -105,7 +106,10 @@ class StepRun<I extends object, O> {
       this.attempts += described.attempts;
       const meaning = semanticsOf(described.type);
       // A failure after a retry proves nothing about the attempts before it: one of them may have applied.
-      const unknown = this.declared.write && (meaning.ambiguousOnWrite || described.attempts > 1);
+      // Sent by someone else too: only the provider's definite refusal of this very request says anything.
+      const sentElsewhere =
+        this.options.sentElsewhereUntil !== undefined && !(meaning.breaker === 'answered' && !meaning.retryable);
+      const unknown = this.declared.write && (meaning.ambiguousOnWrite || described.attempts > 1 || sentElsewhere);
       const settled = unknown ? await this.reconcile(described, meaning.ambiguousOnWrite) : undefined;
       if (settled?.kind === 'found') return this.done(settled.value, [...this.paths, 'found-by-lookup']);
       if (settled?.kind === 'resend') {
@@ -162,6 +166,7 @@ class StepRun<I extends object, O> {
     stage(`settling:${this.step}`);
     const lookup = this.lookup();
     if (lookup) {
+      await this.otherSendEnded();
       const found = await this.lookUp(lookup);
       if (found.kind === 'found') return this.done(found.value, [...this.paths, 'settled-after-cancel']);
       if (found.kind === 'not-found') return undefined;
@@ -223,6 +228,7 @@ class StepRun<I extends object, O> {
     log.warn('outcome unknown: reconciling before anything else', { step: this.step, failureType: failure.type });
     const lookup = this.lookup();
     if (lookup) {
+      await this.otherSendEnded();
       const found = await this.lookUp(lookup);
       if (found.kind === 'found') return found;
       if (found.kind === 'not-found') {
@@ -301,6 +307,13 @@ class StepRun<I extends object, O> {
         });
       }
     }
+  }
+
+  /** Someone else's send of the same write (`sentElsewhereUntil`) has ended: a lookup now sees it if it applied. */
+  private async otherSendEnded(): Promise<void> {
+    const waitMs = (this.options.sentElsewhereUntil ?? 0) - Date.now();
+    if (waitMs > 0)
+      await sleep(waitMs, { summary: `${this.step}: wait ${waitMs} ms for the service's own send to end, then look up` });
   }
 
   /** The durable timer before a resend: 1 s, 2 s, 4 s ... (capped), so a poison answer cannot loop hot. */
