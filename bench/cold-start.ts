@@ -1,24 +1,32 @@
 /**
  * Worker cold start, spawn to polling: `node --import tsx bench/cold-start.ts` (`--quick`: 2 repetitions).
  *
- * A real Temporal dev server and sandbox; each run spawns the real worker process (src/workers/main.ts,
- * `node --import tsx`) and times, from the spawn: its first log line (tsx and the imports), the namespace
- * check, the integrations' start-up checks, `worker.ready` (Worker.create done) and the first 200 from
- * its `/readyz` (every worker polling). Variants, interleaved:
- * - `bundle at start` (before): no prebuilt bundle, the worker bundles src/workflows;
- * - `prebuilt bundle`: the bundle of `npm run build:workflows` (dist/workflow-bundle.js), checked fresh
- *   by its sources' hash.
- * The prebuilt bundle is rebuilt first, and hidden (renamed) during the `bundle at start` runs only.
+ * A real Temporal dev server and sandbox; each run spawns the real worker process and times, from the
+ * spawn: its first log line (loading the imports), the namespace check, `worker.ready` (Worker.create
+ * done, polling started), the first 200 from its `/readyz` (every worker polling), and the integrations'
+ * start-up checks (since issue 12 they run after polling starts, so they may come after it). Variants,
+ * interleaved:
+ * - `tsx, bundle at start`: `node --import tsx src/workers/main.ts` without a prebuilt bundle (it bundles
+ *   src/workflows at start);
+ * - `tsx, prebuilt bundle`: the same with the bundle of `npm run build:workflows` (dist/workflow-bundle.js),
+ *   checked fresh by its sources' hash;
+ * - `compiled, prebuilt bundle`: `node dist/workers/main.js` (`npm run build`, no tsx) with the same bundle,
+ *   what the Dockerfile runs.
+ * The compiled code and then the prebuilt bundle are rebuilt first; the bundle is hidden (its manifest
+ * renamed) during the `bundle at start` runs only.
+ * Each run also reads the worker's CPU time (user + system, all threads, /proc) at its first 200: on this
+ * shared machine it moves less with the load than the wall time does.
  * Baseline: a BullMQ worker process (spawn to its `ready` event) on the Redis at 127.0.0.1:6379.
  * Writes bench/results/cold-start.json, prints a table.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, renameSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { devCredentials } from '../src/devserver/dev-credentials';
 import { startDevServer } from '../src/devserver/dev-server';
 import { startSandbox } from '../src/sandbox/server';
+import { integrations } from '../src/integrations';
 import { prebuiltBundlePaths } from '../src/workers/workflow-bundle';
 import { formatSpread, machine, round, spread, writeResult } from './support/report';
 import { sandboxCredentialsOf } from '../src/sandbox/credentials';
@@ -33,15 +41,40 @@ interface Phases {
   integrationChecksMs: number;
   workerReadyMs: number;
   pollingMs: number;
+  /** CPU time (user + system, every thread) of the worker process by its first 200: less load-bound than wall time. */
+  cpuToPollingMs: number;
 }
 
-async function startWorker(env: NodeJS.ProcessEnv): Promise<Phases> {
+/** CPU time of a process so far (Linux /proc, clock ticks of 10 ms). */
+function cpuMsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime (fields 14 and 15 of stat)
+}
+
+/** How the worker process of checkout `at` is started: through tsx from the sources, or the compiled entry. */
+const entries = {
+  tsx: (at: string) => ['--import', 'tsx', join(at, 'src/workers/main.ts')],
+  compiled: (at: string) => [join(at, 'dist/workers/main.js')],
+} as const;
+
+/**
+ * Optional: another checkout (e.g. the commit before a change, `git archive` into a directory with
+ * node_modules linked), already built with `npm run build && npm run build:workflows`; its tsx and
+ * compiled entries, with its prebuilt bundle, run interleaved with these as rows `before: ...`.
+ */
+const compareRoot = process.env.COLD_START_COMPARE_ROOT;
+
+async function startWorker(env: NodeJS.ProcessEnv, args: string[]): Promise<Phases> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/workers/main.ts')], {
+  const child = spawn(process.execPath, args, {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const marks: Partial<Phases> = {};
+  // The start-up checks run after polling starts: the last one's line may come after the first 200.
+  let checksSeen = 0;
+  let checksDone!: () => void;
+  const allChecked = new Promise<void>((r) => (checksDone = r));
   const stderr: string[] = [];
   child.stderr.on('data', (d: Buffer) => stderr.push(d.toString()));
   try {
@@ -57,7 +90,10 @@ async function startWorker(env: NodeJS.ProcessEnv): Promise<Phases> {
           return;
         }
         if (record.event === 'temporal.check') marks.namespaceCheckMs = now;
-        if (record.event === 'integration.check') marks.integrationChecksMs = now;
+        if (record.event === 'integration.check') {
+          marks.integrationChecksMs = now;
+          if (++checksSeen === Object.keys(integrations).length) checksDone();
+        }
         if (record.event === 'worker.ready') {
           marks.workerReadyMs = now;
           resolve(record.health!);
@@ -72,6 +108,8 @@ async function startWorker(env: NodeJS.ProcessEnv): Promise<Phases> {
       await new Promise((r) => setTimeout(r, 10));
     }
     marks.pollingMs = performance.now() - t0;
+    marks.cpuToPollingMs = cpuMsOf(child.pid!);
+    await allChecked;
     return marks as Phases;
   } finally {
     child.kill('SIGTERM');
@@ -80,7 +118,7 @@ async function startWorker(env: NodeJS.ProcessEnv): Promise<Phases> {
 }
 
 /** A BullMQ worker process: spawn to its `ready` event (connected to Redis, waiting for jobs). */
-async function startBullWorker(): Promise<number> {
+async function startBullWorker(): Promise<{ ms: number; cpuMs: number }> {
   const t0 = performance.now();
   const child = spawn(process.execPath, [join(__dirname, 'support', 'bullmq-worker.cjs')], {
     env: { ...process.env, BENCH_BULL_QUEUE: `cold-start-${Date.now().toString(36)}` },
@@ -91,13 +129,20 @@ async function startBullWorker(): Promise<number> {
     createInterface({ input: child.stdout }).on('line', (line) => line === 'ready' && resolve());
   });
   const ms = performance.now() - t0;
+  const cpuMs = cpuMsOf(child.pid!);
   child.kill('SIGTERM');
   await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
-  return ms;
+  return { ms, cpuMs };
 }
 
 async function main(): Promise<void> {
   const started = machine();
+  // The compiled code first, then the bundle: its manifest records the compiled code's hash too.
+  const compiled = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  if (compiled.status !== 0) throw new Error('npm run build failed');
   const built = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/build-workflows.ts')], {
     stdio: 'inherit',
   });
@@ -116,25 +161,37 @@ async function main(): Promise<void> {
     LOG_LEVEL: 'info',
   };
   const hidden = `${prebuiltBundlePaths.manifest}.hidden-by-bench`;
-  const variants: { name: string; prebuilt: boolean }[] = [
-    { name: 'bundle at start (before)', prebuilt: false },
-    { name: 'prebuilt bundle', prebuilt: true },
+  const variants: { name: string; prebuilt: boolean; args: string[] }[] = [
+    { name: 'tsx, bundle at start', prebuilt: false, args: entries.tsx(root) },
+    { name: 'tsx, prebuilt bundle', prebuilt: true, args: entries.tsx(root) },
+    { name: 'compiled, prebuilt bundle', prebuilt: true, args: entries.compiled(root) },
+    ...(compareRoot
+      ? [
+          { name: 'before: tsx, prebuilt bundle', prebuilt: true, args: entries.tsx(compareRoot) },
+          { name: 'before: compiled, prebuilt bundle', prebuilt: true, args: entries.compiled(compareRoot) },
+        ]
+      : []),
   ];
   const runs = new Map<string, Phases[]>();
   const bull: number[] = [];
+  const bullCpu: number[] = [];
   try {
     for (let rep = 0; rep < repetitions; rep++) {
       for (const variant of rep % 2 === 0 ? variants : [...variants].reverse()) {
         if (!variant.prebuilt) renameSync(prebuiltBundlePaths.manifest, hidden);
         try {
-          const phases = await startWorker(env);
-          process.stderr.write(`  rep ${rep + 1} ${variant.name}: polling after ${Math.round(phases.pollingMs)} ms\n`);
+          const phases = await startWorker(env, variant.args);
+          process.stderr.write(
+            `  rep ${rep + 1} ${variant.name}: polling after ${Math.round(phases.pollingMs)} ms, ${phases.cpuToPollingMs} ms CPU\n`,
+          );
           runs.set(variant.name, [...(runs.get(variant.name) ?? []), phases]);
         } finally {
           if (!variant.prebuilt) renameSync(hidden, prebuiltBundlePaths.manifest);
         }
       }
-      bull.push(await startBullWorker());
+      const bullRun = await startBullWorker();
+      bull.push(bullRun.ms);
+      bullCpu.push(bullRun.cpuMs);
     }
   } finally {
     if (existsSync(hidden)) renameSync(hidden, prebuiltBundlePaths.manifest);
@@ -152,28 +209,37 @@ async function main(): Promise<void> {
     return {
       variant: v.name,
       spawnToPollingMs: of('pollingMs'),
+      cpuToPollingMs: of('cpuToPollingMs'),
       phasesMs: {
         firstLog: of('firstLogMs'),
         namespaceChecked: of('namespaceCheckMs'),
-        integrationsChecked: of('integrationChecksMs'),
         workerReady: of('workerReadyMs'),
+        // After polling starts (issue 12): not part of spawnToPollingMs.
+        integrationsChecked: of('integrationChecksMs'),
       },
       ratioToBullmq: round(of('pollingMs').median / bullSpread.median),
     };
   });
   const file = writeResult('cold-start', started, {
     repetitions,
-    method: 'spawn of node --import tsx src/workers/main.ts to the first 200 of /readyz; phases from its log lines',
+    method:
+      'spawn of the worker process (node --import tsx src/workers/main.ts, or node dist/workers/main.js) to the first 200 of /readyz; phases from its log lines',
     goalMs: 1000,
-    baseline: { name: 'BullMQ worker process, spawn to ready', spawnToReadyMs: bullSpread },
+    baseline: {
+      name: 'BullMQ worker process, spawn to ready',
+      spawnToReadyMs: bullSpread,
+      cpuToReadyMs: spread(bullCpu, 0),
+    },
     results,
   });
   console.log(`\nWorker cold start, spawn to polling (${repetitions} reps, median (min-max))`);
   for (const r of results)
     console.log(
-      `  ${r.variant.padEnd(26)} ${formatSpread(r.spawnToPollingMs, ' ms')}  (first log ${r.phasesMs.firstLog.median}, namespace ${r.phasesMs.namespaceChecked.median}, integrations ${r.phasesMs.integrationsChecked.median}, ready ${r.phasesMs.workerReady.median})  ${r.ratioToBullmq}x BullMQ`,
+      `  ${r.variant.padEnd(34)} ${formatSpread(r.spawnToPollingMs, ' ms')}, CPU ${formatSpread(r.cpuToPollingMs, ' ms')}  (first log ${r.phasesMs.firstLog.median}, namespace ${r.phasesMs.namespaceChecked.median}, ready ${r.phasesMs.workerReady.median}; integrations checked ${r.phasesMs.integrationsChecked.median})  ${r.ratioToBullmq}x BullMQ`,
     );
-  console.log(`  ${'BullMQ worker'.padEnd(26)} ${formatSpread(bullSpread, ' ms')}`);
+  console.log(
+    `  ${'BullMQ worker'.padEnd(34)} ${formatSpread(bullSpread, ' ms')}, CPU ${formatSpread(spread(bullCpu, 0), ' ms')}`,
+  );
   console.log(`wrote ${file}`);
 }
 

@@ -83,16 +83,13 @@ async function main(): Promise<void> {
       app.get('/metrics', async (_request, reply) => reply.type(metrics.contentType).send(await metrics.scrape()));
     },
   });
-  const connection = await connectWorker(settings);
-  // Circuit breakers and kill switches live in Temporal; reading them needs a client connection.
-  const clientConnection = await connectClient(settings);
+  // Both connections at once: neither needs the other.
+  const [connection, clientConnection] = await Promise.all([
+    connectWorker(settings),
+    // Circuit breakers and kill switches live in Temporal; reading them needs a client connection.
+    connectClient(settings),
+  ]);
   reach.connection = clientConnection;
-  // The namespace has what the workflows need (search attributes, retention): else stop now, saying how to fix it.
-  const checked = await startupCheck(clientConnection, config, cliConnectionFlags(settings));
-  logger.info(
-    { event: 'temporal.check', namespace: settings.namespace, checked },
-    `connected to ${address} (${describeSettings(settings)})`,
-  );
   reach.client = new Client({
     connection: clientConnection,
     namespace: config.TEMPORAL_NAMESPACE,
@@ -100,23 +97,12 @@ async function main(): Promise<void> {
     // The control plane's signals and updates, sent from inside an activity, join its trace.
     interceptors: tracingClientInterceptors(!!tracing),
   });
+  const client = reach.client;
   const control = new ControlPlane({
-    client: reach.client,
+    client,
     logger: logger.child({ component: 'control' }),
     metrics: metrics.calls,
   });
-  control.prefetch(Object.values(integrations));
-  // The 4xx report's Schedules (idempotent): a failure is logged, never a reason not to serve calls.
-  if (config.REPORT_SCHEDULES === 'true') {
-    await ensureReportSchedules(reach.client).then(
-      (schedules) => logger.info({ event: 'report.schedules', schedules }, 'report schedules in place'),
-      (err: unknown) =>
-        logger.error(
-          { event: 'report.schedules', error: (err as Error).message },
-          'could not create the report schedules: run `npm run schedules`',
-        ),
-    );
-  }
   // Fallbacks of user-flow reads: per worker in memory, or shared in Redis when FALLBACK_REDIS_URL is set.
   const fallbackCache = config.FALLBACK_REDIS_URL
     ? new RedisFallbackCache({ url: config.FALLBACK_REDIS_URL, logger: logger.child({ component: 'fallback-cache' }) })
@@ -134,11 +120,6 @@ async function main(): Promise<void> {
         : undefined,
     tracer: tracing?.tracer,
   });
-  // The start-up check is itself a probe: it bypasses the breaker (whose workflow this very process may
-  // host, not running yet) and the limiter, so it answers at once.
-  const checker = new IntegrationEngine({ logger: logger.child({ component: 'integration' }) });
-  await checkIntegrations(checker, logger);
-  await checker.close();
   // File drops (SFTP) whose server is configured; the others' queues are left to workers that can reach one.
   const fileDropNames = (Object.keys(fileDropIntegrations) as FileDropIntegrationName[]).filter(
     (name) => !!process.env[fileDropIntegrations[name].transport.host.name],
@@ -150,21 +131,36 @@ async function main(): Promise<void> {
           logger: logger.child({ component: 'file-drop' }),
         })
       : undefined;
-  workers = await createWorkers({
-    connection,
-    namespace: config.TEMPORAL_NAMESPACE,
-    runtime,
-    dataConverter,
-    // The 4xx report's activity; without PROMETHEUS_URL its reports say no metrics source is configured.
-    reports: { prometheusUrl: config.PROMETHEUS_URL },
-    tracing,
-    ...(fileDrops ? { fileDrops, fileDropIntegrations: fileDropNames } : {}),
+  // The namespace has what the workflows need (search attributes, retention): else stop now, saying how to
+  // fix it. It gates polling, not Worker.create (the workflow thread loading the bundle, ~0.3 s), which
+  // runs meanwhile: no worker polls before the check passed, and a failed check exits before any does.
+  const namespaceReady = startupCheck(clientConnection, config, cliConnectionFlags(settings)).then(async (checked) => {
+    logger.info(
+      { event: 'temporal.check', namespace: settings.namespace, checked },
+      `connected to ${address} (${describeSettings(settings)})`,
+    );
+    control.prefetch(Object.values(integrations));
+    // Providers' status pages, read in the background (never as a check before calls).
+    return startProviderStatusWatchers(client, Object.values(integrations), logger);
   });
-  // Providers' status pages, read in the background (never as a check before calls).
-  const watched = await startProviderStatusWatchers(reach.client, Object.values(integrations), logger);
+  const [created, watched] = await Promise.all([
+    createWorkers({
+      connection,
+      namespace: config.TEMPORAL_NAMESPACE,
+      runtime,
+      dataConverter,
+      // The 4xx report's activity; without PROMETHEUS_URL its reports say no metrics source is configured.
+      reports: { prometheusUrl: config.PROMETHEUS_URL },
+      tracing,
+      ...(fileDrops ? { fileDrops, fileDropIntegrations: fileDropNames } : {}),
+    }),
+    namespaceReady,
+  ]);
+  workers = created;
   const stop = () => workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown());
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+  const running = runWorkers(workers);
   logger.info(
     {
       event: 'worker.ready',
@@ -179,7 +175,15 @@ async function main(): Promise<void> {
     },
     'worker ready',
   );
-  await runWorkers(workers);
+  // Off the path to polling, since neither gates work (nor /readyz): the integrations' start-up checks
+  // (a failure is reported loudly, calls retry on their own budgets) and the 4xx report's Schedules (a
+  // failure is logged, never a reason not to serve calls).
+  const startupTasks = Promise.all([
+    checkIntegrations(logger),
+    config.REPORT_SCHEDULES === 'true' ? ensureSchedules(client, logger) : undefined,
+  ]);
+  await running;
+  await startupTasks;
   await ops.close();
   await control.close();
   await runtime.close();
@@ -196,19 +200,40 @@ function parkedQuery(integration: string): string {
 }
 
 /**
- * The start-up check: each integration's hello endpoint, once. A failure is reported loudly but does
- * not stop the worker: the provider may come back, and calls retry on their own budgets.
+ * The start-up check: each integration's hello endpoint, once, all at once. A failure is reported loudly
+ * but does not stop the worker: the provider may come back, and calls retry on their own budgets. Its own
+ * engine: the check is itself a probe, it bypasses the breaker (whose workflow this very process hosts)
+ * and the limiter, so it answers at once. Never rejects.
  */
-async function checkIntegrations(runtime: IntegrationEngine, logger: Logger): Promise<void> {
-  for (const integration of Object.values(integrations)) {
-    const { ok, message } = await runtime.hello(integration);
-    if (ok) logger.info({ event: 'integration.check', integration: integration.name, ok }, message);
-    else
+async function checkIntegrations(logger: Logger): Promise<void> {
+  const checker = new IntegrationEngine({ logger: logger.child({ component: 'integration' }) });
+  await Promise.all(
+    Object.values(integrations).map(async (integration) => {
+      const { ok, message } = await checker.hello(integration).catch((err: unknown) => ({
+        ok: false,
+        message: (err as Error).message,
+      }));
+      if (ok) logger.info({ event: 'integration.check', integration: integration.name, ok }, message);
+      else
+        logger.error(
+          { event: 'integration.check', integration: integration.name, ok },
+          `start-up check failed: ${message}`,
+        );
+    }),
+  );
+  await checker.close().catch(() => undefined);
+}
+
+/** The 4xx report's Schedules (idempotent): a failure is logged, never a reason not to serve calls. */
+async function ensureSchedules(client: Client, logger: Logger): Promise<void> {
+  await ensureReportSchedules(client).then(
+    (schedules) => logger.info({ event: 'report.schedules', schedules }, 'report schedules in place'),
+    (err: unknown) =>
       logger.error(
-        { event: 'integration.check', integration: integration.name, ok },
-        `start-up check failed: ${message}`,
-      );
-  }
+        { event: 'report.schedules', error: (err as Error).message },
+        'could not create the report schedules: run `npm run schedules`',
+      ),
+  );
 }
 
 main().catch((err: unknown) => {

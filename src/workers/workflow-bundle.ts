@@ -29,15 +29,16 @@ export function tracingWorkflowModule(): string {
   return require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors');
 }
 
+/** The checkout or image root: `src/workers` and `dist/workers` (compiled) both sit two levels below it. */
 const root = resolve(__dirname, '..', '..');
 
 /**
  * Where `npm run build:workflows` writes the bundle and its manifest: one pair per tracing choice, so a
  * worker that traces never runs a bundle without the interceptors, nor one that does not trace with them.
  */
-export function prebuiltBundlePathsFor(tracing: boolean): { code: string; manifest: string } {
+export function prebuiltBundlePathsFor(tracing: boolean, at = root): { code: string; manifest: string } {
   const name = tracing ? 'workflow-bundle-tracing' : 'workflow-bundle';
-  return { code: join(root, 'dist', `${name}.js`), manifest: join(root, 'dist', `${name}.json`) };
+  return { code: join(at, 'dist', `${name}.js`), manifest: join(at, 'dist', `${name}.json`) };
 }
 
 export const prebuiltBundlePaths = prebuiltBundlePathsFor(false);
@@ -45,9 +46,35 @@ export const prebuiltBundlePaths = prebuiltBundlePathsFor(false);
 export interface BundleManifest {
   /** {@link workflowSourcesHash} of the sources the bundle was built from (the tracing choice included). */
   sourcesHash: string;
+  /**
+   * {@link compiledCodeHash} of the compiled code (`npm run build`) beside the bundle when it was built:
+   * what a worker checks when it runs without `src/` (an image that ships `dist/` only).
+   */
+  compiledHash?: string;
   /** Whether the bundle holds the OpenTelemetry workflow interceptors. */
   tracing?: boolean;
   builtAt: string;
+}
+
+/** sha256 of the files under `dir` whose name passes `include`, the lockfile and the tracing choice. */
+function treeHash(at: string, dir: string, include: (path: string) => boolean, tracing: boolean): string {
+  const hash = createHash('sha256');
+  if (tracing) hash.update('tracing:interceptors-opentelemetry\0');
+  const files: string[] = [];
+  const walk = (at: string) => {
+    for (const entry of readdirSync(at, { withFileTypes: true })) {
+      const path = join(at, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (include(path)) files.push(path);
+    }
+  };
+  if (existsSync(join(at, dir))) walk(join(at, dir));
+  files.push(join(at, 'package-lock.json'));
+  for (const file of files.sort()) {
+    hash.update(relative(at, file)).update('\0');
+    hash.update(existsSync(file) ? readFileSync(file) : '').update('\0');
+  }
+  return hash.digest('hex');
 }
 
 /**
@@ -56,24 +83,28 @@ export interface BundleManifest {
  * side of rebuilding), the lockfile (the SDK and zod versions) and whether the OpenTelemetry workflow
  * interceptors are bundled. About 5 ms.
  */
-export function workflowSourcesHash(options: { tracing?: boolean } = {}): string {
-  const hash = createHash('sha256');
-  if (options.tracing) hash.update('tracing:interceptors-opentelemetry\0');
-  const files: string[] = [];
-  const walk = (dir: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else if (entry.name.endsWith('.ts')) files.push(path);
-    }
-  };
-  walk(join(root, 'src'));
-  files.push(join(root, 'package-lock.json'));
-  for (const file of files.sort()) {
-    hash.update(relative(root, file)).update('\0');
-    hash.update(existsSync(file) ? readFileSync(file) : '').update('\0');
-  }
-  return hash.digest('hex');
+export function workflowSourcesHash(options: { tracing?: boolean } = {}, at = root): string {
+  return treeHash(at, 'src', (path) => path.endsWith('.ts'), !!options.tracing);
+}
+
+/**
+ * A hash of what a shipped worker runs instead of `src/`: the compiled JavaScript under `dist/` (`npm run
+ * build`; the prebuilt bundles themselves excepted), the lockfile and the tracing choice. `npm run
+ * build:workflows` records it when the compiled code is there, so build in that order (the Dockerfile does).
+ */
+export function compiledCodeHash(options: { tracing?: boolean } = {}, at = root): string {
+  const bundles = new Set([false, true].map((tracing) => prebuiltBundlePathsFor(tracing, at).code));
+  return treeHash(at, 'dist', (path) => path.endsWith('.js') && !bundles.has(path), !!options.tracing);
+}
+
+/** Whether this checkout holds the compiled code (`npm run build`), whose hash a manifest then records. */
+export function hasCompiledCode(): boolean {
+  return existsSync(join(root, 'dist', 'workers', 'main.js'));
+}
+
+/** Whether the sources are here: else a shipped image (`dist/` only), checked by {@link compiledCodeHash}. */
+function hasSources(at: string): boolean {
+  return existsSync(join(at, 'src'));
 }
 
 export type PrebuiltBundle =
@@ -85,13 +116,23 @@ export type PrebuiltBundle =
  * taken before bundling: a source edited meanwhile makes the manifest stale, never wrong. Code first,
  * manifest last, each by rename: a worker never pairs a new manifest with an old bundle.
  */
-export function writePrebuiltBundle(code: string, sourcesHash: string, tracing: boolean): string {
+export function writePrebuiltBundle(
+  code: string,
+  sourcesHash: string,
+  tracing: boolean,
+  compiledHash?: string,
+): string {
   const paths = prebuiltBundlePathsFor(tracing);
   mkdirSync(dirname(paths.code), { recursive: true });
   const tmp = `.${process.pid}.tmp`;
   writeFileSync(`${paths.code}${tmp}`, code);
   renameSync(`${paths.code}${tmp}`, paths.code);
-  const manifest: BundleManifest = { sourcesHash, tracing, builtAt: new Date().toISOString() };
+  const manifest: BundleManifest = {
+    sourcesHash,
+    ...(compiledHash ? { compiledHash } : {}),
+    tracing,
+    builtAt: new Date().toISOString(),
+  };
   writeFileSync(`${paths.manifest}${tmp}`, `${JSON.stringify(manifest, null, 2)}\n`);
   renameSync(`${paths.manifest}${tmp}`, paths.manifest);
   return paths.code;
@@ -104,6 +145,7 @@ export function writePrebuiltBundle(code: string, sourcesHash: string, tracing: 
 export function prebuiltWorkflowBundle(
   paths = prebuiltBundlePaths,
   options: { tracing?: boolean } = {},
+  at = root,
 ): PrebuiltBundle {
   if (!existsSync(paths.code) || !existsSync(paths.manifest))
     return { use: false, reason: 'absent', detail: `no prebuilt bundle at ${paths.code}` };
@@ -113,11 +155,18 @@ export function prebuiltWorkflowBundle(
   } catch (err) {
     return { use: false, reason: 'unreadable', detail: `${paths.manifest}: ${(err as Error).message}` };
   }
-  if (manifest.sourcesHash !== workflowSourcesHash(options))
+  // With the sources here (a checkout, compiled or not), the bundle must match them; without (an image that
+  // ships dist/ only), it must match the compiled code it was built beside.
+  const fresh = hasSources(at)
+    ? manifest.sourcesHash === workflowSourcesHash(options, at)
+    : manifest.compiledHash === compiledCodeHash(options, at);
+  if (!fresh)
     return {
       use: false,
       reason: 'stale',
-      detail: `prebuilt bundle ${paths.code} (built ${manifest.builtAt}) is older than the sources${options.tracing ? ' or was built without tracing' : ''}; run npm run build:workflows${options.tracing ? ' with TRACING_EXPORTER set' : ''}`,
+      detail: hasSources(at)
+        ? `prebuilt bundle ${paths.code} (built ${manifest.builtAt}) is older than the sources${options.tracing ? ' or was built without tracing' : ''}; run npm run build:workflows${options.tracing ? ' with TRACING_EXPORTER set' : ''}`
+        : `prebuilt bundle ${paths.code} (built ${manifest.builtAt}) was not built beside this compiled code${options.tracing ? ' or without tracing' : ''}; run npm run build, then npm run build:workflows${options.tracing ? ' with TRACING_EXPORTER set' : ''}`,
     };
   return { use: true, codePath: paths.code };
 }

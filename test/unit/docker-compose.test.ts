@@ -71,11 +71,17 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('starts each own service with an entry point that exists', () => {
-    for (const [, s] of ownServices) {
-      const entry = s.command?.find((part) => part.endsWith('.ts'));
-      expect(entry && readFileSync(join(root, entry), 'utf8').length).toBeGreaterThan(0);
+  it('starts each own service with the compiled entry of a source that exists, as the image does', () => {
+    // The image holds dist/ only (npm run build, tsconfig.build.json: src/x.ts -> dist/x.js), no tsx.
+    const source = (entry: string | undefined) => entry?.replace(/^dist\//, 'src/').replace(/\.js$/, '.ts');
+    for (const [name, s] of ownServices) {
+      expect([name, s.command?.slice(0, 1)]).toEqual([name, ['node']]);
+      const entry = s.command?.find((part) => /^dist\/.+\.js$/.test(part));
+      expect([name, readFileSync(join(root, source(entry) ?? 'missing'), 'utf8').length > 0]).toEqual([name, true]);
     }
+    const cmd = /^CMD (\[.*\])$/m.exec(readFileSync(join(root, 'Dockerfile'), 'utf8'))?.[1];
+    expect(JSON.parse(cmd ?? '[]')).toEqual(['node', 'dist/workers/main.js']);
+    expect(readFileSync(join(root, 'tsconfig.build.json'), 'utf8')).toMatch(/"rootDir": "src", "outDir": "dist"/);
   });
 
   it('points every Temporal address at the frontend service’s published port', () => {
