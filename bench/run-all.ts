@@ -98,6 +98,14 @@ function writeSummary(suite: Record<string, any>): void {
       `${r.ratioP50}x / ${r.ratioP99}x`,
       r.providerLatencyMs === 100 ? '<= 1.10x / 1.25x' : '',
     ]);
+    if (r.startOrderDirectCalls)
+      rows.push([
+        `user flow: \`startOrder\` with \`directCalls\` (co-located fast path), provider ${r.providerLatencyMs} ms, p50 / p99`,
+        `${f(r.startOrderDirectCalls.p50Ms, ' ms')} / ${f(r.startOrderDirectCalls.p99Ms, ' ms')}`,
+        `direct \`undici.request\`: ${f(r.directUndici.p50Ms, ' ms')} / ${f(r.directUndici.p99Ms, ' ms')}`,
+        `${r.directCallsRatioP50}x / ${r.directCallsRatioP99}x`,
+        r.providerLatencyMs === 100 ? '<= 1.10x / 1.25x' : '',
+      ]);
   }
   for (const r of background?.results ?? []) {
     rows.push([
