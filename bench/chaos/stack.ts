@@ -3,6 +3,7 @@ import pino from 'pino';
 import { join } from 'node:path';
 import { IntegrationsClient } from '../../src/client';
 import { ControlPlane } from '../../src/control/control-plane';
+import { payments } from '../../src/integrations/payments/payments.integration';
 import { IntegrationEngine } from '../../src/integrations/runtime/engine';
 import { createLogger } from '../../src/observability/logger';
 import { devCredentials } from '../../src/devserver/dev-credentials';
@@ -99,6 +100,8 @@ export class ChaosStack {
         destination: pino.destination({ dest: join(options.dir, 'direct-calls.log'), sync: true }),
       });
       const control = new ControlPlane({ client: client.temporal, logger: logger.child({ component: 'control' }) });
+      // As a worker does: the state read in the background, so no send waits for a read (nor lags the workflow's).
+      control.prefetch([payments]);
       const engine = new IntegrationEngine({
         logger: logger.child({ component: 'integration' }),
         control,

@@ -43,13 +43,14 @@ export interface ClientOptions {
   /**
    * The co-located fast path of `startOrder`: an IntegrationEngine in this process (so the service holds the
    * payment credentials, as a co-located worker would). Build it as the workers build theirs, with the same
-   * control plane (`ControlPlane`: breakers, kill switches) and limiter, so its calls pass the same gate.
+   * control plane (`ControlPlane`: breakers, kill switches; `prefetch([payments])`, so no send waits for a first
+   * read) and limiter, so its calls pass the same gate.
    * `startOrder` then starts the workflow (the durable record), and only then sends the workflow's own charge
    * request itself, with the same idempotency key and body: the provider applies it once and replays it to
    * the workflow's step. Only a clean success answers at once; anything else waits for the workflow, as
    * without it. Requires a provider that answers a second request with the same key (even one sent while the
-   * first is in flight) with the first one's result, as API People does. @default none: every answer waits
-   * for the workflow
+   * first is in flight) with the first one's result, as API People does. The service owns the engine (and
+   * closes it after `close()`). @default none: every answer waits for the workflow
    */
   directCalls?: IntegrationEngine;
 }
@@ -162,6 +163,7 @@ export class IntegrationsClient {
    * while the invoice, email and CRM steps go on in the background. Calling it again for the same order
    * attaches to the running workflow; for an order that already finished, it answers what that order
    * did and starts nothing. A charge parked for an operator answers `{ charged: false, pending: true }`.
+   * With `directCalls`, a new order is started first and its charge sent from here (`startOrderDirect`).
    */
   async startOrder(input: FulfillOrderInput): Promise<StartedOrder> {
     const workflowId = orderWorkflowId(input.orderId);
