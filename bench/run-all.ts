@@ -106,6 +106,14 @@ function writeSummary(suite: Record<string, any>): void {
         `${r.directCallsRatioP50}x / ${r.directCallsRatioP99}x`,
         r.providerLatencyMs === 100 ? '<= 1.10x / 1.25x' : '',
       ]);
+    if (r.directCallsEagerStart)
+      rows.push([
+        `user flow: the same fast path with eager start (\`requestEagerStart\`), provider ${r.providerLatencyMs} ms, p50 / p99`,
+        `${f(r.directCallsEagerStart.p50Ms, ' ms')} / ${f(r.directCallsEagerStart.p99Ms, ' ms')}`,
+        `direct \`undici.request\`: ${f(r.directUndici.p50Ms, ' ms')} / ${f(r.directUndici.p99Ms, ' ms')}`,
+        `${r.directCallsEagerStartRatioP50}x / ${r.directCallsEagerStartRatioP99}x`,
+        '',
+      ]);
   }
   for (const r of background?.results ?? []) {
     rows.push([

@@ -4,7 +4,8 @@
  * The service's wait for a settled charge, `IntegrationsClient.startOrder()` (update-with-start of
  * `fulfillOrder`, answered when the charge is settled), and the same with the co-located fast path
  * (`directCalls`: a plain start, then the workflow's own charge request sent from the client through the
- * workers' IntegrationEngine, same key; the workflow's step gets the provider's replay), against the baseline: one direct
+ * workers' IntegrationEngine, same key; the workflow's step gets the provider's replay), and that with eager
+ * workflow start (`requestEagerStart`, a client on the workers' connection), against the baseline: one direct
  * `undici.request` POST to the same sandbox endpoint (`/payments/payments`, bearer token fetched once, a
  * fresh correlation id each call). Provider latency 0 and 100 ms (the sandbox's `latency` fault on that
  * endpoint). Calls are sequential; cells interleaved (order/direct alternate) over 3 repetitions; the rest
@@ -12,7 +13,11 @@
  * Writes bench/results/user-flow.json, prints a table.
  */
 import { request } from 'undici';
-import { IntegrationsClient } from '../src/client';
+import { Client } from '@temporalio/client';
+import { chargeRequest, IntegrationsClient } from '../src/client';
+import { orderWorkflowId } from '../src/contracts/messages';
+import { WORKFLOWS_TASK_QUEUE } from '../src/contracts/task-queues';
+import { payments } from '../src/integrations/payments/payments.integration';
 import { formatSpread, machine, percentile, round, spread, writeResult } from './support/report';
 import { startBenchStack } from './support/stack';
 
@@ -67,9 +72,26 @@ async function main(): Promise<void> {
       });
       if (!charge.charged) throw new Error(`order ${orderId}: not charged: ${JSON.stringify(charge)}`);
     };
+    // The eager-start lever on the fast path: the same start (conflict policy FAIL) and send as
+    // startOrder with directCalls, the start from a client on the workers' own connection with
+    // requestEagerStart (the first workflow task comes back with the start's answer, to this process's worker).
+    const eagerClient = new Client({ connection: stack.connection });
+    const eager = async (): Promise<void> => {
+      const input = { orderId: `bench-${run}-${n++}`, customerId: 'cus_0031', amount: 4200, currency: 'EUR' };
+      const workflowId = orderWorkflowId(input.orderId);
+      await eagerClient.workflow.start('fulfillOrder', {
+        taskQueue: WORKFLOWS_TASK_QUEUE,
+        workflowId,
+        args: [input],
+        workflowIdConflictPolicy: 'FAIL',
+        requestEagerStart: true,
+      });
+      await stack.engine.call(payments, 'createPayment', chargeRequest(workflowId, input), { attempt: 1, workflowId });
+    };
     const variants = {
       startOrder: () => order(),
       'startOrder, direct calls': () => order(fastClient),
+      'direct calls + eager start': eager,
       'direct undici.request': direct,
     };
     type Cell = { p50: number; p99: number };
@@ -114,6 +136,7 @@ async function main(): Promise<void> {
       const project = of('startOrder');
       const fast = of('startOrder, direct calls');
       const baseline = of('direct undici.request');
+      const eagerStart = of('direct calls + eager start');
       return {
         providerLatencyMs: latency,
         startOrder: project,
@@ -123,6 +146,9 @@ async function main(): Promise<void> {
         ratioP99: round(project.p99Ms.median / baseline.p99Ms.median),
         directCallsRatioP50: round(fast.p50Ms.median / baseline.p50Ms.median),
         directCallsRatioP99: round(fast.p99Ms.median / baseline.p99Ms.median),
+        directCallsEagerStart: eagerStart,
+        directCallsEagerStartRatioP50: round(eagerStart.p50Ms.median / baseline.p50Ms.median),
+        directCallsEagerStartRatioP99: round(eagerStart.p99Ms.median / baseline.p99Ms.median),
       };
     });
     const file = writeResult('user-flow', started, {
@@ -141,6 +167,7 @@ async function main(): Promise<void> {
           `  provider ${String(r.providerLatencyMs).padStart(3)} ms: direct p50 ${formatSpread(r.directUndici.p50Ms)} p99 ${formatSpread(r.directUndici.p99Ms)}`,
           `    startOrder p50 ${formatSpread(r.startOrder.p50Ms)} p99 ${formatSpread(r.startOrder.p99Ms)} | ${r.ratioP50}x / ${r.ratioP99}x`,
           `    startOrder, direct calls p50 ${formatSpread(r.startOrderDirectCalls.p50Ms)} p99 ${formatSpread(r.startOrderDirectCalls.p99Ms)} | ${r.directCallsRatioP50}x / ${r.directCallsRatioP99}x`,
+          `    direct calls + eager start p50 ${formatSpread(r.directCallsEagerStart.p50Ms)} p99 ${formatSpread(r.directCallsEagerStart.p99Ms)} | ${r.directCallsEagerStartRatioP50}x / ${r.directCallsEagerStartRatioP99}x`,
         ].join('\n'),
       );
     console.log(`wrote ${file}`);
