@@ -98,6 +98,22 @@ function writeSummary(suite: Record<string, any>): void {
       `${r.ratioP50}x / ${r.ratioP99}x`,
       r.providerLatencyMs === 100 ? '<= 1.10x / 1.25x' : '',
     ]);
+    if (r.startOrderDirectCalls)
+      rows.push([
+        `user flow: \`startOrder\` with \`directCalls\` (co-located fast path), provider ${r.providerLatencyMs} ms, p50 / p99`,
+        `${f(r.startOrderDirectCalls.p50Ms, ' ms')} / ${f(r.startOrderDirectCalls.p99Ms, ' ms')}`,
+        `direct \`undici.request\`: ${f(r.directUndici.p50Ms, ' ms')} / ${f(r.directUndici.p99Ms, ' ms')}`,
+        `${r.directCallsRatioP50}x / ${r.directCallsRatioP99}x`,
+        r.providerLatencyMs === 100 ? '<= 1.10x / 1.25x' : '',
+      ]);
+    if (r.directCallsEagerStart)
+      rows.push([
+        `user flow: the same fast path with eager start (\`requestEagerStart\`), provider ${r.providerLatencyMs} ms, p50 / p99`,
+        `${f(r.directCallsEagerStart.p50Ms, ' ms')} / ${f(r.directCallsEagerStart.p99Ms, ' ms')}`,
+        `direct \`undici.request\`: ${f(r.directUndici.p50Ms, ' ms')} / ${f(r.directUndici.p99Ms, ' ms')}`,
+        `${r.directCallsEagerStartRatioP50}x / ${r.directCallsEagerStartRatioP99}x`,
+        '',
+      ]);
   }
   for (const r of background?.results ?? []) {
     rows.push([

@@ -2,7 +2,10 @@
  * User flow: `node --import tsx bench/user-flow.ts` (`--quick`: 10 calls per cell).
  *
  * The service's wait for a settled charge, `IntegrationsClient.startOrder()` (update-with-start of
- * `fulfillOrder`, answered when the charge is settled), against the baseline: one direct
+ * `fulfillOrder`, answered when the charge is settled), and the same with the co-located fast path
+ * (`directCalls`: a plain start, then the workflow's own charge request sent from the client through the
+ * workers' IntegrationEngine, same key; the workflow's step gets the provider's replay), and that with eager
+ * workflow start (`requestEagerStart`, a client on the workers' connection), against the baseline: one direct
  * `undici.request` POST to the same sandbox endpoint (`/payments/payments`, bearer token fetched once, a
  * fresh correlation id each call). Provider latency 0 and 100 ms (the sandbox's `latency` fault on that
  * endpoint). Calls are sequential; cells interleaved (order/direct alternate) over 3 repetitions; the rest
@@ -10,6 +13,11 @@
  * Writes bench/results/user-flow.json, prints a table.
  */
 import { request } from 'undici';
+import { Client } from '@temporalio/client';
+import { chargeRequest, IntegrationsClient } from '../src/client';
+import { orderWorkflowId } from '../src/contracts/messages';
+import { WORKFLOWS_TASK_QUEUE } from '../src/contracts/task-queues';
+import { payments } from '../src/integrations/payments/payments.integration';
 import { formatSpread, machine, percentile, round, spread, writeResult } from './support/report';
 import { startBenchStack } from './support/stack';
 
@@ -22,6 +30,13 @@ async function main(): Promise<void> {
   const started = machine();
   const stack = await startBenchStack();
   const run = Date.now().toString(36);
+  // The fast path: a client with the co-located engine (this process's workers' own).
+  const fastClient = await IntegrationsClient.connect({
+    address: stack.devServer.address,
+    dataConverter: null,
+    security: null,
+    directCalls: stack.engine,
+  });
   try {
     const { SANDBOX_PAYMENTS_CLIENT_ID: id, SANDBOX_PAYMENTS_CLIENT_SECRET: secret } = stack.credentials.sandboxEnv;
     const tokenResponse = await request(`${stack.sandboxUrl}/payments/oauth/token`, {
@@ -47,9 +62,9 @@ async function main(): Promise<void> {
       await response.body.json();
       if (response.statusCode !== 201 && response.statusCode !== 200) throw new Error(`direct: ${response.statusCode}`);
     };
-    const order = async (): Promise<void> => {
+    const order = async (client = stack.client): Promise<void> => {
       const orderId = `bench-${run}-${n++}`;
-      const { charge } = await stack.client.startOrder({
+      const { charge } = await client.startOrder({
         orderId,
         customerId: 'cus_0031',
         amount: 4200,
@@ -57,11 +72,35 @@ async function main(): Promise<void> {
       });
       if (!charge.charged) throw new Error(`order ${orderId}: not charged: ${JSON.stringify(charge)}`);
     };
-    const variants = { startOrder: order, 'direct undici.request': direct };
+    // The eager-start lever on the fast path: the same start (conflict policy FAIL) and send as
+    // startOrder with directCalls, the start from a client on the workers' own connection with
+    // requestEagerStart (the first workflow task comes back with the start's answer, to this process's worker).
+    const eagerClient = new Client({ connection: stack.connection });
+    const eager = async (): Promise<void> => {
+      const input = { orderId: `bench-${run}-${n++}`, customerId: 'cus_0031', amount: 4200, currency: 'EUR' };
+      const workflowId = orderWorkflowId(input.orderId);
+      await eagerClient.workflow.start('fulfillOrder', {
+        taskQueue: WORKFLOWS_TASK_QUEUE,
+        workflowId,
+        args: [input],
+        workflowIdConflictPolicy: 'FAIL',
+        requestEagerStart: true,
+      });
+      await stack.engine.call(payments, 'createPayment', chargeRequest(workflowId, input), { attempt: 1, workflowId });
+    };
+    const variants = {
+      startOrder: () => order(),
+      'startOrder, direct calls': () => order(fastClient),
+      'direct calls + eager start': eager,
+      'direct undici.request': direct,
+    };
     type Cell = { p50: number; p99: number };
     const cells = new Map<string, Cell[]>();
     // Warm-up: connections, tokens, the workflow cache.
-    for (let i = 0; i < 3; i++) await order().then(direct);
+    for (let i = 0; i < 3; i++)
+      await order()
+        .then(() => order(fastClient))
+        .then(direct);
     for (let rep = 0; rep < repetitions; rep++) {
       for (const latency of latencies) {
         await stack.admin.clearFaults();
@@ -73,7 +112,9 @@ async function main(): Promise<void> {
             params: { ms: latency },
           });
         const names = Object.keys(variants) as (keyof typeof variants)[];
-        for (const name of rep % 2 === 0 ? names : [...names].reverse()) {
+        // Rotated each repetition, so no variant always runs first (or right after another).
+        const rotated = [...names.slice(rep % names.length), ...names.slice(0, rep % names.length)];
+        for (const name of rep % 2 === 0 ? rotated : rotated.reverse()) {
           const times: number[] = [];
           for (let i = 0; i < calls; i++) {
             const t0 = performance.now();
@@ -93,13 +134,21 @@ async function main(): Promise<void> {
         return { p50Ms: spread(c.map((x) => x.p50)), p99Ms: spread(c.map((x) => x.p99)) };
       };
       const project = of('startOrder');
+      const fast = of('startOrder, direct calls');
       const baseline = of('direct undici.request');
+      const eagerStart = of('direct calls + eager start');
       return {
         providerLatencyMs: latency,
         startOrder: project,
+        startOrderDirectCalls: fast,
         directUndici: baseline,
         ratioP50: round(project.p50Ms.median / baseline.p50Ms.median),
         ratioP99: round(project.p99Ms.median / baseline.p99Ms.median),
+        directCallsRatioP50: round(fast.p50Ms.median / baseline.p50Ms.median),
+        directCallsRatioP99: round(fast.p99Ms.median / baseline.p99Ms.median),
+        directCallsEagerStart: eagerStart,
+        directCallsEagerStartRatioP50: round(eagerStart.p50Ms.median / baseline.p50Ms.median),
+        directCallsEagerStartRatioP99: round(eagerStart.p99Ms.median / baseline.p99Ms.median),
       };
     });
     const file = writeResult('user-flow', started, {
@@ -114,10 +163,16 @@ async function main(): Promise<void> {
     );
     for (const r of results)
       console.log(
-        `  provider ${String(r.providerLatencyMs).padStart(3)} ms: startOrder p50 ${formatSpread(r.startOrder.p50Ms)} p99 ${formatSpread(r.startOrder.p99Ms)} | direct p50 ${formatSpread(r.directUndici.p50Ms)} p99 ${formatSpread(r.directUndici.p99Ms)} | ${r.ratioP50}x / ${r.ratioP99}x`,
+        [
+          `  provider ${String(r.providerLatencyMs).padStart(3)} ms: direct p50 ${formatSpread(r.directUndici.p50Ms)} p99 ${formatSpread(r.directUndici.p99Ms)}`,
+          `    startOrder p50 ${formatSpread(r.startOrder.p50Ms)} p99 ${formatSpread(r.startOrder.p99Ms)} | ${r.ratioP50}x / ${r.ratioP99}x`,
+          `    startOrder, direct calls p50 ${formatSpread(r.startOrderDirectCalls.p50Ms)} p99 ${formatSpread(r.startOrderDirectCalls.p99Ms)} | ${r.directCallsRatioP50}x / ${r.directCallsRatioP99}x`,
+          `    direct calls + eager start p50 ${formatSpread(r.directCallsEagerStart.p50Ms)} p99 ${formatSpread(r.directCallsEagerStart.p99Ms)} | ${r.directCallsEagerStartRatioP50}x / ${r.directCallsEagerStartRatioP99}x`,
+        ].join('\n'),
       );
     console.log(`wrote ${file}`);
   } finally {
+    await fastClient.close();
     await stack.stop();
   }
 }

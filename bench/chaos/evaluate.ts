@@ -101,7 +101,8 @@ async function runsOf(stack: ChaosStack, order: TrackedOrder): Promise<number> {
 function describeAnswer(a: StartAnswer): string {
   if (!a.ok) return `error after ${a.attempts} attempt(s): ${a.error}`;
   const c = a.charge;
-  const tries = a.attempts > 1 ? ` (start attempt ${a.attempts})` : '';
+  const tries =
+    (a.attempts > 1 ? ` (start attempt ${a.attempts})` : '') + (a.answeredBy ? ` [answered by ${a.answeredBy}]` : '');
   if (c.charged) return `charged ${c.paymentId ?? '?'}${tries}`;
   return `${c.pending ? 'pending, parked' : 'not charged'} (${c.failure ?? 'no reason'})${tries}`;
 }

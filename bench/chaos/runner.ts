@@ -112,7 +112,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const seed = options.seed ?? Date.now() % 1_000_000;
   const random = seededRandom(seed);
   const dir = resolve(options.dir ?? join('.tmp', `chaos-${process.pid}`));
-  const selected = selectCases(options.cases);
+  const selected = selectCases(options.cases, options.scale);
   const settleCap = options.settleMs ?? (options.scale === 'quick' ? 120_000 : 180_000);
   const runId = `c${Date.now().toString(36)}`;
   const started = Date.now();
@@ -158,8 +158,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   return report;
 }
 
-export function selectCases(names: string[] | undefined): ChaosCase[] {
-  if (!names || names.length === 0) return [...allCases];
+/** The named cases; none named: the whole matrix (at quick scale, without the cases marked `quick: false`). */
+export function selectCases(names: string[] | undefined, scale: Scale = 'full'): ChaosCase[] {
+  if (!names || names.length === 0) return allCases.filter((c) => scale === 'full' || c.quick !== false);
   const unknown = names.filter((n) => !allCases.some((c) => c.name === n));
   if (unknown.length > 0) {
     throw new Error(`unknown case(s) ${unknown.join(', ')}; known: ${allCases.map((c) => c.name).join(', ')}`);
@@ -192,8 +193,8 @@ async function runCase(chaosCase: ChaosCase, env: RunEnv): Promise<CaseReport> {
     try {
       for (let attempt = 1; ; attempt++) {
         try {
-          const { charge } = await stack.client.startOrder(order.input);
-          const answer: StartAnswer = { ok: true, at: Date.now(), attempts: attempt, charge };
+          const { charge, answeredBy } = await (order.fast ? stack.fastClient : stack.client).startOrder(order.input);
+          const answer: StartAnswer = { ok: true, at: Date.now(), attempts: attempt, charge, answeredBy };
           order.answers.push(answer);
           return answer;
         } catch (err) {
@@ -229,7 +230,7 @@ async function runCase(chaosCase: ChaosCase, env: RunEnv): Promise<CaseReport> {
     random: env.random,
     between: (min, max) => min + Math.floor(env.random() * (max - min + 1)),
     log: (line) => log(`  ${line}`),
-    startOrder({ label, customerId, amount, expect, check }) {
+    startOrder({ label, customerId, amount, expect, check, fast }) {
       seq++;
       const orderId = `${env.runId}-${chaosCase.name}-${seq}`;
       const order: TrackedOrder = {
@@ -247,6 +248,7 @@ async function runCase(chaosCase: ChaosCase, env: RunEnv): Promise<CaseReport> {
         pendingStarts: 0,
         ...(expect ? { expect } : {}),
         ...(check ? { check } : {}),
+        ...(fast ? { fast } : {}),
         firstAnswer: Promise.resolve(undefined as never),
       };
       order.firstAnswer = drive(order);

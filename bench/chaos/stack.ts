@@ -1,6 +1,11 @@
 import { mkdirSync } from 'node:fs';
+import pino from 'pino';
 import { join } from 'node:path';
 import { IntegrationsClient } from '../../src/client';
+import { ControlPlane } from '../../src/control/control-plane';
+import { payments } from '../../src/integrations/payments/payments.integration';
+import { IntegrationEngine } from '../../src/integrations/runtime/engine';
+import { createLogger } from '../../src/observability/logger';
 import { devCredentials } from '../../src/devserver/dev-credentials';
 import { startService, type ServiceProcess } from '../../src/devserver/service-process';
 import { SandboxAdminClient } from '../../src/sandbox/admin-client';
@@ -51,6 +56,9 @@ export class ChaosStack {
     private readonly workerEnv: NodeJS.ProcessEnv,
     readonly admin: SandboxAdminClient,
     readonly client: IntegrationsClient,
+    /** startOrder's co-located fast path (`directCalls`): its own engine, gated by the shared control plane. */
+    readonly fastClient: IntegrationsClient,
+    private readonly fastEngine: { engine: IntegrationEngine; control: ControlPlane },
   ) {}
 
   static async start(options: ChaosStackOptions): Promise<ChaosStack> {
@@ -84,6 +92,22 @@ export class ChaosStack {
         ...credentials.integrationEnv(sandboxUrl),
       };
       const client = await IntegrationsClient.connect({ address: server.address });
+      // The service's own engine, built as a worker builds its own: the same control plane (breakers, kill
+      // switches), the same integration settings; it logs to the runner's directory.
+      const logger = createLogger({
+        name: 'chaos-direct-calls',
+        level: 'warn',
+        destination: pino.destination({ dest: join(options.dir, 'direct-calls.log'), sync: true }),
+      });
+      const control = new ControlPlane({ client: client.temporal, logger: logger.child({ component: 'control' }) });
+      // As a worker does: the state read in the background, so no send waits for a read (nor lags the workflow's).
+      control.prefetch([payments]);
+      const engine = new IntegrationEngine({
+        logger: logger.child({ component: 'integration' }),
+        control,
+        env: { ...process.env, ...credentials.integrationEnv(sandboxUrl) },
+      });
+      const fastClient = await IntegrationsClient.connect({ address: server.address, directCalls: engine });
       const stack = new ChaosStack(
         options,
         server,
@@ -92,6 +116,8 @@ export class ChaosStack {
         workerEnv,
         new SandboxAdminClient(sandboxUrl),
         client,
+        fastClient,
+        { engine, control },
       );
       const workers = Array.from({ length: options.workers ?? 2 }, () => stack.startWorker());
       await Promise.all(workers.map((w) => w.process.ready));
@@ -177,6 +203,9 @@ export class ChaosStack {
     this.stopping = true;
     for (const w of this.workers) w.intended = true;
     await Promise.all(this.workers.map((w) => w.process.stop(5_000)));
+    await this.fastClient.close().catch(() => {});
+    await this.fastEngine.control.close().catch(() => {});
+    await this.fastEngine.engine.close().catch(() => {});
     await this.client.close().catch(() => {});
     await this.sandbox.stop();
     await this.server.stop();

@@ -1,4 +1,5 @@
 import type { FulfillOrderInput } from '../../src/workflows/fulfill-order.workflow';
+import type { StartedOrder } from '../../src/client';
 import type { ChargeOutcome } from '../../src/contracts/messages';
 import type { ChaosStack } from './stack';
 
@@ -7,7 +8,7 @@ export type Scale = 'quick' | 'full';
 
 /** One `startOrder` call, as the service saw it. */
 export type StartAnswer =
-  | { ok: true; at: number; attempts: number; charge: ChargeOutcome }
+  | { ok: true; at: number; attempts: number; charge: ChargeOutcome; answeredBy?: StartedOrder['answeredBy'] }
   | { ok: false; at: number; attempts: number; error: string };
 
 /** How an order ended, from Temporal (and the ledger, for `failed-*`). Mutually exclusive. */
@@ -42,6 +43,8 @@ export interface TrackedOrder {
   expect?: Final[];
   /** A case-specific invariant: returns what is wrong, or undefined. Counts as unexpected. */
   check?: (evaluation: OrderEvaluation) => string | undefined;
+  /** Started (and started again) through startOrder's co-located fast path (`directCalls`). */
+  fast?: boolean;
   /** Resolves with the first answer (either kind). */
   firstAnswer: Promise<StartAnswer>;
 }
@@ -110,6 +113,8 @@ export interface CaseContext {
     amount?: number;
     expect?: Final[];
     check?: TrackedOrder['check'];
+    /** Through the fast path (`IntegrationsClient` with `directCalls`). @default false */
+    fast?: boolean;
   }): TrackedOrder;
   /** startOrder again for the same order (a service retrying, or a second request). */
   startAgain(order: TrackedOrder): Promise<StartAnswer>;
@@ -132,5 +137,10 @@ export interface ChaosCase {
   name: string;
   /** One line for the table. */
   title: string;
+  /**
+   * false: left out of the quick matrix (`--quick` with no `--case`, and the jest test, whose time is spent)
+   * unless named; the full matrix runs it. @default true
+   */
+  quick?: boolean;
   run(ctx: CaseContext): Promise<void>;
 }

@@ -25,6 +25,8 @@ export interface BenchStack {
   env: NodeJS.ProcessEnv;
   credentials: ReturnType<typeof devCredentials>;
   workers: Worker[];
+  /** The workers' own connection (a client on it can request eager workflow start). */
+  connection: NativeConnection;
   stop(): Promise<void>;
 }
 
@@ -60,6 +62,7 @@ export async function startBenchStack(): Promise<BenchStack> {
     env,
     credentials,
     workers,
+    connection,
     async stop() {
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
       await running.catch(() => undefined);

@@ -15,6 +15,8 @@ import {
   type OrderStatus,
 } from '../contracts/messages';
 import { WORKFLOWS_TASK_QUEUE } from '../contracts/task-queues';
+import { payments } from '../integrations/payments/payments.integration';
+import type { IntegrationEngine } from '../integrations/runtime/engine';
 
 export interface ClientOptions {
   address: string;
@@ -38,6 +40,19 @@ export interface ClientOptions {
    * `otlp` or `console`. @default off
    */
   tracing?: boolean;
+  /**
+   * The co-located fast path of `startOrder`: an IntegrationEngine in this process (so the service holds the
+   * payment credentials, as a co-located worker would). Build it as the workers build theirs, with the same
+   * control plane (`ControlPlane`: breakers, kill switches; `prefetch([payments])`, so no send waits for a first
+   * read) and limiter, so its calls pass the same gate.
+   * `startOrder` then starts the workflow (the durable record), and only then sends the workflow's own charge
+   * request itself, with the same idempotency key and body: the provider applies it once and replays it to
+   * the workflow's step. Only a clean success answers at once; anything else waits for the workflow, as
+   * without it. Requires a provider that answers a second request with the same key (even one sent while the
+   * first is in flight) with the first one's result, as API People does. The service owns the engine (and
+   * closes it after `close()`). @default none: every answer waits for the workflow
+   */
+  directCalls?: IntegrationEngine;
 }
 
 /** Tracing from the environment: on when TRACING_EXPORTER names an exporter (otlp, console). */
@@ -68,11 +83,36 @@ function chargeOf(status: OrderStatus): ChargeOutcome {
     : { charged: false, failure: status.failure ?? `order ended ${status.stage}` };
 }
 
+/** What `startOrder` answers. */
+export interface StartedOrder {
+  workflowId: string;
+  charge: ChargeOutcome;
+  /**
+   * Who settled the answer: the provider's clean success to the fast path's own send (`directCalls`), or the
+   * workflow (its `chargeSettled` update: without the fast path, when the fast path's send was not a clean
+   * success, and for an order that already existed). Either way the workflow records the same charge.
+   */
+  answeredBy: 'direct call' | 'workflow';
+}
+
+/**
+ * The charge `fulfillOrder` sends (its `charge` step: the key is `stepKey('charge')`, src/workflows/keys.ts,
+ * and the body is built the same way in src/workflows/fulfill-order.workflow.ts). The fast path must send
+ * exactly this: the provider dedupes by key and request, and refuses a key reused with another body.
+ */
+export function chargeRequest(workflowId: string, input: FulfillOrderInput): { key: string; body: object } {
+  return {
+    key: `${workflowId}:charge`,
+    body: { orderId: input.orderId, amount: input.amount, currency: input.currency },
+  };
+}
+
 /** What a service uses to start and follow this project's workflows. */
 export class IntegrationsClient {
   private constructor(
     readonly temporal: Client,
     private readonly connection: Connection,
+    private readonly directCalls?: IntegrationEngine,
   ) {}
 
   static async connect(options: ClientOptions): Promise<IntegrationsClient> {
@@ -88,7 +128,11 @@ export class IntegrationsClient {
       apiKeyFile: security.apiKeyFile,
     });
     const interceptors = tracingClientInterceptors(options.tracing ?? tracingFromEnv(process.env));
-    return new IntegrationsClient(new Client({ connection, namespace, dataConverter, interceptors }), connection);
+    return new IntegrationsClient(
+      new Client({ connection, namespace, dataConverter, interceptors }),
+      connection,
+      options.directCalls,
+    );
   }
 
   /**
@@ -119,26 +163,75 @@ export class IntegrationsClient {
    * while the invoice, email and CRM steps go on in the background. Calling it again for the same order
    * attaches to the running workflow; for an order that already finished, it answers what that order
    * did and starts nothing. A charge parked for an operator answers `{ charged: false, pending: true }`.
+   * With `directCalls`, a new order is started first and its charge sent from here (`startOrderDirect`).
    */
-  async startOrder(input: FulfillOrderInput): Promise<{ workflowId: string; charge: ChargeOutcome }> {
+  async startOrder(input: FulfillOrderInput): Promise<StartedOrder> {
     const workflowId = orderWorkflowId(input.orderId);
-    const start = new WithStartWorkflowOperation<typeof fulfillOrder>('fulfillOrder', {
+    const options = {
       taskQueue: WORKFLOWS_TASK_QUEUE,
       workflowId,
       // The rollout is decided here, once, and recorded with the order: replays never see a later setting.
-      args: [{ crmV2: crmV2Rollout(), ...input }],
-      ...onceOnly,
+      args: [{ crmV2: crmV2Rollout(), ...input }] as [FulfillOrderInput],
       staticSummary: `Fulfil order ${input.orderId}: charge, invoice, email, CRM`,
-    });
+    };
+    if (this.directCalls) {
+      const fast = await this.startOrderDirect(this.directCalls, workflowId, input, options);
+      if (fast) return { workflowId, ...fast };
+    }
+    const start = new WithStartWorkflowOperation<typeof fulfillOrder>('fulfillOrder', { ...options, ...onceOnly });
     try {
       const charge = await this.temporal.workflow.executeUpdateWithStart(chargeSettled, {
         startWorkflowOperation: start,
       });
-      return { workflowId, charge };
+      return { workflowId, charge, answeredBy: 'workflow' };
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
       // The order already ran to its end: answer what it did, start nothing.
-      return { workflowId, charge: chargeOf(await this.finishedOrder(workflowId)) };
+      return { workflowId, charge: chargeOf(await this.finishedOrder(workflowId)), answeredBy: 'workflow' };
+    }
+  }
+
+  /**
+   * The fast path (`directCalls`): a plain start, then the workflow's own charge request, sent from here.
+   * Answers the charge when the provider answered a clean success; otherwise undefined (the order already
+   * existed: nothing was sent) or the workflow's own `chargeSettled` answer (a decline, an unknown outcome,
+   * an open breaker: the workflow settles it, as without the fast path).
+   *
+   * Exactly once: the start is acknowledged (the durable record exists) before anything is sent, so no
+   * crash leaves a charge without its workflow; the request is the one the workflow's `charge` step sends
+   * (key `stepKey('charge')`, the same body), so the provider applies it once and answers the step with the
+   * same payment; a start that finds the order already there (running or finished) sends nothing, so a
+   * repeat call can never resend a charge the workflow has settled otherwise.
+   */
+  private async startOrderDirect(
+    engine: IntegrationEngine,
+    workflowId: string,
+    input: FulfillOrderInput,
+    options: { taskQueue: string; workflowId: string; args: [FulfillOrderInput]; staticSummary: string },
+  ): Promise<Omit<StartedOrder, 'workflowId'> | undefined> {
+    let handle: WorkflowHandle<typeof fulfillOrder>;
+    try {
+      handle = await this.temporal.workflow.start<typeof fulfillOrder>('fulfillOrder', {
+        ...options,
+        // Only an order this call created is charged from here; any other goes the attached way below.
+        workflowIdConflictPolicy: 'FAIL',
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      });
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) return undefined;
+      throw err;
+    }
+    try {
+      const payment = (await engine.call(payments, 'createPayment', chargeRequest(workflowId, input), {
+        attempt: 1,
+        workflowId,
+        activityId: 'charge (direct)',
+      })) as Payment;
+      return { charge: { charged: true, paymentId: payment.id }, answeredBy: 'direct call' };
+    } catch {
+      // Not a clean success: what happened is the workflow's to settle (its step resends the same request,
+      // or looks it up), and the service gets the workflow's answer, parked -> pending included.
+      return { charge: await handle.executeUpdate(chargeSettled), answeredBy: 'workflow' };
     }
   }
 

@@ -1,9 +1,12 @@
 import { IntegrationsClient } from '../../src/client';
+import { chargeSettled, orderWorkflowId } from '../../src/contracts/messages';
+import { IntegrationEngine } from '../../src/integrations/runtime/engine';
 import { createLogger } from '../../src/observability/logger';
 import { documentsWebhooks } from '../../src/webhooks/providers';
 import { startReceiver } from '../../src/webhooks/server';
 import type { LedgerEntry } from '../support/sandbox';
 import { sandboxAdmin } from '../support/sandbox';
+import { testLogger } from '../support/stack';
 import { testEnv, uniqueId, withWorkers } from '../support/temporal';
 
 /** The ledger entries whose idempotency key belongs to this order's workflow. */
@@ -95,5 +98,71 @@ describe('fulfillOrder on the real dev server', () => {
     } finally {
       await receiver.close();
     }
+  });
+});
+
+describe('startOrder with the co-located fast path (directCalls)', () => {
+  let engine: IntegrationEngine;
+  let client: IntegrationsClient;
+  beforeAll(async () => {
+    engine = new IntegrationEngine({ logger: testLogger().child({ component: 'direct-calls' }) });
+    client = await IntegrationsClient.connect({ address: testEnv.temporalAddress, directCalls: engine });
+  });
+  afterAll(async () => {
+    await client.close();
+    await engine.close();
+  });
+  afterEach(() => sandboxAdmin.clearFaults());
+  const charges = async (orderId: string) =>
+    (await effectsOf(orderId)).filter((e) => e.effect === 'payment.created').map((e) => e.resourceId);
+  /** The charge as the workflow's own step settled it; then the order is stopped (the rest is tested above). */
+  const recorded = async (orderId: string) => {
+    const handle = client.temporal.workflow.getHandle(orderWorkflowId(orderId));
+    const charge = await handle.executeUpdate(chargeSettled);
+    await handle.terminate('test done');
+    return charge;
+  };
+
+  it('answers from its own send, and the workflow records that same payment: one charge at the provider', async () => {
+    const orderId = uniqueId('fast');
+    const { started, workflowCharge } = await withWorkers(async () => {
+      const started = await client.startOrder({ orderId, customerId: 'cus_0010', amount: 2100, currency: 'EUR' });
+      return { started, workflowCharge: await recorded(orderId) };
+    });
+    expect(started).toMatchObject({ answeredBy: 'direct call', charge: { charged: true } });
+    expect(workflowCharge).toEqual(started.charge);
+    expect(await charges(orderId)).toEqual([started.charge.paymentId]);
+  });
+
+  it('leaves a decline or an unknown outcome to the workflow, and answers what the workflow settled', async () => {
+    const declinedId = uniqueId('fast-declined');
+    const unknownId = uniqueId('fast-unknown');
+    const answers = await withWorkers(async () => {
+      const payment = { method: 'POST', path: '/payments/payments' };
+      await sandboxAdmin.fault({ ...payment, fault: 'status', params: { code: 402 } });
+      const declined = await client.startOrder({
+        orderId: declinedId,
+        customerId: 'cus_0012',
+        amount: 900,
+        currency: 'EUR',
+      });
+      await sandboxAdmin.clearFaults();
+      // Applied, then a 504: the fast path cannot know; the workflow's step resends the same request.
+      await sandboxAdmin.fault({ ...payment, fault: 'commit-then-504', params: { ms: 10 }, times: 1 });
+      const unknown = await client.startOrder({
+        orderId: unknownId,
+        customerId: 'cus_0013',
+        amount: 900,
+        currency: 'EUR',
+      });
+      await client.temporal.workflow.getHandle(orderWorkflowId(unknownId)).terminate('test done');
+      return { declined, unknown };
+    });
+    expect(answers.declined).toMatchObject({ answeredBy: 'workflow', charge: { charged: false } });
+    expect(answers.declined.charge.failure).toContain('402');
+    expect(await charges(declinedId)).toEqual([]);
+    // The workflow's answer: its step's resend got the provider's replay of the payment the fast path applied.
+    expect(answers.unknown).toMatchObject({ answeredBy: 'workflow', charge: { charged: true } });
+    expect(await charges(unknownId)).toEqual([answers.unknown.charge.paymentId]);
   });
 });

@@ -1,5 +1,6 @@
 import type { ChaosCase } from '../types';
 import { cancellation } from './cancellation';
+import { fastPath } from './fast-path';
 import { hungWrites } from './hung-writes';
 import { poisonAnswers } from './poison-answers';
 import { repeatStarts } from './repeat-starts';
@@ -18,4 +19,5 @@ export const cases: readonly ChaosCase[] = [
   repeatStarts,
   poisonAnswers,
   hungWrites,
+  fastPath,
 ];
