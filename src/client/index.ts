@@ -17,6 +17,8 @@ import {
 import { WORKFLOWS_TASK_QUEUE } from '../contracts/task-queues';
 import { payments } from '../integrations/payments/payments.integration';
 import type { IntegrationEngine } from '../integrations/runtime/engine';
+import { durationMs } from '../integrations/kit/duration';
+import { userFlow } from '../integrations/kit/profiles';
 
 export interface ClientOptions {
   address: string;
@@ -82,6 +84,9 @@ function chargeOf(status: OrderStatus): ChargeOutcome {
     ? { charged: true, paymentId: status.paymentId }
     : { charged: false, failure: status.failure ?? `order ended ${status.stage}` };
 }
+
+/** Between the fast path's send being aborted at the latest and the workflow trusting a lookup. */
+const DIRECT_SEND_MARGIN_MS = 1_000;
 
 /** What `startOrder` answers. */
 export interface StartedOrder {
@@ -209,10 +214,15 @@ export class IntegrationsClient {
     input: FulfillOrderInput,
     options: { taskQueue: string; workflowId: string; args: [FulfillOrderInput]; staticSummary: string },
   ): Promise<Omit<StartedOrder, 'workflowId'> | undefined> {
+    // The send's deadline, recorded with the order: the workflow's charge step counts the charge as maybe
+    // applied until then, and trusts a lookup only after it (a cancellation at once still refunds it).
+    const sendBudgetMs = durationMs(userFlow.startToClose);
+    const sentUntil = Date.now() + sendBudgetMs + DIRECT_SEND_MARGIN_MS;
     let handle: WorkflowHandle<typeof fulfillOrder>;
     try {
       handle = await this.temporal.workflow.start<typeof fulfillOrder>('fulfillOrder', {
         ...options,
+        args: [{ ...options.args[0], directCharge: { sentUntil } }],
         // Only an order this call created is charged from here; any other goes the attached way below.
         workflowIdConflictPolicy: 'FAIL',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
@@ -226,6 +236,8 @@ export class IntegrationsClient {
         attempt: 1,
         workflowId,
         activityId: 'charge (direct)',
+        // Never past the deadline the workflow was told, however long the start or the limiter took.
+        signal: AbortSignal.timeout(Math.max(0, sentUntil - DIRECT_SEND_MARGIN_MS - Date.now())),
       })) as Payment;
       return { charge: { charged: true, paymentId: payment.id }, answeredBy: 'direct call' };
     } catch {

@@ -1,4 +1,7 @@
-import { IntegrationsClient } from '../../src/client';
+import { chargeRequest, IntegrationsClient } from '../../src/client';
+import type { OrderStatus } from '../../src/contracts/messages';
+import { WORKFLOWS_TASK_QUEUE } from '../../src/contracts/task-queues';
+import { payments } from '../../src/integrations/payments/payments.integration';
 import { chargeSettled, orderWorkflowId } from '../../src/contracts/messages';
 import { IntegrationEngine } from '../../src/integrations/runtime/engine';
 import { createLogger } from '../../src/observability/logger';
@@ -132,6 +135,24 @@ describe('startOrder with the co-located fast path (directCalls)', () => {
     expect(started).toMatchObject({ answeredBy: 'direct call', charge: { charged: true } });
     expect(workflowCharge).toEqual(started.charge);
     expect(await charges(orderId)).toEqual([started.charge.paymentId]);
+  });
+
+  it('refunds the service-sent charge of an order cancelled before its workflow ever ran: compensated, not failed', async () => {
+    const orderId = uniqueId('fast-cancelled');
+    const workflowId = orderWorkflowId(orderId);
+    const input = { orderId, customerId: 'cus_0014', amount: 700, currency: 'EUR' };
+    // No worker yet: the start is recorded, the service's send applies the charge, and the cancellation
+    // is in the history before the workflow's first task: its charge step never sends anything itself.
+    const handle = await client.temporal.workflow.start('fulfillOrder', {
+      taskQueue: WORKFLOWS_TASK_QUEUE,
+      workflowId,
+      args: [{ ...input, directCharge: { sentUntil: Date.now() + 2_000 } }],
+    });
+    await engine.call(payments, 'createPayment', chargeRequest(workflowId, input), { attempt: 1, workflowId });
+    await handle.cancel();
+    const result = await withWorkers(() => handle.result() as Promise<OrderStatus>);
+    expect(result).toMatchObject({ stage: 'compensated', compensated: ['charge'], cancelled: true });
+    expect(effectNames(await effectsOf(orderId))).toEqual(['payment.created@charge', 'refund.created@refund']);
   });
 
   it('leaves a decline or an unknown outcome to the workflow, and answers what the workflow settled', async () => {

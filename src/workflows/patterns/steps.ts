@@ -313,7 +313,9 @@ class StepRun<I extends object, O> {
   private async otherSendEnded(): Promise<void> {
     const waitMs = (this.options.sentElsewhereUntil ?? 0) - Date.now();
     if (waitMs > 0)
-      await sleep(waitMs, { summary: `${this.step}: wait ${waitMs} ms for the service's own send to end, then look up` });
+      await sleep(waitMs, {
+        summary: `${this.step}: wait ${waitMs} ms for the service's own send to end, then look up`,
+      });
   }
 
   /** The durable timer before a resend: 1 s, 2 s, 4 s ... (capped), so a poison answer cannot loop hot. */
