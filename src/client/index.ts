@@ -15,6 +15,7 @@ import {
   type OrderStatus,
 } from '../contracts/messages';
 import { WORKFLOWS_TASK_QUEUE } from '../contracts/task-queues';
+import { startBulk, type BulkHandle, type BulkRequest } from './bulk-lane';
 
 export interface ClientOptions {
   address: string;
@@ -162,6 +163,14 @@ export class IntegrationsClient {
     return this.temporal.workflow.getHandle<typeof fulfillOrder>(orderWorkflowId(orderId)).result();
   }
 
+  /**
+   * Sends many items of one endpoint through the high-volume lane (src/client/bulk-lane.ts): one
+   * workflow per batch of up to 500 items, each item with its own key, exactly once under worker crashes.
+   */
+  async sendInBulk(request: BulkRequest): Promise<BulkHandle> {
+    return startBulk(this.temporal, request);
+  }
+
   async close(): Promise<void> {
     await this.connection.close();
   }
@@ -176,3 +185,17 @@ export {
   type BulkResolveProgress,
   type BulkResolveRequest,
 } from './bulk-resolve';
+
+export {
+  BulkRequestError,
+  bulkHandle,
+  bulkRequestProblems,
+  splitIntoBatches,
+  startBulk,
+  type BulkBatchStatus,
+  type BulkBatchSummary,
+  type BulkHandle,
+  type BulkItem,
+  type BulkRequest,
+  type BulkSummary,
+} from './bulk-lane';
