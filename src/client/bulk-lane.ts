@@ -87,11 +87,17 @@ const DEFAULT_BUDGET_MS = 6 * 3600_000;
  * twice), the batch ID, the items' keys (present, unique) and each item's input against the endpoint's
  * schemas (the first 5 bad items are named).
  */
-export function bulkRequestProblems(request: BulkRequest): string[] {
+export function bulkRequestProblems(
+  request: BulkRequest,
+  registry: Record<string, Integration> = integrations,
+): string[] {
   const problems: string[] = [];
-  const integration = (integrations as Record<string, Integration>)[request.integration];
-  const spec = integration?.endpoints[request.endpoint];
-  if (!integration) problems.push(`integration must be one of ${Object.keys(integrations).join(', ')}`);
+  const integration = Object.hasOwn(registry, request.integration) ? registry[request.integration] : undefined;
+  const spec =
+    integration && Object.hasOwn(integration.endpoints, request.endpoint)
+      ? integration.endpoints[request.endpoint]
+      : undefined;
+  if (!integration) problems.push(`integration must be one of ${Object.keys(registry).join(', ')}`);
   else if (!spec)
     problems.push(
       `${request.integration} has no endpoint "${request.endpoint}": one of ${Object.keys(integration.endpoints).join(', ')}`,
