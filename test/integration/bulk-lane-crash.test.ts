@@ -1,0 +1,65 @@
+import { IntegrationsClient } from '../../src/client';
+import { bulkBatchWorkflowId } from '../../src/contracts/bulk-lane';
+import type { ServiceProcess } from '../../src/devserver/service-process';
+import { workerProcess } from '../support/worker-process';
+import { sandboxAdmin } from '../support/sandbox';
+import { testEnv, uniqueId } from '../support/temporal';
+import { waitFor } from '../support/wait';
+
+describe('the bulk lane with a worker killed mid-batch', () => {
+  afterAll(() => sandboxAdmin.clearFaults());
+
+  it('finishes the batch on another worker and charges every item exactly once', async () => {
+    const batchId = uniqueId('bulk-crash');
+    const items = Array.from({ length: 40 }, (_, i) => ({
+      key: `row-${i}`,
+      body: { orderId: `${batchId}-${i}`, amount: 100 + i, currency: 'EUR' },
+    }));
+    const prefix = `${bulkBatchWorkflowId('payments', 'createPayment', batchId, 0)}:`;
+    const charges = async () =>
+      (await sandboxAdmin.ledger()).filter(
+        (e) => e.effect === 'payment.created' && e.idempotencyKey?.startsWith(prefix),
+      );
+    // Slow charges keep the batch in flight long enough to kill its worker in the middle of it.
+    await sandboxAdmin.fault({
+      method: 'POST',
+      path: '/payments/payments',
+      exact: true,
+      fault: 'latency',
+      params: { ms: 300 },
+    });
+    const client = await IntegrationsClient.connect({ address: testEnv.temporalAddress });
+    const first = workerProcess('bulk-worker-a');
+    let second: ServiceProcess | undefined;
+    try {
+      await first.ready;
+      const handle = await client.sendInBulk({
+        integration: 'payments',
+        endpoint: 'createPayment',
+        batchId,
+        items,
+        concurrency: 4,
+      });
+      await waitFor('a few items to be charged', async () => (await charges()).length >= 5, 30_000);
+      // The replacement starts while the batch runs: the activity stays with the first worker until its
+      // heartbeat times out, so it cannot take it over early; its start-up overlaps that wait.
+      second = workerProcess('bulk-worker-b');
+      await first.kill(); // SIGKILL: the activity in flight is lost; its heartbeat times out
+      const chargedBeforeKill = (await charges()).length;
+      expect(chargedBeforeKill).toBeLessThan(items.length);
+      await second.ready;
+      // Sent again: attaches to the same workflow, starts nothing.
+      const again = await client.sendInBulk({ integration: 'payments', endpoint: 'createPayment', batchId, items });
+      expect(again.workflowIds).toEqual(handle.workflowIds);
+      const summary = await handle.result();
+      expect(summary).toMatchObject({ items: 40, succeeded: 40, failed: 0, unknown: 0 });
+    } finally {
+      await first.kill();
+      await second?.stop();
+      await client.close();
+    }
+    const perKey: Record<string, number> = {};
+    for (const e of await charges()) perKey[e.idempotencyKey!] = (perKey[e.idempotencyKey!] ?? 0) + 1;
+    expect(perKey).toEqual(Object.fromEntries(items.map((item) => [`${prefix}${item.key}`, 1])));
+  }, 120_000);
+});
