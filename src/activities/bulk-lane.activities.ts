@@ -38,15 +38,41 @@ type ItemResult =
  * deduplication, not applied again. Answers the batch's summary (counts and failed keys).
  */
 export function createBulkLaneActivities(engine: IntegrationEngine, integration: Integration) {
+  // The declared concurrency holds for the process's calls to the integration, however many batches run.
+  const limit = integration.traffic?.concurrency;
+  const slots = limit !== undefined ? new Slots(limit) : undefined;
   return {
-    [BULK_LANE_ACTIVITY]: (input: SendInBulkInput) => sendBatch(engine, integration, input),
+    [BULK_LANE_ACTIVITY]: (input: SendInBulkInput) => sendBatch(engine, integration, input, slots),
   };
+}
+
+/** At most `size` holders at once; the others wait in order. */
+export class Slots {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(size: number) {
+    this.free = Math.max(1, size);
+  }
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    }
+  }
 }
 
 async function sendBatch(
   engine: IntegrationEngine,
   integration: Integration,
   input: SendInBulkInput,
+  slots: Slots | undefined,
 ): Promise<BulkBatchSummary> {
   const ctx = Context.current();
   const spec = integration.endpoints[input.endpoint];
@@ -74,6 +100,7 @@ async function sendBatch(
       const result = await sendItem(engine, integration, input, item, bulkItemKey(batchWorkflowId, item.key), {
         retried,
         progress,
+        slots,
       });
       switch (result.kind) {
         case 'ok':
@@ -111,7 +138,7 @@ async function sendItem(
   input: SendInBulkInput,
   item: BulkItem,
   key: string,
-  state: { retried: boolean; progress: BulkSendProgress },
+  state: { retried: boolean; progress: BulkSendProgress; slots: Slots | undefined },
 ): Promise<ItemResult> {
   const ctx = Context.current();
   const spec = integration.endpoints[input.endpoint]!;
@@ -122,12 +149,14 @@ async function sendItem(
   let attempt = 1;
   for (let sent = 1; ; sent++) {
     try {
-      await engine.call(integration, input.endpoint, call, {
-        attempt: state.retried ? sent + 1 : sent,
-        workflowId: ctx.info.workflowExecution?.workflowId,
-        activityId: ctx.info.activityId,
-        signal: ctx.cancellationSignal,
-      });
+      const send = () =>
+        engine.call(integration, input.endpoint, call, {
+          attempt: state.retried ? sent + 1 : sent,
+          workflowId: ctx.info.workflowExecution?.workflowId,
+          activityId: ctx.info.activityId,
+          signal: ctx.cancellationSignal,
+        });
+      await (state.slots ? state.slots.run(send) : send());
       return { kind: 'ok', foundByLookup: false };
     } catch (err) {
       if (ctx.cancellationSignal.aborted) throw err;

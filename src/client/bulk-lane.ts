@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { integrations } from '../integrations';
 import type { Integration } from '../integrations/kit/define';
 import { durationMs } from '../integrations/kit/duration';
@@ -19,6 +20,7 @@ import {
   type BulkBatchSummary,
   type BulkItem,
   type BulkItemFailure,
+  type BulkSendProgress,
   type SendInBulkInput,
 } from '../contracts/bulk-lane';
 import { WORKFLOWS_TASK_QUEUE } from '../contracts/task-queues';
@@ -240,7 +242,25 @@ export function bulkHandle(client: Client, batchId: string, items: number, workf
       );
       return addUp(batchId, summaries);
     },
-    status: () => Promise.all(workflowIds.map((id) => client.workflow.getHandle(id).query(bulkBatchStatus))),
+    status: () => Promise.all(workflowIds.map((id) => batchStatus(client, id))),
+  };
+}
+
+/** A batch's status; while it sends, with the counts of its activity's last heartbeat. */
+async function batchStatus(client: Client, workflowId: string): Promise<BulkBatchStatus> {
+  const handle = client.workflow.getHandle(workflowId);
+  const status = await handle.query(bulkBatchStatus);
+  if (status.state !== 'sending') return status;
+  const payloads = (await handle.describe()).raw.pendingActivities?.[0]?.heartbeatDetails?.payloads;
+  if (!payloads?.length) return status;
+  const progress = await decodeFromPayloadsAtIndex<BulkSendProgress>(
+    client.workflow.options.loadedDataConverter,
+    0,
+    payloads,
+  );
+  return {
+    ...status,
+    progress: { succeeded: progress.ok.length, failed: progress.failed.length, unknown: progress.unknown.length },
   };
 }
 

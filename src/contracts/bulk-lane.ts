@@ -102,8 +102,13 @@ export const MAX_LISTED_FAILURES = 100;
 export interface BulkBatchStatus {
   state: 'sending' | 'completed';
   items: number;
-  /** Set once the batch is done (the activity's progress is in its heartbeat until then). */
+  /** Set once the batch is done. */
   summary?: BulkBatchSummary;
+  /**
+   * While sending: the counts in the activity's last heartbeat (a few seconds behind), read by the
+   * client (`BulkHandle.status()`), not by the query.
+   */
+  progress?: { succeeded: number; failed: number; unknown: number };
 }
 
 /** A batch's status (query); answers on a closed batch too. */

@@ -1,4 +1,4 @@
-import { proxyActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { ActivityCancellationType, proxyActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import type { createBulkLaneActivities } from '../activities/bulk-lane.activities';
 import {
   BULK_LANE_ACTIVITY,
@@ -35,6 +35,8 @@ export async function sendInBulk(input: SendInBulkInput): Promise<BulkBatchSumma
     scheduleToCloseTimeout: input.budgetMs,
     heartbeatTimeout: '10 seconds',
     retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
+    // A cancelled batch ends once the calls in flight have (their outcomes are in the activity's last heartbeat).
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     summary: `${input.integration}.${input.endpoint}: ${input.items.length} items`,
   });
   const summary = await activities[BULK_LANE_ACTIVITY](input);

@@ -41,6 +41,9 @@ describe('the bulk lane with a worker killed mid-batch', () => {
         concurrency: 4,
       });
       await waitFor('a few items to be charged', async () => (await charges()).length >= 5, 30_000);
+      // Operators see it sending, with the counts of its last heartbeat.
+      const [sending] = await handle.status();
+      expect(sending).toMatchObject({ state: 'sending', items: 40, progress: { failed: 0, unknown: 0 } });
       // The replacement starts while the batch runs: the activity stays with the first worker until its
       // heartbeat times out, so it cannot take it over early; its start-up overlaps that wait.
       second = workerProcess('bulk-worker-b');
@@ -53,6 +56,7 @@ describe('the bulk lane with a worker killed mid-batch', () => {
       expect(again.workflowIds).toEqual(handle.workflowIds);
       const summary = await handle.result();
       expect(summary).toMatchObject({ items: 40, succeeded: 40, failed: 0, unknown: 0 });
+      expect((await handle.status())[0]).toMatchObject({ state: 'completed', summary: { succeeded: 40 } });
     } finally {
       await first.kill();
       await second?.stop();

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { bulkRequestProblems, splitIntoBatches, type BulkRequest } from '../../src/client/bulk-lane';
+import { Slots } from '../../src/activities/bulk-lane.activities';
 import { MAX_BATCH_BYTES, bulkBatchWorkflowId, bulkItemKey } from '../../src/contracts/bulk-lane';
 import { defineIntegration, get, post } from '../../src/integrations/kit/define';
 import { env } from '../../src/integrations/kit/refs';
@@ -113,5 +114,26 @@ describe('the bulk lane: batches and keys', () => {
     const id = bulkBatchWorkflowId('payments', 'createPayment', 'payouts-1', 2);
     expect(id).toBe('bulk-payments-createPayment-payouts-1-2');
     expect(bulkItemKey(id, 'row-7')).toBe('bulk-payments-createPayment-payouts-1-2:row-7');
+  });
+});
+
+describe('the bulk lane: an integration’s declared concurrency', () => {
+  it('holds however many callers run at once, and lets each through in turn', async () => {
+    const slots = new Slots(3);
+    let running = 0;
+    let most = 0;
+    const done: number[] = [];
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        slots.run(async () => {
+          most = Math.max(most, ++running);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          running--;
+          done.push(i);
+        }),
+      ),
+    );
+    expect(most).toBe(3);
+    expect(done.sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 });
