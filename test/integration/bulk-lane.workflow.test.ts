@@ -3,7 +3,8 @@ import { bulkBatchWorkflowId } from '../../src/contracts/bulk-lane';
 import type { ServiceProcess } from '../../src/devserver/service-process';
 import { workerProcess } from '../support/worker-process';
 import { sandboxAdmin } from '../support/sandbox';
-import { testEnv, uniqueId } from '../support/temporal';
+import { testEnv, uniqueId, withWorkers } from '../support/temporal';
+import { startBulk } from '../../src/client/bulk-lane';
 import { waitFor } from '../support/wait';
 
 describe('the bulk lane with a worker killed mid-batch', () => {
@@ -66,4 +67,46 @@ describe('the bulk lane with a worker killed mid-batch', () => {
     for (const e of await charges()) perKey[e.idempotencyKey!] = (perKey[e.idempotencyKey!] ?? 0) + 1;
     expect(perKey).toEqual(Object.fromEntries(items.map((item) => [`${prefix}${item.key}`, 1])));
   }, 120_000);
+});
+
+describe('the bulk lane when the provider refuses its credentials', () => {
+  afterAll(() => sandboxAdmin.clearFaults());
+
+  it('stops the batch, retries it, and charges each item once', async () => {
+    const batchId = uniqueId('bulk-401');
+    const items = Array.from({ length: 6 }, (_, i) => ({
+      key: `row-${i}`,
+      body: { orderId: `${batchId}-${i}`, amount: 100 + i, currency: 'EUR' },
+    }));
+    const prefix = `${bulkBatchWorkflowId('payments', 'createPayment', batchId, 0)}:`;
+    // Refused twice (a token the provider no longer takes): only an operator could fix that, so the batch
+    // stops instead of recording six failures, and Temporal retries its activity.
+    await sandboxAdmin.fault({
+      method: 'POST',
+      path: '/payments/payments',
+      exact: true,
+      fault: 'status',
+      params: { code: 401 },
+      times: 2,
+    });
+    const { summary, attempt } = await withWorkers(async ({ client }) => {
+      const handle = await startBulk(client, {
+        integration: 'payments',
+        endpoint: 'createPayment',
+        batchId,
+        items,
+        concurrency: 1,
+      });
+      const result = await handle.result();
+      const history = await client.workflow.getHandle(handle.workflowIds[0]!).fetchHistory();
+      const started = history.events?.find((e) => e.activityTaskStartedEventAttributes);
+      return { summary: result, attempt: started?.activityTaskStartedEventAttributes?.attempt ?? 0 };
+    });
+    expect(summary).toMatchObject({ items: 6, succeeded: 6, failed: 0, unknown: 0 });
+    expect(attempt).toBeGreaterThanOrEqual(2);
+    const charged = (await sandboxAdmin.ledger()).filter(
+      (e) => e.effect === 'payment.created' && e.idempotencyKey?.startsWith(prefix),
+    );
+    expect(charged.map((e) => e.idempotencyKey).sort()).toEqual(items.map((item) => `${prefix}${item.key}`).sort());
+  });
 });
