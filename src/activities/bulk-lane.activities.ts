@@ -4,6 +4,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import {
   BULK_LANE_ACTIVITY,
   bulkItemKey,
+  bulkItemProblem,
   summarize,
   type BulkBatchSummary,
   type BulkItem,
@@ -142,6 +143,10 @@ async function sendItem(
 ): Promise<ItemResult> {
   const ctx = Context.current();
   const spec = integration.endpoints[input.endpoint]!;
+  // A bad input is this item's problem, not the batch's (the engine's own check says Misconfigured, which stops a batch).
+  const invalid = bulkItemProblem(spec, item);
+  if (invalid)
+    return { kind: 'failed', failure: { key: item.key, type: 'Misconfigured', message: invalid.slice(0, 200) } };
   const call = { ...pick(item), ...(input.write ? { key } : {}) };
   let mayHaveApplied = input.write && state.retried;
   // Attempts that count: a request the provider or the limiter refused for pace (RateLimited) applied
@@ -162,7 +167,8 @@ async function sendItem(
       if (ctx.cancellationSignal.aborted) throw err;
       const failure = asFailure(err);
       const meaning = semanticsOf(failure.type);
-      if (input.write && meaning.ambiguousOnWrite) mayHaveApplied = true;
+      // A failure after a resend proves nothing about the sends before it (as in runStep).
+      if (input.write && (meaning.ambiguousOnWrite || attempt > 1)) mayHaveApplied = true;
       // Nothing was sent (breaker open, kill switch) or only an operator can fix it: the whole batch waits.
       if (
         failure.type === FailureType.CircuitOpen ||

@@ -16,6 +16,7 @@ import {
   MAX_LISTED_FAILURES,
   bulkBatchStatus,
   bulkBatchWorkflowId,
+  bulkItemProblem,
   type BulkBatchStatus,
   type BulkBatchSummary,
   type BulkItem,
@@ -125,7 +126,7 @@ export function bulkRequestProblems(
       else if (seen.has(key)) bad.push(`item ${i}: key "${key}" is used twice (each item needs its own key)`);
       else {
         seen.add(key);
-        const invalid = spec ? inputProblem(spec, item) : undefined;
+        const invalid = spec ? bulkItemProblem(spec, item) : undefined;
         if (invalid) bad.push(`item "${key}": ${invalid}`);
       }
     });
@@ -139,19 +140,6 @@ export function bulkRequestProblems(
   if (!Number.isInteger(size) || size < 1 || size > MAX_BATCH_ITEMS)
     problems.push(`batchSize must be a whole number from 1 to ${MAX_BATCH_ITEMS}`);
   return problems;
-}
-
-function inputProblem(spec: Integration['endpoints'][string], item: BulkItem): string | undefined {
-  for (const part of ['params', 'query', 'body'] as const) {
-    const schema = spec[part];
-    if (!schema) continue;
-    const parsed = schema.safeParse(item[part]);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      return `${part}${issue?.path.length ? `.${issue.path.join('.')}` : ''}: ${issue?.message ?? 'invalid'}`;
-    }
-  }
-  return undefined;
 }
 
 /**

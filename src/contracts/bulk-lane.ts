@@ -1,4 +1,5 @@
 import { defineQuery } from '@temporalio/workflow';
+import type { EndpointSpec } from '../integrations/kit/define';
 
 /**
  * The high-volume lane: many items of one endpoint per workflow and per activity (issue 12, "background
@@ -6,7 +7,7 @@ import { defineQuery } from '@temporalio/workflow';
  * batches and starts one `sendInBulk` workflow per batch, whose one activity (`bulkLaneSend`, on the
  * integration's own task queue) calls the endpoint for each item through the engine (rate limiter,
  * breaker, kill switch), a few at a time, each with its own idempotency key. Names here are stored in
- * histories: an API. Workflow-safe: no imports but the query definition.
+ * histories: an API. Workflow-safe: no imports but the query definition (and types).
  */
 
 /** The workflow type (one execution per batch). */
@@ -146,4 +147,24 @@ export function summarize(input: SendInBulkInput, progress: BulkSendProgress): B
     failures: progress.failed.slice(0, MAX_LISTED_FAILURES),
     unknowns: progress.unknown.slice(0, MAX_LISTED_FAILURES),
   };
+}
+
+/**
+ * What is wrong with an item's input for the endpoint's schemas (the first issue), or undefined. The client
+ * refuses such a request up front; the activity records such an item as failed instead of sending it.
+ */
+export function bulkItemProblem(
+  spec: Pick<EndpointSpec, 'params' | 'query' | 'body'>,
+  item: BulkItem,
+): string | undefined {
+  for (const part of ['params', 'query', 'body'] as const) {
+    const schema = spec[part];
+    if (!schema) continue;
+    const parsed = schema.safeParse(item[part]);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      return `${part}${issue?.path.length ? `.${issue.path.join('.')}` : ''}: ${issue?.message ?? 'invalid'}`;
+    }
+  }
+  return undefined;
 }
