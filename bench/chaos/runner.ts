@@ -112,7 +112,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const seed = options.seed ?? Date.now() % 1_000_000;
   const random = seededRandom(seed);
   const dir = resolve(options.dir ?? join('.tmp', `chaos-${process.pid}`));
-  const selected = selectCases(options.cases);
+  const named = (options.cases ?? []).length > 0;
+  const selected = selectCases(options.cases).filter((c) => named || options.scale !== 'quick' || !c.fullOnly);
   const settleCap = options.settleMs ?? (options.scale === 'quick' ? 120_000 : 180_000);
   const runId = `c${Date.now().toString(36)}`;
   const started = Date.now();

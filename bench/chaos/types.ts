@@ -132,5 +132,7 @@ export interface ChaosCase {
   name: string;
   /** One line for the table. */
   title: string;
+  /** Left out of the quick matrix (the jest test) unless named with --case: too slow for `npm test`. */
+  fullOnly?: boolean;
   run(ctx: CaseContext): Promise<void>;
 }

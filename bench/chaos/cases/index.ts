@@ -1,4 +1,5 @@
 import type { ChaosCase } from '../types';
+import { bulkLane } from './bulk-lane';
 import { cancellation } from './cancellation';
 import { hungWrites } from './hung-writes';
 import { poisonAnswers } from './poison-answers';
@@ -18,4 +19,5 @@ export const cases: readonly ChaosCase[] = [
   repeatStarts,
   poisonAnswers,
   hungWrites,
+  bulkLane,
 ];
