@@ -116,8 +116,16 @@ function writeSummary(suite: Record<string, any>): void {
       ]);
   }
   for (const r of background?.results ?? []) {
+    if (r.bulkLane)
+      rows.push([
+        `background: ${background!.itemsPerCell} charges, bulk lane (\`sendInBulk\`), concurrency ${r.concurrency}, items/s`,
+        f(r.bulkLane),
+        `BullMQ, same call path, same Redis: ${f(r.bullmq)}`,
+        `${r.bulkLaneRatio}x`,
+        '>= 0.3x',
+      ]);
     rows.push([
-      `background: ${background!.itemsPerCell} charges, one workflow each, concurrency ${r.concurrency}, items/s`,
+      `background: ${background!.itemsPerCellOneWorkflowPerItem ?? background!.itemsPerCell} charges, one workflow each, concurrency ${r.concurrency}, items/s`,
       f(r.oneWorkflowPerItem),
       `BullMQ, same call path, same Redis: ${f(r.bullmq)}`,
       `${r.ratio}x`,

@@ -10,6 +10,7 @@ import type { FileDropEngine } from '../integrations/runtime/sftp/engine';
 import { createCrmSyncActivities, LocalCustomerStore } from './crm-sync.activities';
 import { createProviderStatusActivities } from './provider-status.activities';
 import { createDriftActivities } from './drift.activities';
+import { createBulkLaneActivities } from './bulk-lane.activities';
 
 export type ActivitySet = Record<string, (input: never) => Promise<unknown>>;
 
@@ -43,7 +44,8 @@ export function activitiesOf<R extends IntegrationRegistry>(
 
 /**
  * The project's activities: the registry's (src/integrations/index.ts), plus the CRM sync in the crm set,
- * plus on every integration's queue the recording of a dark launch's disagreement (drift.activities.ts),
+ * plus on every integration's queue the recording of a dark launch's disagreement (drift.activities.ts)
+ * and the high-volume lane's batch sender (bulk-lane.activities.ts),
  * and, for each integration that declares a status page, reading it and publishing what it says.
  */
 export function createActivities(
@@ -57,6 +59,7 @@ export function createActivities(
     const integration: Integration = integrations[name];
     handWritten[name] = {
       ...drift,
+      ...createBulkLaneActivities(runtime, integration),
       ...(name === 'crm' ? createCrmSyncActivities({ runtime, store: localStore }) : {}),
       ...(integration.statusPage ? createProviderStatusActivities(integration) : {}),
     };

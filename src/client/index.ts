@@ -19,6 +19,7 @@ import { payments } from '../integrations/payments/payments.integration';
 import type { IntegrationEngine } from '../integrations/runtime/engine';
 import { durationMs } from '../integrations/kit/duration';
 import { userFlow } from '../integrations/kit/profiles';
+import { startBulk, type BulkHandle, type BulkRequest } from './bulk-lane';
 
 export interface ClientOptions {
   address: string;
@@ -267,6 +268,14 @@ export class IntegrationsClient {
     return this.temporal.workflow.getHandle<typeof fulfillOrder>(orderWorkflowId(orderId)).result();
   }
 
+  /**
+   * Sends many items of one endpoint through the high-volume lane (src/client/bulk-lane.ts): one
+   * workflow per batch of up to 500 items, each item with its own key, exactly once under worker crashes.
+   */
+  async sendInBulk(request: BulkRequest): Promise<BulkHandle> {
+    return startBulk(this.temporal, request);
+  }
+
   async close(): Promise<void> {
     await this.connection.close();
   }
@@ -281,3 +290,17 @@ export {
   type BulkResolveProgress,
   type BulkResolveRequest,
 } from './bulk-resolve';
+
+export {
+  BulkRequestError,
+  bulkHandle,
+  bulkRequestProblems,
+  splitIntoBatches,
+  startBulk,
+  type BulkBatchStatus,
+  type BulkBatchSummary,
+  type BulkHandle,
+  type BulkItem,
+  type BulkRequest,
+  type BulkSummary,
+} from './bulk-lane';

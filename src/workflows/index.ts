@@ -7,6 +7,7 @@ export { exchangePayrollFile } from './exchange-payroll-file.workflow';
 export { fulfillOrder } from './fulfill-order.workflow';
 export { integrationControl } from '../control/integration-control.workflow';
 export { processWebhookEvent } from './process-webhook-event.workflow';
+export { sendInBulk } from './send-in-bulk.workflow';
 export { resolveParkedInBulk } from './resolve-parked-in-bulk.workflow';
 export { reportClientErrors, reportIntegrationClientErrors } from './report-client-errors.workflow';
 export { syncCrmCustomers } from './sync-crm.workflow';

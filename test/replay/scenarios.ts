@@ -12,6 +12,7 @@ import { startReceiver } from '../../src/webhooks/server';
 import type { awaitDocumentJob } from '../../src/workflows/await-document-job.workflow';
 import { BULK_RESOLVE_WORKFLOW, type BulkResolveProgress } from '../../src/contracts/bulk-resolve';
 import type { resolveParkedInBulk } from '../../src/workflows/resolve-parked-in-bulk.workflow';
+import { startBulk } from '../../src/client/bulk-lane';
 import {
   acquireProbe,
   controlState,
@@ -884,6 +885,36 @@ export const replayScenarios: ReplayScenario[] = [
       } finally {
         await service.close();
       }
+    },
+  },
+  {
+    // Three charges through the high-volume lane, one refused (422): two succeed, one is recorded failed.
+    name: 'send-in-bulk.one-item-refused',
+    run: async (client, id) => {
+      await sandboxAdmin.fault({
+        method: 'POST',
+        path: '/payments/payments',
+        fault: 'status',
+        params: { code: 422 },
+        times: 1,
+      });
+      const handle = await startBulk(client, {
+        integration: 'payments',
+        endpoint: 'createPayment',
+        batchId: id,
+        items: ['a', 'b', 'c'].map((key, i) => ({
+          key,
+          body: { orderId: `${id}-${key}`, amount: 100 + i, currency: 'EUR' },
+        })),
+        concurrency: 1,
+      });
+      const summary = await handle.result();
+      expectSame(
+        'the batch',
+        { succeeded: summary.succeeded, failed: summary.failed, unknown: summary.unknown },
+        { succeeded: 2, failed: 1, unknown: 0 },
+      );
+      return handle.workflowIds;
     },
   },
   { name: 'await-document-job.deadline-heartbeat', run: (client, id) => jobFor(client, id, 'heartbeat') },

@@ -1,4 +1,5 @@
 import type { ChaosCase } from '../types';
+import { bulkLane } from './bulk-lane';
 import { cancellation } from './cancellation';
 import { fastPath } from './fast-path';
 import { hungWrites } from './hung-writes';
@@ -20,4 +21,5 @@ export const cases: readonly ChaosCase[] = [
   poisonAnswers,
   hungWrites,
   fastPath,
+  bulkLane,
 ];

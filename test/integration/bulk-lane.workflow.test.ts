@@ -1,0 +1,112 @@
+import { IntegrationsClient } from '../../src/client';
+import { bulkBatchWorkflowId } from '../../src/contracts/bulk-lane';
+import type { ServiceProcess } from '../../src/devserver/service-process';
+import { workerProcess } from '../support/worker-process';
+import { sandboxAdmin } from '../support/sandbox';
+import { testEnv, uniqueId, withWorkers } from '../support/temporal';
+import { startBulk } from '../../src/client/bulk-lane';
+import { waitFor } from '../support/wait';
+
+describe('the bulk lane with a worker killed mid-batch', () => {
+  afterAll(() => sandboxAdmin.clearFaults());
+
+  it('finishes the batch on another worker and charges every item exactly once', async () => {
+    const batchId = uniqueId('bulk-crash');
+    const items = Array.from({ length: 40 }, (_, i) => ({
+      key: `row-${i}`,
+      body: { orderId: `${batchId}-${i}`, amount: 100 + i, currency: 'EUR' },
+    }));
+    const prefix = `${bulkBatchWorkflowId('payments', 'createPayment', batchId, 0)}:`;
+    const charges = async () =>
+      (await sandboxAdmin.ledger()).filter(
+        (e) => e.effect === 'payment.created' && e.idempotencyKey?.startsWith(prefix),
+      );
+    // Slow charges keep the batch in flight long enough to kill its worker in the middle of it.
+    await sandboxAdmin.fault({
+      method: 'POST',
+      path: '/payments/payments',
+      exact: true,
+      fault: 'latency',
+      params: { ms: 300 },
+    });
+    const client = await IntegrationsClient.connect({ address: testEnv.temporalAddress });
+    const first = workerProcess('bulk-worker-a');
+    let second: ServiceProcess | undefined;
+    try {
+      await first.ready;
+      const handle = await client.sendInBulk({
+        integration: 'payments',
+        endpoint: 'createPayment',
+        batchId,
+        items,
+        concurrency: 4,
+      });
+      await waitFor('a few items to be charged', async () => (await charges()).length >= 5, 30_000);
+      // Operators see it sending, with the counts of its last heartbeat.
+      const [sending] = await handle.status();
+      expect(sending).toMatchObject({ state: 'sending', items: 40, progress: { failed: 0, unknown: 0 } });
+      // The replacement starts while the batch runs: the activity stays with the first worker until its
+      // heartbeat times out, so it cannot take it over early; its start-up overlaps that wait.
+      second = workerProcess('bulk-worker-b');
+      await first.kill(); // SIGKILL: the activity in flight is lost; its heartbeat times out
+      const chargedBeforeKill = (await charges()).length;
+      expect(chargedBeforeKill).toBeLessThan(items.length);
+      await second.ready;
+      // Sent again: attaches to the same workflow, starts nothing.
+      const again = await client.sendInBulk({ integration: 'payments', endpoint: 'createPayment', batchId, items });
+      expect(again.workflowIds).toEqual(handle.workflowIds);
+      const summary = await handle.result();
+      expect(summary).toMatchObject({ items: 40, succeeded: 40, failed: 0, unknown: 0 });
+      expect((await handle.status())[0]).toMatchObject({ state: 'completed', summary: { succeeded: 40 } });
+    } finally {
+      await first.kill();
+      await second?.stop();
+      await client.close();
+    }
+    const perKey: Record<string, number> = {};
+    for (const e of await charges()) perKey[e.idempotencyKey!] = (perKey[e.idempotencyKey!] ?? 0) + 1;
+    expect(perKey).toEqual(Object.fromEntries(items.map((item) => [`${prefix}${item.key}`, 1])));
+  }, 120_000);
+});
+
+describe('the bulk lane when the provider refuses its credentials', () => {
+  afterAll(() => sandboxAdmin.clearFaults());
+
+  it('stops the batch, retries it, and charges each item once', async () => {
+    const batchId = uniqueId('bulk-401');
+    const items = Array.from({ length: 6 }, (_, i) => ({
+      key: `row-${i}`,
+      body: { orderId: `${batchId}-${i}`, amount: 100 + i, currency: 'EUR' },
+    }));
+    const prefix = `${bulkBatchWorkflowId('payments', 'createPayment', batchId, 0)}:`;
+    // Refused twice (a token the provider no longer takes): only an operator could fix that, so the batch
+    // stops instead of recording six failures, and Temporal retries its activity.
+    await sandboxAdmin.fault({
+      method: 'POST',
+      path: '/payments/payments',
+      exact: true,
+      fault: 'status',
+      params: { code: 401 },
+      times: 2,
+    });
+    const { summary, attempt } = await withWorkers(async ({ client }) => {
+      const handle = await startBulk(client, {
+        integration: 'payments',
+        endpoint: 'createPayment',
+        batchId,
+        items,
+        concurrency: 1,
+      });
+      const result = await handle.result();
+      const history = await client.workflow.getHandle(handle.workflowIds[0]!).fetchHistory();
+      const started = history.events?.find((e) => e.activityTaskStartedEventAttributes);
+      return { summary: result, attempt: started?.activityTaskStartedEventAttributes?.attempt ?? 0 };
+    });
+    expect(summary).toMatchObject({ items: 6, succeeded: 6, failed: 0, unknown: 0 });
+    expect(attempt).toBeGreaterThanOrEqual(2);
+    const charged = (await sandboxAdmin.ledger()).filter(
+      (e) => e.effect === 'payment.created' && e.idempotencyKey?.startsWith(prefix),
+    );
+    expect(charged.map((e) => e.idempotencyKey).sort()).toEqual(items.map((item) => `${prefix}${item.key}`).sort());
+  });
+});

@@ -1,0 +1,139 @@
+import { z } from 'zod';
+import { bulkRequestProblems, splitIntoBatches, type BulkRequest } from '../../src/client/bulk-lane';
+import { Slots } from '../../src/activities/bulk-lane.activities';
+import { MAX_BATCH_BYTES, bulkBatchWorkflowId, bulkItemKey } from '../../src/contracts/bulk-lane';
+import { defineIntegration, get, post } from '../../src/integrations/kit/define';
+import { env } from '../../src/integrations/kit/refs';
+
+const charge = (i: number) => ({ key: `row-${i}`, body: { orderId: `o-${i}`, amount: 100 + i, currency: 'EUR' } });
+const request = (extra: Partial<BulkRequest> = {}): BulkRequest => ({
+  integration: 'payments',
+  endpoint: 'createPayment',
+  batchId: 'payouts-2026-12-01',
+  items: [charge(1), charge(2)],
+  ...extra,
+});
+
+describe('the bulk lane: requests', () => {
+  it('accepts keyed writes and safe reads', () => {
+    expect(bulkRequestProblems(request())).toEqual([]);
+    expect(
+      bulkRequestProblems(
+        request({ endpoint: 'findPayment', items: [{ key: 'a', query: { correlationId: 'order-1:charge' } }] }),
+      ),
+    ).toEqual([]);
+  });
+
+  it('refuses an empty set, too many items, a bad batch ID and a bad concurrency, saying what to send', () => {
+    expect(bulkRequestProblems(request({ items: [] }))).toEqual([
+      'items must be a non-empty array of { key, body/params }',
+    ]);
+    expect(bulkRequestProblems(request({ items: Array.from({ length: 100_001 }, (_, i) => charge(i)) }))).toEqual([
+      'at most 100000 items per call (got 100001): split them over several batch IDs',
+    ]);
+    expect(bulkRequestProblems(request({ batchId: 'pay outs/1' }))).toEqual([
+      'batchId must be 1-100 letters, digits, ".", "_", ":" or "-" (no secrets or personal data)',
+    ]);
+    expect(bulkRequestProblems(request({ concurrency: 0, batchSize: 501 }))).toEqual([
+      'concurrency must be a whole number from 1 to 100',
+      'batchSize must be a whole number from 1 to 500',
+    ]);
+  });
+
+  it('refuses an unknown integration or endpoint, naming the ones there are', () => {
+    expect(bulkRequestProblems(request({ integration: 'paymnts' }))[0]).toMatch(
+      /^integration must be one of payments, /,
+    );
+    expect(bulkRequestProblems(request({ endpoint: 'charge' }))).toEqual([
+      'payments has no endpoint "charge": one of hello, createPayment, findPayment, refundPayment',
+    ]);
+  });
+
+  it('refuses duplicate keys, missing keys and items the endpoint would refuse, naming them', () => {
+    const items = [
+      charge(1),
+      charge(1),
+      { body: charge(3).body },
+      { key: 'x', body: { ...charge(4).body, amount: -1 } },
+    ];
+    expect(bulkRequestProblems(request({ items: items as BulkRequest['items'] }))).toEqual([
+      'item 1: key "row-1" is used twice (each item needs its own key)',
+      'item 2: key must be 1-100 letters, digits, ".", "_", ":" or "-"',
+      'item "x": body.amount: Too small: expected number to be >0',
+    ]);
+  });
+
+  it('refuses a write the provider cannot deduplicate', () => {
+    const unkeyed = defineIntegration({
+      name: 'unkeyed',
+      version: 'v1',
+      purpose: 'test',
+      owner: 'test',
+      baseUrl: env('PAYMENTS_URL'),
+      auth: { kind: 'none' },
+      endpoints: {
+        create: post('x', {
+          body: z.object({}),
+          response: z.object({}),
+          idempotency: 'lookup',
+          lookup: { endpoint: 'find', input: () => ({}) },
+        }),
+        find: get('x', { response: z.object({}).nullable(), notFound: 'null' }),
+      },
+    });
+    expect(
+      bulkRequestProblems(request({ integration: 'unkeyed', endpoint: 'create', items: [{ key: 'a', body: {} }] }), {
+        unkeyed,
+      }),
+    ).toEqual([
+      'unkeyed.create is a write without an idempotency key: a resend after a crash could apply it twice; send it one workflow per item instead',
+    ]);
+  });
+});
+
+describe('the bulk lane: batches and keys', () => {
+  it('splits in order, at most batchSize items and MAX_BATCH_BYTES each, the same way every time', () => {
+    const items = Array.from({ length: 1201 }, (_, i) => charge(i));
+    const batches = splitIntoBatches(items, 500);
+    expect(batches.map((b) => b.length)).toEqual([500, 500, 201]);
+    expect(batches.flat()).toEqual(items);
+    expect(splitIntoBatches(items, 500)).toEqual(batches);
+    const big = Array.from({ length: 10 }, (_, i) => ({ key: `big-${i}`, body: { blob: 'x'.repeat(60_000) } }));
+    const byBytes = splitIntoBatches(big, 500);
+    expect(byBytes.length).toBeGreaterThan(1);
+    for (const b of byBytes) expect(Buffer.byteLength(JSON.stringify(b))).toBeLessThanOrEqual(MAX_BATCH_BYTES + 100);
+  });
+
+  it('refuses an item larger than a batch may be', () => {
+    expect(() => splitIntoBatches([{ key: 'huge', body: 'x'.repeat(MAX_BATCH_BYTES) }])).toThrow(
+      /item "huge" is \d+ bytes: at most 262144 per item/,
+    );
+  });
+
+  it('derives workflow IDs from the batch ID and index, and item keys from them (never a run ID)', () => {
+    const id = bulkBatchWorkflowId('payments', 'createPayment', 'payouts-1', 2);
+    expect(id).toBe('bulk-payments-createPayment-payouts-1-2');
+    expect(bulkItemKey(id, 'row-7')).toBe('bulk-payments-createPayment-payouts-1-2:row-7');
+  });
+});
+
+describe('the bulk lane: an integration’s declared concurrency', () => {
+  it('holds however many callers run at once, and lets each through in turn', async () => {
+    const slots = new Slots(3);
+    let running = 0;
+    let most = 0;
+    const done: number[] = [];
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        slots.run(async () => {
+          most = Math.max(most, ++running);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          running--;
+          done.push(i);
+        }),
+      ),
+    );
+    expect(most).toBe(3);
+    expect(done.sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+});
