@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { dirname, relative, resolve } from 'node:path';
+import { sharedWorkflowModules } from '../../src/workers/workflow-bundle';
 import { testEnv } from '../support/temporal';
 
 /**
@@ -21,5 +23,19 @@ describe('the workflow bundle', () => {
     expect(
       modules.filter((m) => /\/node_modules\/zod\/|\.integration\.ts"|\/kit\/(define|graphql)\.ts"/.test(m)),
     ).toEqual([]);
+  });
+
+  it('preloads the shared modules, which load nothing but each other at run time (no workflow API, no state)', () => {
+    const root = resolve(__dirname, '..', '..');
+    const preload = /exports\.preloadModules = function preloadModules\(\) \{([^}]*)\}/.exec(code)?.[1] ?? '';
+    for (const file of sharedWorkflowModules) {
+      expect(preload).toContain(`"./${relative(root, file)}"`);
+      const imports = [...readFileSync(file, 'utf8').matchAll(/^import (?!type )[^;]*? from '([^']+)';/gms)].map((m) =>
+        m[1]!.startsWith('.') ? require.resolve(resolve(dirname(file), m[1]!)) : m[1]!,
+      );
+      // Besides each other, only the SDK's pure helpers (duration parsing): never @temporalio/workflow.
+      const shared = (i: string) => sharedWorkflowModules.includes(i) || i.startsWith('@temporalio/common/');
+      expect(imports.filter((i) => !shared(i))).toEqual([]);
+    }
   });
 });
