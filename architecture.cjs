@@ -6,7 +6,8 @@
  *
  * - src/contracts: what crosses process boundaries (task queues, workflow IDs, signals, queries, updates,
  *   search attributes). Imported by workflows, workers, client, receiver, control plane; imports none of them.
- * - src/workflows and the control workflow: deterministic, bundled; no I/O, no activity-side code.
+ * - src/workflows and the control workflow: deterministic, bundled; no I/O, no activity-side code, no zod
+ *   nor integration declarations (they use src/integrations/manifest.generated.ts; types cross).
  * - src/integrations/runtime (the engine): the call path; knows the controls only through its Gate
  *   interface, never the control plane or workflow code.
  * - src/client, src/webhooks, src/workers, the control plane: reach workflows through contracts; a
@@ -33,6 +34,13 @@ const activitySide = {
   allowTypeImports: true,
   message: 'Activity-side code (HTTP engine, control plane, config, logging) must not enter the workflow bundle.',
 };
+const schemas = {
+  // The registry (src/integrations/index.ts), any `*.integration` declaration, the kit's declaring modules, zod.
+  regex: '^(zod(/.*)?|.*/integrations(/index)?|.*\\.integration|.*/kit/(define|graphql))$',
+  allowTypeImports: true,
+  message:
+    'Workflow code must not load zod or the integration declarations (each cached workflow would evaluate its own copy): use src/integrations/manifest.generated.ts; import a declaration only as a type.',
+};
 const activities = {
   group: ['**/activities', '**/activities/*'],
   allowTypeImports: true,
@@ -57,7 +65,7 @@ const wall = (files, patterns) => ({
 const walls = [
   wall(
     ['src/workflows/**/*.ts', 'src/control/*.workflow.ts', 'src/control/messages.ts'],
-    [...node, io, activitySide, activities],
+    [...node, io, activitySide, activities, schemas],
   ),
   wall(
     ['src/contracts/**/*.ts'],

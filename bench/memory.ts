@@ -8,11 +8,12 @@
  * SDK's workflow thread, so theirs is not in it: only RSS shows them) and the cache size at the end. Variants, interleaved over 3 repetitions:
  * - `trivial bundle` (baseline): `benchWait` bundled alone;
  * - `trivial + zod and one schema`: what zod alone costs each workflow;
- * - `project bundle`: `benchWait` bundled with src/workflows, as the worker loads it;
+ * - `project bundle`: `benchWait` bundled with src/workflows as the worker bundles it (no zod in it: workflow
+ *   code reads the integrations from src/integrations/manifest.generated.ts; `sharedWorkflowModules`
+ *   preloaded: evaluated once per V8 context and shared by every workflow, src/workers/workflow-bundle.ts);
+ * - `project bundle, nothing preloaded`: the same without `preloadModules`: what sharing those saves;
  * - `project bundle, cache bounded at half`: `maxCachedWorkflows` at N/2: the figure a cache bound gives;
- * - `project bundle, declarations preloaded (unsafe)`: the bundler's `preloadModules` with the integration
- *   declarations, evaluated once per V8 context and shared, deep-frozen: an experiment (zod's parse
- *   mutates frozen schemas, so the email batcher fails), to show what sharing would save.
+ * - `project bundle, reuseV8Context off`: one V8 context per cached workflow (the SDK's pre-1.9 mode).
  * Writes bench/results/memory.json, prints a table.
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -24,11 +25,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { startDevServer } from '../src/devserver/dev-server';
 import { createLogger } from '../src/observability/logger';
 import { installTemporalRuntime } from '../src/workers/runtime';
-
-/** The integration declarations, for the preload experiment. */
-const declarations = ['payments/payments', 'documents/documents', 'email/email', 'crm/crm', 'crm/crm-v2'].map((m) =>
-  require.resolve(`../src/integrations/${m}.integration`),
-);
+import { sharedWorkflowModules } from '../src/workers/workflow-bundle';
 import { quietBundlerLogger } from '../test/support/stack';
 import { formatSpread, machine, round, spread, writeResult } from './support/report';
 
@@ -45,22 +42,26 @@ interface Variant {
   env?: Record<string, string>;
 }
 
+const project = require.resolve('./workflows/project-waiting.workflows');
+
 const variants: Variant[] = [
   { name: 'trivial bundle', workflowsPath: require.resolve('./workflows/waiting.workflows') },
   { name: 'trivial + zod and one schema', workflowsPath: require.resolve('./workflows/zod-waiting.workflows') },
-  { name: 'project bundle', workflowsPath: require.resolve('./workflows/project-waiting.workflows') },
+  // As the workers bundle it (workflowBundleOptions): the shared modules preloaded.
+  { name: 'project bundle', workflowsPath: project, preloadModules: sharedWorkflowModules },
+  { name: 'project bundle, nothing preloaded', workflowsPath: project },
   {
     // The worker's cache bound (src/workers/worker.ts), at half the workflows started: the rest are evicted.
     name: 'project bundle, cache bounded at half',
-    workflowsPath: require.resolve('./workflows/project-waiting.workflows'),
+    workflowsPath: project,
+    preloadModules: sharedWorkflowModules,
     env: { BENCH_MAX_CACHED: String(Math.floor(workflows / 2)) },
   },
   {
-    // An experiment, not shippable: the SDK deep-freezes preloaded modules and zod mutates schemas when it
-    // parses, so emailBatcher's replay fails ("object is not extensible").
-    name: 'project bundle, declarations preloaded (unsafe)',
-    workflowsPath: require.resolve('./workflows/project-waiting.workflows'),
-    preloadModules: declarations,
+    // One context per workflow: preloading applies only to a reused context.
+    name: 'project bundle, reuseV8Context off',
+    workflowsPath: project,
+    env: { BENCH_REUSE_V8: 'false' },
   },
 ];
 
@@ -205,7 +206,7 @@ async function main(): Promise<void> {
     console.log(`\nWorker RSS per 1,000 open workflows (${workflows} started, ${repetitions} reps, median (min-max))`);
     for (const r of results)
       console.log(
-        `  ${r.variant.padEnd(34)} ${formatSpread(r.gbPer1000, ' GB')}  main-thread heap ${formatSpread(r.heapGbPer1000, ' GB')}  cached ${r.cachedAtEnd.median}  base RSS ${r.baseRssMb.median} MB  ${round(r.gbPer1000.median / baseline)}x`,
+        `  ${r.variant.padEnd(38)} ${formatSpread(r.gbPer1000, ' GB')}  main-thread heap ${formatSpread(r.heapGbPer1000, ' GB')}  cached ${r.cachedAtEnd.median}  base RSS ${r.baseRssMb.median} MB  ${round(r.gbPer1000.median / baseline)}x`,
       );
     console.log(`wrote ${file}`);
   } finally {

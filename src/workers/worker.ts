@@ -69,10 +69,10 @@ export { workflowsPath } from './workflow-bundle';
 
 /**
  * The workflow cache's bound. Each cached workflow holds its own instance of the modules workflow code
- * imports, about 1.9 MB with this bundle (zod and the integration declarations; bench/memory.ts), and the
- * SDK's default (600 per GiB of heap, about 2,400 here) would let the cache outgrow the heap. 500 keeps it
- * near 1 GB of RSS; an evicted workflow (parked, or waiting on a long timer) replays its history when its
- * next task comes, which costs milliseconds, not correctness. Raise it once a cached workflow is smaller.
+ * imports: about 0.35-0.45 MB with this bundle since it carries no zod (1.9 MB when it loaded the
+ * declarations; bench/memory.ts), so 500 keep the cache near 0.2 GB of RSS, and the SDK's default (600 per
+ * GiB of heap, about 2,400 here) would be about 1 GB. An evicted workflow (parked, or waiting on a long timer)
+ * replays its history when its next task comes, which costs milliseconds, not correctness.
  */
 export const DEFAULT_MAX_CACHED_WORKFLOWS = 500;
 

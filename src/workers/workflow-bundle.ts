@@ -7,16 +7,33 @@ import { Runtime, type BundleOptions, type WorkerOptions } from '@temporalio/wor
 export const workflowsPath = require.resolve('../workflows');
 
 /**
- * The bundler options of the workers' workflow code, for `bundleWorkflowCode` and `Worker.create`.
- * No `preloadModules`: sharing the integration declarations between cached workflows would cut worker
- * memory per 1,000 open workflows from 1.9 to 0.4 GB (bench/memory.ts), but the SDK deep-freezes shared
- * modules and zod 4 mutates its schemas and regexes when it parses (`emailBatcher` parses each queued
- * message): the replay test fails with "object is not extensible". See bench/results/SUMMARY.md.
+ * Modules evaluated once per V8 context and shared by every cached workflow (the bundler's
+ * `preloadModules`), instead of once per workflow: the integration modules workflow code imports (the
+ * manifest's views, profiles, failure semantics, durations, the email check, the CRM v2 mapping). The SDK
+ * deep-freezes them, and their module scope runs before any workflow exists: each is constant data and pure
+ * functions, holds no per-workflow state and imports nothing from `@temporalio/workflow`; a module added
+ * here must stay so. Workflow code imports no zod (src/integrations/manifest.generated.ts), which writes to
+ * its schemas when it parses and could not be shared. bench/memory.ts measures what it saves.
  */
+export const sharedWorkflowModules: string[] = [
+  'manifest.generated',
+  'kit/view',
+  'kit/profiles',
+  'kit/failures',
+  'kit/duration',
+  'email/email-message',
+  'crm/crm-v2.mapping',
+].map((m) => require.resolve(`../integrations/${m}`));
+
+/** The bundler options of the workers' workflow code, for `bundleWorkflowCode` and `Worker.create`. */
 export function workflowBundleOptions(
   options: { tracing?: boolean } = {},
-): Pick<BundleOptions, 'workflowsPath' | 'workflowInterceptorModules'> {
-  return options.tracing ? { workflowsPath, workflowInterceptorModules: [tracingWorkflowModule()] } : { workflowsPath };
+): Pick<BundleOptions, 'workflowsPath' | 'workflowInterceptorModules' | 'preloadModules'> {
+  return {
+    workflowsPath,
+    preloadModules: sharedWorkflowModules,
+    ...(options.tracing ? { workflowInterceptorModules: [tracingWorkflowModule()] } : {}),
+  };
 }
 
 /**
@@ -178,9 +195,13 @@ export function prebuiltWorkflowBundle(
  */
 export function workflowCodeOption(
   options: { tracing?: boolean } = {},
-): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> & { workflowModules?: string[] } {
+): Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath' | 'bundlerOptions'> & { workflowModules?: string[] } {
   const prebuilt = prebuiltWorkflowBundle(prebuiltBundlePathsFor(options.tracing ?? false), options);
   if (prebuilt.use) return { workflowBundle: { codePath: prebuilt.codePath } };
   if (prebuilt.reason !== 'absent') Runtime.instance().logger.warn(`${prebuilt.detail}: bundling at start instead`);
-  return { workflowsPath, ...(options.tracing ? { workflowModules: [tracingWorkflowModule()] } : {}) };
+  return {
+    workflowsPath,
+    bundlerOptions: { preloadModules: sharedWorkflowModules },
+    ...(options.tracing ? { workflowModules: [tracingWorkflowModule()] } : {}),
+  };
 }

@@ -12,7 +12,8 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import { FailureType } from '../integrations/kit/failures';
-import { documents, type DocumentJob } from '../integrations/documents/documents.integration';
+import type { DocumentJob } from '../integrations/documents/documents.integration';
+import { integrationViews } from '../integrations/manifest.generated';
 import { proxyPoller } from './integration-proxy';
 import { documentJobFinished, type DocumentJobResult } from '../contracts/messages';
 import { WorkflowStage } from '../contracts/search-attributes';
@@ -55,7 +56,7 @@ export async function awaitDocumentJob(input: AwaitDocumentJobInput): Promise<Do
   });
 
   if (input.mode === 'timers') {
-    const checkOnce = proxyPoller(documents, 'awaitJob', 'getJob', { mode: 'once' });
+    const checkOnce = proxyPoller(integrationViews.documents, 'awaitJob', 'getJob', { mode: 'once' });
     let polls = input.polls ?? 0;
     for (let i = 0; i < (input.pollsPerRun ?? 100); i++) {
       if (result) return result;
@@ -74,7 +75,7 @@ export async function awaitDocumentJob(input: AwaitDocumentJobInput): Promise<Do
   }
 
   const poll = proxyPoller(
-    documents,
+    integrationViews.documents,
     'awaitJob',
     'getJob',
     input.mode === 'heartbeat'

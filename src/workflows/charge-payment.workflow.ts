@@ -1,11 +1,11 @@
 import { patched } from '@temporalio/workflow';
 import type { Payment, PaymentRequest } from '../integrations/payments/payments.integration';
-import { payments } from '../integrations/payments/payments.integration';
+import { integrationViews } from '../integrations/manifest.generated';
 import { proxyIntegration } from './integration-proxy';
 import { stepKey } from './keys';
 import { runStep } from './patterns/steps';
 
-const provider = proxyIntegration(payments);
+const provider = proxyIntegration(integrationViews.payments);
 
 export type ChargePaymentInput = PaymentRequest;
 

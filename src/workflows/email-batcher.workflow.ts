@@ -11,13 +11,14 @@ import {
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import { email, EmailMessage, MAX_BATCH_MESSAGES } from '../integrations/email/email.integration';
+import { checkEmailMessage, MAX_BATCH_MESSAGES } from '../integrations/email/email-message';
 import { durationMs } from '../integrations/kit/duration';
+import { integrationViews } from '../integrations/manifest.generated';
 import { proxyIntegration } from './integration-proxy';
 import { batcherState, queueEmail, type BatchFlush, type BatcherState, type QueuedEmail } from '../contracts/messages';
 import { failureSummary, runStep } from './patterns/steps';
 
-const mail = proxyIntegration(email);
+const mail = proxyIntegration(integrationViews.email);
 
 /** A queued message and the workflow time it was queued (the timer counts from the oldest one). */
 export interface PendingEmail {
@@ -74,13 +75,14 @@ export async function emailBatcher(input: EmailBatcherInput = {}): Promise<Batch
   setHandler(batcherState, state);
   setHandler(queueEmail, (message) => {
     // A signal cannot be refused: a malformed message is dropped here, before it can sink a whole batch.
-    const parsed = EmailMessage.safeParse(message);
-    if (!parsed.success) {
+    // The rules of the provider's `EmailMessage` schema, checked without zod (the bundle carries none).
+    const checked = checkEmailMessage(message);
+    if (!checked.ok) {
       counters.rejected += 1;
-      log.warn('queueEmail: malformed message dropped', { issues: parsed.error.issues.map((i) => i.path.join('.')) });
+      log.warn('queueEmail: malformed message dropped', { issues: checked.fields });
       return;
     }
-    pending.push({ message: parsed.data, queuedAt: Date.now() });
+    pending.push({ message: checked.message, queuedAt: Date.now() });
   });
 
   async function flush(reason: BatchFlush['reason']): Promise<void> {

@@ -2,7 +2,7 @@ import type { Duration } from '@temporalio/common';
 import { ActivityFailure, ApplicationFailure, TimeoutFailure } from '@temporalio/workflow';
 import { FailureType } from '../integrations/kit/failures';
 import type { AwaitFileResult, UploadResult } from '../integrations/kit/file-drop';
-import { payroll } from '../integrations/payroll/payroll.integration';
+import { fileDropViews } from '../integrations/manifest.generated';
 import { proxyFileDrop } from './file-drop-proxy';
 import { stepKey } from './keys';
 
@@ -27,7 +27,7 @@ export { payrollFileWorkflowId } from '../contracts/messages';
  * this workflow's ID and the step), then wait for the bank's answer file, or fail `DeadlineExceeded`.
  */
 export async function exchangePayrollFile(input: ExchangePayrollFileInput): Promise<ExchangePayrollFileResult> {
-  const files = proxyFileDrop(payroll);
+  const files = proxyFileDrop(fileDropViews.payroll);
   const key = stepKey('payroll-file');
   const request = await files.uploadPayroll(
     { key, contentBase64: input.contentBase64 },

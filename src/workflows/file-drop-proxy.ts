@@ -9,6 +9,7 @@ import type {
   UploadInput,
   UploadResult,
 } from '../integrations/kit/file-drop';
+import type { EndpointsOf, FileDropView } from '../integrations/kit/view';
 import { alwaysNonRetryable, FailureType } from '../integrations/kit/failures';
 import { activityOptions } from '../integrations/kit/profiles';
 import { integrationTaskQueue } from '../contracts/task-queues';
@@ -31,12 +32,17 @@ export type FileDropProxy<E extends Record<string, FileEndpointSpec>> = {
 
 type AnyActivity = (input: unknown) => Promise<unknown>;
 
+/** Takes the integration's view (src/integrations/manifest.generated.ts) or its declaration. */
 export function proxyFileDrop<E extends Record<string, FileEndpointSpec>>(
   integration: FileDropIntegration<E>,
-): FileDropProxy<E> {
+): FileDropProxy<E>;
+export function proxyFileDrop<I extends FileDropIntegration>(
+  integration: FileDropView<I>,
+): FileDropProxy<EndpointsOf<I>>;
+export function proxyFileDrop(integration: FileDropView): FileDropProxy<Record<string, FileEndpointSpec>> {
   const proxy: Record<string, unknown> = {};
   const taskQueue = integrationTaskQueue(integration.name);
-  for (const endpoint of Object.keys(integration.endpoints) as (keyof E & string)[]) {
+  for (const endpoint of Object.keys(integration.endpoints)) {
     const spec = integration.endpoints[endpoint]!;
     const profile = integration.profileOf(endpoint);
     const name = integration.activityName(endpoint);
@@ -73,7 +79,7 @@ export function proxyFileDrop<E extends Record<string, FileEndpointSpec>>(
         )(input);
     }
   }
-  return proxy as FileDropProxy<E>;
+  return proxy as FileDropProxy<Record<string, FileEndpointSpec>>;
 }
 
 function activity(options: ActivityOptions, name: string): AnyActivity {

@@ -11,12 +11,9 @@ import {
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import { crmV2, customerFromV2 } from '../integrations/crm/crm-v2.integration';
-import { crm } from '../integrations/crm/crm.integration';
-import { documents } from '../integrations/documents/documents.integration';
-import { email } from '../integrations/email/email.integration';
+import { customerFromV2 } from '../integrations/crm/crm-v2.mapping';
 import { durationMs } from '../integrations/kit/duration';
-import { payments } from '../integrations/payments/payments.integration';
+import { integrationViews } from '../integrations/manifest.generated';
 import { awaitDocumentJob, type AwaitDocumentJobInput } from './await-document-job.workflow';
 import { proxyIntegration, type EndpointCall } from './integration-proxy';
 import {
@@ -34,6 +31,7 @@ import { chooseVersion, settleShadows, shadow } from './patterns/versions';
 import type { DriftActivities } from '../activities/drift.activities';
 import { integrationTaskQueue } from '../contracts/task-queues';
 
+const { payments, crm, crmv2: crmV2, documents, email } = integrationViews;
 const pay = proxyIntegration(payments);
 const customers = proxyIntegration(crm);
 const customersV2 = proxyIntegration(crmV2);

@@ -1,6 +1,7 @@
 import type { Duration } from '@temporalio/common';
 import { ActivityCancellationType, patched, proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { CallInput, CallOutput, EndpointSpec, Integration } from '../integrations/kit/define';
+import type { EndpointsOf, IntegrationView } from '../integrations/kit/view';
 import { alwaysNonRetryable } from '../integrations/kit/failures';
 import { activityOptions } from '../integrations/kit/profiles';
 import { integrationTaskQueue } from '../contracts/task-queues';
@@ -46,12 +47,18 @@ type AnyActivity = (input: unknown) => Promise<unknown>;
 /**
  * The workflow side of an integration: one function per endpoint, each an activity on the
  * integration's task queue with the options of its profile. No timeouts or retries written by hand.
+ * Workflows pass the integration's view from src/integrations/manifest.generated.ts (no zod in the
+ * workflow bundle); a declaration itself works too (tests' workflows).
  */
 export function proxyIntegration<E extends Record<string, EndpointSpec>>(
   integration: Integration<E>,
-): IntegrationProxy<E> {
-  const proxy: Partial<Record<keyof E, EndpointCall<unknown, unknown>>> = {};
-  for (const endpoint of Object.keys(integration.endpoints) as (keyof E & string)[]) {
+): IntegrationProxy<E>;
+export function proxyIntegration<I extends Integration>(
+  integration: IntegrationView<I>,
+): IntegrationProxy<EndpointsOf<I>>;
+export function proxyIntegration(integration: IntegrationView): IntegrationProxy<Record<string, EndpointSpec>> {
+  const proxy: Record<string, EndpointCall<unknown, unknown>> = {};
+  for (const endpoint of Object.keys(integration.endpoints)) {
     const spec = integration.endpoints[endpoint]!;
     const profile = integration.profileOf(endpoint);
     const options = activityOptions(profile, {
@@ -71,13 +78,11 @@ export function proxyIntegration<E extends Record<string, EndpointSpec>>(
       keyed: spec.idempotency === 'key' && integration.idempotency !== undefined,
       keyRetention: integration.idempotency?.retention,
       // Resolved at call time: the lookup endpoint's own proxy entry exists by then.
-      lookup: lookup
-        ? (key, callOptions) => proxy[lookup.endpoint as keyof E]!(lookup.input(key), callOptions)
-        : undefined,
+      lookup: lookup ? (key, callOptions) => proxy[lookup.endpoint]!(lookup.input(key), callOptions) : undefined,
     };
     proxy[endpoint] = Object.assign(call, { declared });
   }
-  return proxy as unknown as IntegrationProxy<E>;
+  return proxy;
 }
 
 /**
@@ -92,12 +97,12 @@ export type PollMode =
   | { mode: 'retry'; interval: Duration; deadline: Duration }
   | { mode: 'once' };
 
-export function proxyPoller<E extends Record<string, EndpointSpec>, K extends keyof E & string>(
-  integration: Integration<E>,
+export function proxyPoller<I extends Integration, K extends keyof EndpointsOf<I> & string>(
+  integration: IntegrationView<I>,
   poller: string,
   endpoint: K,
   how: PollMode,
-): (input: CallInput<E[K]>, options?: CallOptions) => Promise<CallOutput<E[K]>> {
+): (input: CallInput<EndpointsOf<I>[K]>, options?: CallOptions) => Promise<CallOutput<EndpointsOf<I>[K]>> {
   const profile = integration.profileOf(endpoint);
   const base = {
     taskQueue: integrationTaskQueue(integration.name),
@@ -127,7 +132,7 @@ export function proxyPoller<E extends Record<string, EndpointSpec>, K extends ke
       break;
   }
   const name = integration.pollerActivityName(poller, how.mode === 'heartbeat' ? 'heartbeat' : 'once');
-  return (input, call) => activity(options, name, call)(input) as Promise<CallOutput<E[K]>>;
+  return (input, call) => activity(options, name, call)(input) as Promise<CallOutput<EndpointsOf<I>[K]>>;
 }
 
 /**

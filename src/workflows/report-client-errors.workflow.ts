@@ -18,7 +18,7 @@ import {
   type ReportPeriod,
 } from '../contracts/reports';
 import { IntegrationName } from '../contracts/search-attributes';
-import { integrationNames } from '../integrations';
+import { integrationNames } from '../integrations/manifest.generated';
 import { buildClientErrorReport, clientErrorMarkdown, type ClientErrorReport } from './client-error-report';
 import { failureSummary } from './patterns/steps';
 

@@ -1,7 +1,7 @@
 import type { Duration } from '@temporalio/common';
 import { proxyActivities } from '@temporalio/workflow';
 import type { CrmSyncActivities, CrmSyncResult } from '../activities/crm-sync.activities';
-import { crm } from '../integrations/crm/crm.integration';
+import { integrationViews } from '../integrations/manifest.generated';
 import { alwaysNonRetryable } from '../integrations/kit/failures';
 import { integrationTaskQueue } from '../contracts/task-queues';
 
@@ -26,7 +26,7 @@ export interface SyncCrmCustomersInput {
  * a retried attempt continues from the last heartbeated cursor instead of page 1.
  */
 export async function syncCrmCustomers(input: SyncCrmCustomersInput = {}): Promise<CrmSyncResult> {
-  const profile = crm.profileOf('listCustomers');
+  const profile = integrationViews.crm.profileOf('listCustomers');
   const { crmSyncCustomers } = proxyActivities<CrmSyncActivities>({
     taskQueue: integrationTaskQueue('crm'),
     startToCloseTimeout: input.attemptTimeout ?? '10 minutes',

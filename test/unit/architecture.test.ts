@@ -34,6 +34,14 @@ describe('the walls between the parts', () => {
     ['workflow code', 'src/workflows/x.ts', "import { IntegrationEngine } from '../integrations/runtime/engine';"],
     ['workflow code', 'src/workflows/x.ts', "import { request } from 'undici';"],
     ['workflow code', 'src/workflows/x.ts', "import { readFileSync } from 'node:fs';"],
+    ['workflow code', 'src/workflows/x.ts', "import { z } from 'zod';"],
+    [
+      'workflow code',
+      'src/workflows/x.ts',
+      "import { payments } from '../integrations/payments/payments.integration';",
+    ],
+    ['workflow code', 'src/workflows/x.ts', "import { integrationNames } from '../integrations';"],
+    ['workflow code', 'src/workflows/patterns/x.ts', "import { post } from '../../integrations/kit/define';"],
     [
       'the control workflow',
       'src/control/integration-control.workflow.ts',
@@ -64,6 +72,16 @@ describe('the walls between the parts', () => {
       "import type { Gate } from './call/gate';",
     ],
     ['workflow code uses contracts', 'src/workflows/x.ts', "import { resolveParked } from '../contracts/messages';"],
+    [
+      'workflow code uses the integrations through the manifest',
+      'src/workflows/x.ts',
+      "import { integrationViews } from '../integrations/manifest.generated';",
+    ],
+    [
+      'workflow code may name a declaration as a type',
+      'src/workflows/x.ts',
+      "import type { Payment } from '../integrations/payments/payments.integration';",
+    ],
   ])('%s', async (_what, file, code) => {
     expect(await lint(file, code)).toEqual([]);
   });

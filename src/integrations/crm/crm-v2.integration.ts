@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineIntegration, get } from '../kit/define';
-import { crmAuth, crmUrl, CustomerParams, CustomerTier, type Customer } from './crm.integration';
+import { crmAuth, crmUrl, CustomerParams, CustomerTier } from './crm.integration';
 
 /**
  * Version 2 of the CRM API, declared beside v1 (enterprise seed: "create the new integration alongside
@@ -41,9 +41,4 @@ export const crmV2 = defineIntegration({
   },
 });
 
-/** v2's answer in v1's shape, so callers and comparisons see one model. */
-export function customerFromV2(v2: CustomerV2 | null): Customer | null {
-  if (!v2) return null;
-  const { plan, ...rest } = v2.customer;
-  return { ...rest, tier: plan };
-}
+// v2's answer in v1's shape (`customerFromV2`) is in crm-v2.mapping.ts: workflow code uses it, without zod.

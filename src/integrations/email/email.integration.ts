@@ -1,6 +1,9 @@
 import { z } from 'zod';
 import { apiKey, defineIntegration, post } from '../kit/define';
 import { env, secret } from '../kit/refs';
+import { EMAIL_ADDRESS, MAX_BATCH_MESSAGES, MAX_BODY_LENGTH, MAX_SUBJECT_LENGTH } from './email-message';
+
+export { MAX_BATCH_MESSAGES } from './email-message';
 
 /**
  * Transactional email provider, modelled on SendGrid: `Authorization: Bearer <key>`, a hard request
@@ -9,15 +12,14 @@ import { env, secret } from '../kit/refs';
  * resent message is delivered once. Recipient addresses are PII: never logged, at any depth.
  */
 
+// The limits and the address pattern are shared with `checkEmailMessage` (email-message.ts), the zod-free
+// check the email batcher's workflow code applies to each queued message.
 export const EmailMessage = z.object({
-  to: z.email().describe('recipient address (PII: redacted from every log line)'),
-  subject: z.string().min(1).max(998).describe('subject line (RFC 5322 caps a line at 998 characters)'),
-  body: z.string().max(1_000_000).describe('plain-text body'),
+  to: z.email({ pattern: EMAIL_ADDRESS }).describe('recipient address (PII: redacted from every log line)'),
+  subject: z.string().min(1).max(MAX_SUBJECT_LENGTH).describe('subject line (RFC 5322 caps a line at 998 characters)'),
+  body: z.string().max(MAX_BODY_LENGTH).describe('plain-text body'),
 });
 export type EmailMessage = z.infer<typeof EmailMessage>;
-
-/** The provider's cap on one batch request. */
-export const MAX_BATCH_MESSAGES = 100;
 
 export const EmailBatch = z.object({
   messages: z

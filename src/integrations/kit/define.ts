@@ -10,7 +10,8 @@ import { fileDropIntegration, type FileDropIntegration, type FileDropSpec, type 
 /**
  * Declaring an integration: endpoints with their HTTP contract and zod schemas, auth, idempotency and a
  * profile per endpoint. Everything that calls, retries, times out and classifies comes from this.
- * Workflow-safe: this module is data and validation only.
+ * Data and validation only, but it loads zod: workflow code reads the declarations through
+ * src/integrations/manifest.generated.ts (kit/view.ts), never this module.
  */
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';

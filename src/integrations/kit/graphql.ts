@@ -3,8 +3,9 @@ import { FailureType } from './failures';
 
 /**
  * The GraphQL endpoint kind's declaration side: reading a document far enough to know its operations and
- * their variables, and the shapes a GraphQL endpoint answers. Workflow-safe: no imports but zod and the
- * failure types. Requests are built in runtime/transport/request.ts; answers judged in runtime/classify.ts.
+ * their variables, and the shapes a GraphQL endpoint answers. No imports but zod and the failure types
+ * (workflow code does not load it: see kit/view.ts). Requests are built in runtime/transport/request.ts;
+ * answers judged in runtime/classify.ts.
  */
 
 export type GraphqlOperationType = 'query' | 'mutation' | 'subscription';
