@@ -2,10 +2,16 @@
  * Acknowledgement latency of the webhook receiver under concurrent load, loopback only:
  * `node --import tsx bench/webhook-ack.ts`.
  *
- * Two modes in one run, same server code, same signed requests:
- * - `verify-only` (baseline): answers 200 right after verification and validation;
- * - `temporal`: verification + a durable `processWebhookEvent` start on a Temporal dev server.
- * No worker runs: a start is acknowledged once Temporal persisted it, which is what the 2xx promises.
+ * Four modes in one run, same server code (src/webhooks/server.ts), same signed requests, the same
+ * verification and validation before the hand-off:
+ * - `verify-only`: answers 200 right after verification (the floor: no hand-off at all);
+ * - `BullMQ enqueue` (baseline, the seeds' design): `Queue.add` of the verified event, job ID = the
+ *   event's workflow ID, on the Redis at 127.0.0.1:6379 under the key prefix `di-bench-hook` (removed after);
+ * - `Temporal start`: a durable `processWebhookEvent` start in the request (no worker runs: a start is
+ *   acknowledged once Temporal persisted it, which is what the 2xx promises);
+ * - `PostgreSQL outbox`: one INSERT into a durable local outbox (database `di_hook_bench` on
+ *   127.0.0.1:5432, dropped after), relayed into Temporal by the receiver; the run waits until every
+ *   stored event became a workflow start.
  * Writes bench/results/webhook-ack.json and prints a table.
  */
 import { randomBytes } from 'node:crypto';
@@ -13,12 +19,15 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { Queue } from 'bullmq';
+import pg from 'pg';
 import { Pool } from 'undici';
 import { startDevServer } from '../src/devserver/dev-server';
 import { createLogger } from '../src/observability/logger';
 import { standardSignature, turbodocxSignature } from '../src/sandbox/webhooks';
 import { installTemporalRuntime } from '../src/workers/runtime';
 import { documentsWebhooks } from '../src/webhooks/providers';
+import { WebhookOutbox } from '../src/webhooks/outbox';
 import { startReceiver, type Receiver } from '../src/webhooks/server';
 
 const requests = Number(process.env.BENCH_REQUESTS ?? 2000);
@@ -27,6 +36,9 @@ const warmup = 100;
 /** Each mode stops after this long, whatever is left. */
 const timeBudgetMs = 120_000;
 const secret = `whsec_${randomBytes(24).toString('base64')}`;
+const redis = { host: '127.0.0.1', port: 6379 };
+const pgServer = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
+const pgDatabase = 'di_hook_bench';
 
 interface Signed {
   body: string;
@@ -126,6 +138,19 @@ async function load(mode: string, receiver: Receiver, batch: Signed[]): Promise<
   };
 }
 
+/** The bench's own database, created when missing. */
+async function ensureDatabase(): Promise<string> {
+  const admin = new pg.Client({ connectionString: `${pgServer}/postgres` });
+  await admin.connect();
+  try {
+    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [pgDatabase]);
+    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${pgDatabase}`);
+  } finally {
+    await admin.end();
+  }
+  return `${pgServer}/${pgDatabase}`;
+}
+
 async function main(): Promise<void> {
   const logger = createLogger({ name: 'bench', level: 'warn' });
   installTemporalRuntime(logger);
@@ -135,25 +160,53 @@ async function main(): Promise<void> {
     temporal: { address: devServer.address, taskQueue: 'bench-webhook-ack-no-worker' },
     logger,
   };
-  const baseline = await startReceiver({ ...common, verifyOnly: true });
-  const full = await startReceiver(common);
+  const queue = new Queue('webhooks', { connection: redis, prefix: 'di-bench-hook' });
+  const outboxTable = `webhook_outbox_${Date.now().toString(36)}`;
+  const outbox = new WebhookOutbox({ url: await ensureDatabase(), table: outboxTable, logger });
+  await outbox.ensureSchema();
+  const verifyOnlyReceiver = await startReceiver({ ...common, verifyOnly: true });
+  const bullReceiver = await startReceiver({
+    ...common,
+    handOff: async (event, workflowId) => {
+      await queue.add('webhook', event, { jobId: workflowId, removeOnComplete: true });
+      return { kind: 'started', workflowId };
+    },
+  });
+  const temporalReceiver = await startReceiver(common);
+  const outboxReceiver = await startReceiver({ ...common, outbox });
+  const modes: [string, Receiver][] = [
+    ['verify-only (floor)', verifyOnlyReceiver],
+    ['verify + BullMQ enqueue (baseline)', bullReceiver],
+    ['verify + Temporal start', temporalReceiver],
+    ['verify + PostgreSQL outbox, relayed to Temporal', outboxReceiver],
+  ];
   try {
-    // Warm-up (JIT, the receiver's Temporal connection), not measured.
-    await load('warmup', baseline, signedRequests(warmup));
-    await load('warmup', full, signedRequests(warmup));
+    // Warm-up (JIT, the receivers' connections), not measured.
+    for (const [, receiver] of modes) await load('warmup', receiver, signedRequests(warmup));
 
-    const verifyOnly = await load('verify-only (baseline)', baseline, signedRequests(requests));
-    const temporal = await load('verify + Temporal start', full, signedRequests(requests));
-    const stats = full.stats();
+    const results: ModeResult[] = [];
+    for (const [name, receiver] of modes) results.push(await load(name, receiver, signedRequests(requests)));
+    const [, bull, temporal, outboxed] = results as [ModeResult, ModeResult, ModeResult, ModeResult];
+    const stats = temporalReceiver.stats();
     if (stats.accepted !== warmup + temporal.completed - temporal.non2xx) {
       throw new Error(`expected every acknowledged request to be a started workflow, got ${JSON.stringify(stats)}`);
     }
+    // Durable and complete: every event the outbox acknowledged becomes a workflow start, once.
+    const drainStarted = performance.now();
+    while ((await outbox.pending()) > 0 && performance.now() - drainStarted < timeBudgetMs) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const relayDrainMs = Math.round(performance.now() - drainStarted);
+    const relay = outbox.stats();
+    if (relay.stored !== warmup + outboxed.completed - outboxed.non2xx || relay.relayed !== relay.stored) {
+      throw new Error(`expected every stored event relayed once, got ${JSON.stringify(relay)}`);
+    }
 
-    const ratio = {
-      p50: round(temporal.latencyMs.p50 / verifyOnly.latencyMs.p50),
-      p99: round(temporal.latencyMs.p99 / verifyOnly.latencyMs.p99),
-    };
-    const results = {
+    const ratio = (r: ModeResult) => ({
+      p50: round(r.latencyMs.p50 / bull.latencyMs.p50),
+      p99: round(r.latencyMs.p99 / bull.latencyMs.p99),
+    });
+    const output = {
       benchmark: 'webhook-ack',
       date: new Date().toISOString(),
       node: process.version,
@@ -162,19 +215,23 @@ async function main(): Promise<void> {
       requests,
       concurrency,
       warmupPerMode: warmup,
-      results: [verifyOnly, temporal],
-      ratioTemporalToBaseline: ratio,
+      results,
+      ratioTemporalToBaseline: ratio(temporal),
+      ratioOutboxToBaseline: ratio(outboxed),
+      outboxRelay: { ...relay, drainAfterLoadMs: relayDrainMs },
       notes:
         'One signed document.completed event per request (unique IDs), both signature schemes checked. ' +
-        'Latency = request sent to response fully read, measured by the client. No worker runs: a 2xx ' +
-        'means Temporal persisted the workflow start. Receiver logs at warn (no per-request lines).',
+        'Latency = request sent to response fully read, measured by the client. Baseline = BullMQ Queue.add ' +
+        '(Redis as configured here, its own persistence). No worker runs: a Temporal 2xx means Temporal ' +
+        'persisted the workflow start; an outbox 2xx means PostgreSQL committed the row (synchronous_commit ' +
+        'as configured), and the relay then started every stored event (outboxRelay). Receiver logs at warn.',
     };
     const dir = join(__dirname, 'results');
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'webhook-ack.json'), `${JSON.stringify(results, null, 2)}\n`);
+    writeFileSync(join(dir, 'webhook-ack.json'), `${JSON.stringify(output, null, 2)}\n`);
 
     console.table(
-      results.results.map((r) => ({
+      results.map((r) => ({
         mode: r.mode,
         'ok/total': `${r.completed - r.non2xx}/${r.requests}`,
         'p50 ms': r.latencyMs.p50,
@@ -184,10 +241,19 @@ async function main(): Promise<void> {
         'req/s': r.throughputPerSecond,
       })),
     );
-    console.log(`Temporal / baseline: p50 x${ratio.p50}, p99 x${ratio.p99}  (bench/results/webhook-ack.json)`);
+    const t = output.ratioTemporalToBaseline;
+    const o = output.ratioOutboxToBaseline;
+    console.log(
+      `vs BullMQ enqueue: Temporal start p50 x${t.p50}, p99 x${t.p99}; outbox p50 x${o.p50}, p99 x${o.p99}; ` +
+        `relay drained ${relayDrainMs} ms after the load (bench/results/webhook-ack.json)`,
+    );
   } finally {
-    await full.close();
-    await baseline.close();
+    for (const [, receiver] of modes) await receiver.close();
+    await queue.obliterate({ force: true }).catch(() => undefined);
+    await queue.close();
+    const cleanup = new pg.Client({ connectionString: `${pgServer}/${pgDatabase}` });
+    await cleanup.connect();
+    await cleanup.query(`DROP TABLE IF EXISTS ${outboxTable}`).finally(() => cleanup.end());
     await devServer.stop();
   }
 }
