@@ -53,15 +53,20 @@ function main(): void {
   if (repeated['webhook-ack']!.length) {
     const runs = repeated['webhook-ack']!;
     const mode = (r: Record<string, any>, i: number) => r.results[i].latencyMs as { p50: number; p99: number };
-    suite.webhookAck = {
+    // results: verify-only, BullMQ enqueue (the baseline), Temporal start, PostgreSQL outbox.
+    const ratioOf = (r: Record<string, any>, i: number) => ({
+      p50: Math.round((mode(r, i).p50 / mode(r, 1).p50) * 100) / 100,
+      p99: Math.round((mode(r, i).p99 / mode(r, 1).p99) * 100) / 100,
+    });
+    suite.webhookAck = [3, 2].map((i) => ({
       runs: runs.length,
-      baseline: runs[0]!.results[0].mode,
-      project: runs[0]!.results[1].mode,
-      baselineP99Ms: spread(runs.map((r) => mode(r, 0).p99)),
-      projectP99Ms: spread(runs.map((r) => mode(r, 1).p99)),
-      ratioP99: spread(runs.map((r) => r.ratioTemporalToBaseline.p99)),
-      ratioP50: spread(runs.map((r) => r.ratioTemporalToBaseline.p50)),
-    };
+      baseline: runs[0]!.results[1].mode,
+      project: runs[0]!.results[i].mode,
+      baselineP99Ms: spread(runs.map((r) => mode(r, 1).p99)),
+      projectP99Ms: spread(runs.map((r) => mode(r, i).p99)),
+      ratioP99: spread(runs.map((r) => ratioOf(r, i).p99)),
+      ratioP50: spread(runs.map((r) => ratioOf(r, i).p50)),
+    }));
   }
   if (repeated['email-rate']!.length) {
     const runs = repeated['email-rate']!;
@@ -166,17 +171,16 @@ function writeSummary(suite: Record<string, any>): void {
       `${f(r.achievedToAllowed)} of allowed, ${f(r.rateLimited429)} 429s`,
       'the allowed rate',
       `${r.achievedToAllowed.median}x`,
-      r.mode.includes('adaptive') ? '>= 0.95 with 0 429s' : '',
+      r.mode.startsWith('provider window') ? '>= 0.95 with 0 429s' : '',
     ]);
   }
-  if (suite.webhookAck) {
-    const w = suite.webhookAck;
+  for (const w of (suite.webhookAck as Record<string, any>[] | undefined) ?? []) {
     rows.push([
       `webhook acknowledgement p99: ${w.project}`,
       f(w.projectP99Ms, ' ms'),
       `${w.baseline}: ${f(w.baselineP99Ms, ' ms')}`,
       `${w.ratioP99.median}x (p50 ${w.ratioP50.median}x)`,
-      'within 1.5x of a BullMQ enqueue (baseline here: verify only)',
+      'within 1.5x of a BullMQ enqueue',
     ]);
   }
   const m = machine();

@@ -2,10 +2,16 @@
  * Acknowledgement latency of the webhook receiver under concurrent load, loopback only:
  * `node --import tsx bench/webhook-ack.ts`.
  *
- * Two modes in one run, same server code, same signed requests:
- * - `verify-only` (baseline): answers 200 right after verification and validation;
- * - `temporal`: verification + a durable `processWebhookEvent` start on a Temporal dev server.
- * No worker runs: a start is acknowledged once Temporal persisted it, which is what the 2xx promises.
+ * Four modes in one run, in interleaved rounds, same server code (src/webhooks/server.ts), same signed requests, the same
+ * verification and validation before the hand-off:
+ * - `verify-only`: answers 200 right after verification (the floor: no hand-off at all);
+ * - `BullMQ enqueue` (baseline, the seeds' design): `Queue.add` of the verified event, job ID = the
+ *   event's workflow ID, on the Redis at 127.0.0.1:6379 under the key prefix `di-bench-hook` (removed after);
+ * - `Temporal start`: a durable `processWebhookEvent` start in the request (no worker runs: a start is
+ *   acknowledged once Temporal persisted it, which is what the 2xx promises);
+ * - `PostgreSQL outbox`: one INSERT into a durable local outbox (database `di_hook_bench` on
+ *   127.0.0.1:5432, dropped after), relayed into Temporal by the receiver; the run waits until every
+ *   stored event became a workflow start.
  * Writes bench/results/webhook-ack.json and prints a table.
  */
 import { randomBytes } from 'node:crypto';
@@ -13,20 +19,28 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { Queue } from 'bullmq';
+import pg from 'pg';
 import { Pool } from 'undici';
 import { startDevServer } from '../src/devserver/dev-server';
 import { createLogger } from '../src/observability/logger';
 import { standardSignature, turbodocxSignature } from '../src/sandbox/webhooks';
 import { installTemporalRuntime } from '../src/workers/runtime';
 import { documentsWebhooks } from '../src/webhooks/providers';
+import { WebhookOutbox } from '../src/webhooks/outbox';
 import { startReceiver, type Receiver } from '../src/webhooks/server';
 
 const requests = Number(process.env.BENCH_REQUESTS ?? 2000);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 32);
 const warmup = 100;
+/** Each mode's requests are sent in this many rounds, the modes taking turns. */
+const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 /** Each mode stops after this long, whatever is left. */
 const timeBudgetMs = 120_000;
 const secret = `whsec_${randomBytes(24).toString('base64')}`;
+const redis = { host: '127.0.0.1', port: 6379 };
+const pgServer = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
+const pgDatabase = 'di_hook_bench';
 
 interface Signed {
   body: string;
@@ -75,7 +89,42 @@ function percentile(sorted: number[], p: number): number {
 
 const round = (n: number) => Math.round(n * 100) / 100;
 
+interface RawRun {
+  latencies: number[];
+  requests: number;
+  non2xx: number;
+  errors: number;
+  durationMs: number;
+}
+
 async function load(mode: string, receiver: Receiver, batch: Signed[]): Promise<ModeResult> {
+  return summarise(mode, [await loadRaw(receiver, batch)]);
+}
+
+/** Several rounds of one mode as one result: latencies pooled, durations added. */
+function summarise(mode: string, runs: RawRun[]): ModeResult {
+  const latencies = runs.flatMap((r) => r.latencies);
+  const durationMs = runs.reduce((a, r) => a + r.durationMs, 0);
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return {
+    mode,
+    requests: runs.reduce((a, r) => a + r.requests, 0),
+    completed: latencies.length,
+    non2xx: runs.reduce((a, r) => a + r.non2xx, 0),
+    errors: runs.reduce((a, r) => a + r.errors, 0),
+    durationMs: Math.round(durationMs),
+    throughputPerSecond: Math.round((latencies.length / durationMs) * 1000),
+    latencyMs: {
+      p50: round(percentile(sorted, 50)),
+      p90: round(percentile(sorted, 90)),
+      p99: round(percentile(sorted, 99)),
+      max: round(sorted.at(-1) ?? NaN),
+      mean: round(sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length)),
+    },
+  };
+}
+
+async function loadRaw(receiver: Receiver, batch: Signed[]): Promise<RawRun> {
   const pool = new Pool(receiver.url, { connections: concurrency, pipelining: 1 });
   const latencies: number[] = [];
   let next = 0;
@@ -107,23 +156,20 @@ async function load(mode: string, receiver: Receiver, batch: Signed[]): Promise<
   await Promise.all(Array.from({ length: concurrency }, worker));
   const durationMs = performance.now() - started;
   await pool.close();
-  const sorted = [...latencies].sort((a, b) => a - b);
-  return {
-    mode,
-    requests: batch.length,
-    completed: latencies.length,
-    non2xx,
-    errors,
-    durationMs: Math.round(durationMs),
-    throughputPerSecond: Math.round((latencies.length / durationMs) * 1000),
-    latencyMs: {
-      p50: round(percentile(sorted, 50)),
-      p90: round(percentile(sorted, 90)),
-      p99: round(percentile(sorted, 99)),
-      max: round(sorted.at(-1) ?? NaN),
-      mean: round(sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length)),
-    },
-  };
+  return { latencies, requests: batch.length, non2xx, errors, durationMs };
+}
+
+/** The bench's own database, created when missing. */
+async function ensureDatabase(): Promise<string> {
+  const admin = new pg.Client({ connectionString: `${pgServer}/postgres` });
+  await admin.connect();
+  try {
+    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [pgDatabase]);
+    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${pgDatabase}`);
+  } finally {
+    await admin.end();
+  }
+  return `${pgServer}/${pgDatabase}`;
 }
 
 async function main(): Promise<void> {
@@ -135,46 +181,92 @@ async function main(): Promise<void> {
     temporal: { address: devServer.address, taskQueue: 'bench-webhook-ack-no-worker' },
     logger,
   };
-  const baseline = await startReceiver({ ...common, verifyOnly: true });
-  const full = await startReceiver(common);
+  const queue = new Queue('webhooks', { connection: redis, prefix: 'di-bench-hook' });
+  const outboxTable = `webhook_outbox_${Date.now().toString(36)}`;
+  const relayBatch = process.env.BENCH_RELAY_BATCH ? Number(process.env.BENCH_RELAY_BATCH) : undefined;
+  const outbox = new WebhookOutbox({ url: await ensureDatabase(), table: outboxTable, batchSize: relayBatch, logger });
+  await outbox.ensureSchema();
+  const verifyOnlyReceiver = await startReceiver({ ...common, verifyOnly: true });
+  const bullReceiver = await startReceiver({
+    ...common,
+    handOff: async (event, workflowId) => {
+      await queue.add('webhook', event, { jobId: workflowId, removeOnComplete: true });
+      return { kind: 'started', workflowId };
+    },
+  });
+  const temporalReceiver = await startReceiver(common);
+  const outboxReceiver = await startReceiver({ ...common, outbox });
+  const modes: [string, Receiver][] = [
+    ['verify-only (floor)', verifyOnlyReceiver],
+    ['verify + BullMQ enqueue (baseline)', bullReceiver],
+    ['verify + Temporal start', temporalReceiver],
+    ['verify + PostgreSQL outbox, relayed to Temporal', outboxReceiver],
+  ];
+  const drainTimes: number[] = [];
+  const drained = async () => {
+    const drainStarted = performance.now();
+    while ((await outbox.pending()) > 0 && performance.now() - drainStarted < timeBudgetMs) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    drainTimes.push(Math.round(performance.now() - drainStarted));
+  };
   try {
-    // Warm-up (JIT, the receiver's Temporal connection), not measured.
-    await load('warmup', baseline, signedRequests(warmup));
-    await load('warmup', full, signedRequests(warmup));
+    // Warm-up (JIT, the receivers' connections), not measured.
+    for (const [, receiver] of modes) await load('warmup', receiver, signedRequests(warmup));
 
-    const verifyOnly = await load('verify-only (baseline)', baseline, signedRequests(requests));
-    const temporal = await load('verify + Temporal start', full, signedRequests(requests));
-    const stats = full.stats();
+    // Interleaved rounds (the machine's load drifts); after each outbox round its relay drains before the
+    // next mode runs, so the relay's work counts against the outbox's own latencies only.
+    const raw = modes.map((): RawRun[] => []);
+    for (let round = 0; round < rounds; round++) {
+      for (const [i, [, receiver]] of modes.entries()) {
+        raw[i]!.push(await loadRaw(receiver, signedRequests(Math.ceil(requests / rounds))));
+        if (receiver === outboxReceiver) await drained();
+      }
+    }
+    const results = modes.map(([name], i) => summarise(name, raw[i]!));
+    const [, bull, temporal, outboxed] = results as [ModeResult, ModeResult, ModeResult, ModeResult];
+    const stats = temporalReceiver.stats();
     if (stats.accepted !== warmup + temporal.completed - temporal.non2xx) {
       throw new Error(`expected every acknowledged request to be a started workflow, got ${JSON.stringify(stats)}`);
     }
+    // Durable and complete: every event the outbox acknowledged became a workflow start, once.
+    const relayDrainMs = Math.max(...drainTimes);
+    const relay = outbox.stats();
+    if (relay.stored !== warmup + outboxed.completed - outboxed.non2xx || relay.relayed !== relay.stored) {
+      throw new Error(`expected every stored event relayed once, got ${JSON.stringify(relay)}`);
+    }
 
-    const ratio = {
-      p50: round(temporal.latencyMs.p50 / verifyOnly.latencyMs.p50),
-      p99: round(temporal.latencyMs.p99 / verifyOnly.latencyMs.p99),
-    };
-    const results = {
+    const ratio = (r: ModeResult) => ({
+      p50: round(r.latencyMs.p50 / bull.latencyMs.p50),
+      p99: round(r.latencyMs.p99 / bull.latencyMs.p99),
+    });
+    const output = {
       benchmark: 'webhook-ack',
       date: new Date().toISOString(),
       node: process.version,
       cpu: `${cpus().length} x ${cpus()[0]?.model ?? 'unknown'}`,
       temporal: `${devServer.cli.version} (dev server, in-memory SQLite, loopback)`,
       requests,
+      rounds,
       concurrency,
       warmupPerMode: warmup,
-      results: [verifyOnly, temporal],
-      ratioTemporalToBaseline: ratio,
+      results,
+      ratioTemporalToBaseline: ratio(temporal),
+      ratioOutboxToBaseline: ratio(outboxed),
+      outboxRelay: { ...relay, longestDrainAfterARoundMs: relayDrainMs },
       notes:
         'One signed document.completed event per request (unique IDs), both signature schemes checked. ' +
-        'Latency = request sent to response fully read, measured by the client. No worker runs: a 2xx ' +
-        'means Temporal persisted the workflow start. Receiver logs at warn (no per-request lines).',
+        'Latency = request sent to response fully read, measured by the client. Baseline = BullMQ Queue.add ' +
+        '(Redis as configured here, its own persistence). No worker runs: a Temporal 2xx means Temporal ' +
+        'persisted the workflow start; an outbox 2xx means PostgreSQL committed the row (synchronous_commit ' +
+        'as configured), and the relay then started every stored event (outboxRelay). Receiver logs at warn.',
     };
     const dir = join(__dirname, 'results');
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'webhook-ack.json'), `${JSON.stringify(results, null, 2)}\n`);
+    writeFileSync(join(dir, 'webhook-ack.json'), `${JSON.stringify(output, null, 2)}\n`);
 
     console.table(
-      results.results.map((r) => ({
+      results.map((r) => ({
         mode: r.mode,
         'ok/total': `${r.completed - r.non2xx}/${r.requests}`,
         'p50 ms': r.latencyMs.p50,
@@ -184,10 +276,19 @@ async function main(): Promise<void> {
         'req/s': r.throughputPerSecond,
       })),
     );
-    console.log(`Temporal / baseline: p50 x${ratio.p50}, p99 x${ratio.p99}  (bench/results/webhook-ack.json)`);
+    const t = output.ratioTemporalToBaseline;
+    const o = output.ratioOutboxToBaseline;
+    console.log(
+      `vs BullMQ enqueue: Temporal start p50 x${t.p50}, p99 x${t.p99}; outbox p50 x${o.p50}, p99 x${o.p99}; ` +
+        `relay drained at most ${relayDrainMs} ms after a round (bench/results/webhook-ack.json)`,
+    );
   } finally {
-    await full.close();
-    await baseline.close();
+    for (const [, receiver] of modes) await receiver.close();
+    await queue.obliterate({ force: true }).catch(() => undefined);
+    await queue.close();
+    const cleanup = new pg.Client({ connectionString: `${pgServer}/${pgDatabase}` });
+    await cleanup.connect();
+    await cleanup.query(`DROP TABLE IF EXISTS ${outboxTable}`).finally(() => cleanup.end());
     await devServer.stop();
   }
 }

@@ -131,6 +131,15 @@ export const configSchema = z.object({
   WEBHOOK_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
   /** Accepted skew of `webhook-timestamp`, both directions. @default 300 seconds */
   WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
+  /**
+   * A `postgres://` URL: the receiver acknowledges once the event is committed to a durable outbox there
+   * (table `webhook_outbox`, created when missing) and relays it into Temporal (src/webhooks/outbox.ts);
+   * unset, each start is in the request. It may carry a password: never logged. @default unset
+   */
+  WEBHOOK_OUTBOX_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL, e.g. postgres://user@host:5432/db')
+    .optional(),
   /** Budget to start the workflow (connecting included) before answering 503; keep it under the sender's timeout. @default 3000 ms */
   WEBHOOK_START_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(3_000),
   /** `Retry-After` sent with a 503. @default 5 seconds */

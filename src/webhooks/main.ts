@@ -7,6 +7,7 @@ import { cliConnectionFlags, connectClient, temporalSettings, type TemporalSetti
 import { NamespaceCheckError, startupCheck } from '../temporal/namespace-checks';
 import { documentsWebhooks } from './providers';
 import { secretList } from './secrets';
+import { WebhookOutbox } from './outbox';
 import { startReceiver } from './server';
 
 /**
@@ -30,6 +31,17 @@ async function main(): Promise<{ close(): Promise<void> }> {
   if (secrets().length === 0) {
     throw new Error('WEBHOOK_DOCUMENTS_SECRETS (or WEBHOOK_DOCUMENTS_SECRETS_FILE) is not set: see .env.example');
   }
+  const dataConverter = dataConverterFromConfig(process.env);
+  if (config.WEBHOOK_OUTBOX_URL && dataConverter) {
+    // The outbox row holds the event in clear: it would bypass the payload encryption of the histories.
+    throw new Error(
+      'WEBHOOK_OUTBOX_URL cannot be combined with payload encryption (the outbox stores events unencrypted): unset one of them',
+    );
+  }
+  const outbox = config.WEBHOOK_OUTBOX_URL
+    ? new WebhookOutbox({ url: config.WEBHOOK_OUTBOX_URL, logger: logger.child({ component: 'outbox' }) })
+    : undefined;
+  await outbox?.ensureSchema();
   const receiver = await startReceiver({
     host: config.WEBHOOK_HOST,
     port: config.WEBHOOK_PORT,
@@ -46,7 +58,7 @@ async function main(): Promise<{ close(): Promise<void> }> {
       address,
       namespace: config.TEMPORAL_NAMESPACE,
       startTimeoutMs: config.WEBHOOK_START_TIMEOUT_MS,
-      dataConverter: dataConverterFromConfig(process.env),
+      dataConverter,
       tracer: tracing?.tracer,
     },
     limits: {
@@ -61,6 +73,7 @@ async function main(): Promise<{ close(): Promise<void> }> {
     // Statistics and health on a private port only (never on the public one).
     ops: { host: config.OPS_HOST, port: config.WEBHOOK_OPS_PORT },
     retryAfterSeconds: config.WEBHOOK_RETRY_AFTER_SECONDS,
+    outbox,
     logger,
   });
   process.stdout.write(

@@ -15,7 +15,8 @@ import type { WebhookEventInput } from '../workflows/process-webhook-event.workf
 import type { WebhookProviderDefinition } from './providers';
 import type { SecretList } from './secrets';
 import { ReceiverStats, type ReceiverStatsSnapshot } from './stats';
-import { TemporalStarter, type TemporalStarterOptions } from './temporal-starter';
+import type { WebhookOutbox } from './outbox';
+import { TemporalStarter, webhookWorkflowId, type StartOutcome, type TemporalStarterOptions } from './temporal-starter';
 import { checkTimestamp, StandardWebhooksVerifier, verifyHexHmac } from './verify';
 
 export interface ReceiverProvider {
@@ -97,6 +98,17 @@ export interface ReceiverOptions {
    * Loses events by design; never in production. @default false
    */
   verifyOnly?: boolean;
+  /**
+   * Acknowledge once the event is committed to this durable local outbox (one PostgreSQL INSERT) instead
+   * of once Temporal accepted its start; the receiver runs the outbox's relay into Temporal and closes it.
+   * See src/webhooks/outbox.ts. @default none (the start is in the request)
+   */
+  outbox?: WebhookOutbox;
+  /**
+   * Benchmark baselines only: the verified event is handed to this (e.g. a job queue's enqueue) instead of
+   * Temporal, after the same checks. @default none
+   */
+  handOff?: (event: WebhookEventInput, workflowId: string) => Promise<StartOutcome>;
 }
 
 export interface Receiver {
@@ -354,7 +366,11 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
       settled.set(request, { kind: 'verified' });
       return reply.code(200).send({ ok: true, status: 'verified' });
     }
-    const outcome = await starter.start(event);
+    const outcome = options.handOff
+      ? await options.handOff(event, webhookWorkflowId(event.provider, event.eventId))
+      : options.outbox
+        ? await options.outbox.put(event, webhookWorkflowId(event.provider, event.eventId))
+        : await starter.start(event);
     const fields = { provider: providerName, eventId: event.eventId, type: event.type, workflowId: outcome.workflowId };
     switch (outcome.kind) {
       case 'started':
@@ -391,6 +407,7 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
     handler: receive,
   });
 
+  options.outbox?.startRelay((event) => starter.start(event));
   const url = await listenEdge(app, options.host ?? '127.0.0.1', options.port ?? 0);
   let ops: OpsServer | undefined;
   try {
@@ -425,6 +442,7 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
       closing ??= (async () => {
         await app.close();
         await ops?.close();
+        await options.outbox?.close();
         await starter.close();
       })();
       return closing;

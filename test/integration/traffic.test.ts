@@ -118,12 +118,14 @@ describe('traffic shaping', () => {
       testWorkflows: { path: workflowFile, taskQueue: 'traffic-test-workflows' },
     });
 
-  it("gives the email queue's worker the declared rate as Temporal's queue-wide activity rate", async () => {
+  it("gives the email queue's worker Temporal's queue-wide activity rate from the declaration", async () => {
     await withWorkers(
       ({ workers }) => {
         const worker = workers.find((w) => w.options.taskQueue === integrationTaskQueue('email'))!;
-        expect(email.traffic?.ratePerSecond).toBe(1.5);
-        expect(worker.options.maxTaskQueueActivitiesPerSecond).toBe(1.5);
+        expect(email.traffic?.ratePerSecond).toBe(100 / 60);
+        // The provider's window is declared: each process mirrors it, the queue only bounds a fleet (2x).
+        expect(email.traffic?.window).toEqual({ limit: 100, per: '1 minute' });
+        expect(worker.options.maxTaskQueueActivitiesPerSecond).toBeCloseTo((2 * 100) / 60, 9);
         return Promise.resolve();
       },
       { integrations: ['email'], workflows: false },

@@ -8,6 +8,8 @@ import { startService } from '../../src/devserver/service-process';
 import { createLogger } from '../../src/observability/logger';
 import { standardSignature, turbodocxSignature } from '../../src/sandbox/webhooks';
 import { documentsWebhooks } from '../../src/webhooks/providers';
+import { Client as PgClient } from 'pg';
+import { WebhookOutbox } from '../../src/webhooks/outbox';
 import { startReceiver, type Receiver, type ReceiverOptions } from '../../src/webhooks/server';
 import { webhookWorkflowId } from '../../src/webhooks/temporal-starter';
 import type { processWebhookEvent } from '../../src/workflows/process-webhook-event.workflow';
@@ -26,6 +28,8 @@ const clockMs = Date.now();
 const nowSeconds = () => Math.floor(clockMs / 1000);
 
 let secrets: string[] = [oldSecret];
+/** The tests' PostgreSQL database (as test/integration/crm-sync.test.ts); the outbox test's table is its own. */
+const outboxDatabase = 'postgres://postgres@127.0.0.1:5432/test';
 const logLines: string[] = [];
 let receiver: Receiver;
 let connection: Connection;
@@ -307,6 +311,41 @@ describe('webhook receiver: deduplication', () => {
     expect(later.headers['webhook-signature']).not.toBe(signed(event).headers['webhook-signature']);
     expect(await post(later)).toMatchObject({ status: 200, body: { status: 'duplicate' } });
     expect(await runIdOf(workflowId)).toBe(runId);
+  });
+
+  it('with a PostgreSQL outbox: answers 202 once the event is stored, relays it into one workflow, and a redelivery starts nothing new', async () => {
+    const table = `webhook_outbox_test_${Date.now().toString(36)}`;
+    const outbox = new WebhookOutbox({
+      url: outboxDatabase,
+      table,
+      pollMs: 100,
+      logger: createLogger({ name: 'outbox', level: 'error' }),
+    });
+    await outbox.ensureSchema();
+    const buffered = await startReceiver(receiverOptions({ outbox }));
+    const relayed = async () => {
+      while ((await outbox.pending()) > 0) await new Promise((r) => setTimeout(r, 50));
+    };
+    try {
+      const event = documentEvent();
+      const workflowId = webhookWorkflowId('documents', event.id);
+      const send = async () =>
+        (await fetch(`${buffered.url}/webhooks/documents`, { method: 'POST', ...signed(event) })).status;
+      expect(await send()).toBe(202);
+      await relayed();
+      const runId = await runIdOf(workflowId);
+      expect(runId).toEqual(expect.any(String));
+      // Relayed already: stored again, and its start finds the workflow there (REJECT_DUPLICATE).
+      expect(await send()).toBe(202);
+      await relayed();
+      expect(await runIdOf(workflowId)).toBe(runId);
+      expect(outbox.stats()).toMatchObject({ stored: 2, relayed: 1, relayDuplicates: 1, relayFailures: 0 });
+    } finally {
+      await buffered.close();
+      const admin = new PgClient({ connectionString: outboxDatabase });
+      await admin.connect();
+      await admin.query(`DROP TABLE IF EXISTS ${table}`).finally(() => admin.end());
+    }
   });
 
   it('hashes an event ID with unsafe characters into its workflow ID', async () => {

@@ -162,4 +162,29 @@ describe('AdaptiveLimiter', () => {
       retryAfterMs: 31_000,
     });
   });
+
+  it("with the provider's window: sends its burst, frees each slot one window after its answer, and is not slowed by its own spent window", async () => {
+    const limiter = new AdaptiveLimiter();
+    const window = { limit: 3, perMs: 1_000 };
+    const grantedAt: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      void limiter.acquire('email', 3, { ...background, window }).then(async () => {
+        grantedAt.push(elapsed());
+        await new Promise((r) => setTimeout(r, 100)); // the provider answers 100 ms later...
+        // ...the third saying the window is spent: expected, this process used it all.
+        const remaining = String(i < 3 ? 2 - i : 5 - i);
+        limiter.observe('email', 3, { rateLimited: false, headers: { 'x-ratelimit-remaining': remaining } });
+        limiter.settle('email', true);
+      });
+    }
+    await jest.advanceTimersByTimeAsync(1_200);
+    // Three at once (the burst); the next two when the first answers are a window old: 100 ms + 1 s.
+    expect(grantedAt).toEqual([0, 0, 0, 1_100, 1_100]);
+    expect(limiter.state('email')).toMatchObject({ rate: 3, decreases: 0, pausedUntil: 0 });
+    // A call that sent nothing (held back by a closed gate) frees its slot at once.
+    await jest.advanceTimersByTimeAsync(1_200);
+    await limiter.acquire('email', 3, { ...background, window });
+    limiter.settle('email', false);
+    await expect(limiter.acquire('email', 3, { ...background, window })).resolves.toMatchObject({ waitedMs: 0 });
+  });
 });

@@ -364,6 +364,15 @@ export interface TrafficSpec {
   ratePerSecond?: number;
   /** Calls in flight at once per worker process (`maxConcurrentActivityTaskExecutions`). */
   concurrency?: number;
+  /**
+   * The provider's published limit as its sliding window (e.g. 100 requests per minute). Each worker
+   * process then mirrors that window (at most `limit` calls in flight or answered within `per`) and uses
+   * its bursts, instead of spacing calls evenly: set `ratePerSecond` to the provider's rate
+   * (`limit / per`), not below it. With a steady backlog, also declare `concurrency` (about `limit`, at
+   * most what `ratePerSecond` sends in 10 s): tasks beyond it then wait in Temporal's queue rather than
+   * being refused by the limiter and retried seconds later. See src/integrations/runtime/adaptive-limiter.ts.
+   */
+  window?: { limit: number; per: Duration };
 }
 
 export interface BreakerSpec {

@@ -30,6 +30,16 @@ import { parseRetryAfter } from './classify';
  * `userFlowMaxWaitMs`. A call that would wait longer is refused with the estimated wait, which the
  * engine turns into a retryable `RateLimited` failure with `nextRetryDelay`, so nothing is sent.
  *
+ * **Provider window** (`traffic.window`, the provider's published limit, e.g. 20 requests per 2 s): pacing
+ * evenly at a rate below the limit wastes what the provider allows (a capacity-1 bucket behind Temporal's
+ * own queue pacing, at the same rate, lost a token at each late arrival: 0.76-0.79 of the allowed rate in
+ * bench/email-rate.ts). With a window the process mirrors the provider's sliding window instead: at most
+ * `limit` calls in flight or answered within the last `per`, a slot freed `per` after the call's *answer*
+ * (the provider counted the request before it answered, so its window has always moved on by then,
+ * whatever the latency), and the token bucket's capacity becomes `limit` (bursts the provider allows are
+ * used). A spent-window header (`remaining: 0`) is then a signal only when this process's own count is
+ * under the limit (someone else uses the quota); reaching the limit itself is expected.
+ *
  * Per process: two worker processes each pace at the declared rate, which is why the Temporal queue
  * limit (global) is set too, and why the adaptive part exists (it reacts to the provider's global count).
  */
@@ -60,6 +70,12 @@ export interface AdaptiveLimiterOptions {
   logger?: Logger;
   /** Clock, ms. @default Date.now (timers are the global setTimeout, so jest's fake timers drive both) */
   now?: () => number;
+}
+
+/** The provider's published sliding window: at most `limit` requests in any `perMs`. */
+export interface ProviderWindow {
+  limit: number;
+  perMs: number;
 }
 
 /** What `acquire` decided: go now (after `waitedMs`), or not before `retryAfterMs`. */
@@ -99,6 +115,11 @@ interface Bucket extends LimiterState {
   cleanSince: number;
   queue: Waiter[];
   timer?: ReturnType<typeof setTimeout>;
+  window?: ProviderWindow;
+  /** Window mode: calls admitted and not settled yet (each holds a slot). */
+  inFlight: number;
+  /** Window mode: when each settled call that reached the provider was answered, oldest first. */
+  answeredAt: number[];
 }
 
 export class AdaptiveLimiter {
@@ -144,19 +165,31 @@ export class AdaptiveLimiter {
   /**
    * Takes a token for `key` (an integration) declared at `declaredRate` calls per second. Resolves when it
    * may send, or at once with `admitted: false` when the estimated wait exceeds `maxWaitMs`. Rejects with
-   * the signal's reason when `signal` aborts while waiting (the activity was cancelled).
+   * the signal's reason when `signal` aborts while waiting (the activity was cancelled). With `window`,
+   * every admitted call holds a window slot until {@link settle} is called for it.
    */
-  acquire(key: string, declaredRate: number, opts: { maxWaitMs: number; signal?: AbortSignal }): Promise<Admission> {
-    const bucket = this.bucket(key, declaredRate);
+  acquire(
+    key: string,
+    declaredRate: number,
+    opts: { maxWaitMs: number; signal?: AbortSignal; window?: ProviderWindow },
+  ): Promise<Admission> {
+    const bucket = this.bucket(key, declaredRate, opts.window ?? null);
     const now = this.now();
     this.refill(bucket, now);
-    if (bucket.queue.length === 0 && now >= bucket.pausedUntil && bucket.tokens >= 1) {
-      bucket.tokens -= 1;
+    if (bucket.queue.length === 0 && this.mayGrant(bucket, now)) {
+      this.grantOne(bucket);
       return Promise.resolve({ admitted: true, waitedMs: 0 });
     }
     // Those queued go first: this one waits for its own token after theirs.
-    const untilFirst = Math.max(bucket.pausedUntil - now, ((1 - Math.min(1, bucket.tokens)) / bucket.rate) * 1000, 0);
-    const estimate = Math.ceil(untilFirst + (bucket.queue.length / bucket.rate) * 1000);
+    const untilFirst = Math.max(
+      bucket.pausedUntil - now,
+      ((1 - Math.min(1, bucket.tokens)) / bucket.rate) * 1000,
+      this.windowWaitMs(bucket, now),
+      0,
+    );
+    // Tokens beyond the first (a window's burst) serve those queued without waiting.
+    const extra = Math.max(0, bucket.tokens - 1);
+    const estimate = Math.ceil(untilFirst + (Math.max(0, bucket.queue.length - extra) / bucket.rate) * 1000);
     if (estimate > opts.maxWaitMs) return Promise.resolve({ admitted: false, retryAfterMs: Math.max(1, estimate) });
     if (opts.signal?.aborted) return Promise.reject(opts.signal.reason as Error);
     return new Promise<Admission>((resolve, reject) => {
@@ -178,13 +211,27 @@ export class AdaptiveLimiter {
     });
   }
 
+  /**
+   * A call admitted under a window settled: `answered` when it reached the provider (its slot is freed
+   * one window after now), else (nothing sent) at once. No-op without a window.
+   */
+  settle(key: string, answered: boolean): void {
+    const bucket = this.buckets.get(key);
+    if (!bucket?.window) return;
+    bucket.inFlight = Math.max(0, bucket.inFlight - 1);
+    if (answered) bucket.answeredAt.push(this.now());
+    this.schedule(bucket);
+  }
+
   /** Feeds the outcome of a call that reached the provider: a rate-limit signal, or clean traffic. */
   observe(key: string, declaredRate: number, signal: CallSignal): void {
     const bucket = this.bucket(key, declaredRate);
     const now = this.now();
     this.refill(bucket, now);
     const retryAfter = parseRetryAfter(header(signal.headers, 'retry-after'), now);
-    const windowSpent = this.settings.rateLimitHeaders && windowSpentUntil(signal.headers, now);
+    // Under a mirrored window, the provider's window being spent by this process's own calls is expected.
+    const ownWindowFull = bucket.window !== undefined && this.used(bucket, now) >= bucket.window.limit;
+    const windowSpent = this.settings.rateLimitHeaders && !ownWindowFull && windowSpentUntil(signal.headers, now);
     if (signal.rateLimited || windowSpent) {
       const pauseUntil = signal.rateLimited && retryAfter !== undefined ? now + retryAfter : windowSpent || now;
       bucket.pausedUntil = Math.max(bucket.pausedUntil, Math.min(pauseUntil, now + this.settings.maxPauseMs));
@@ -242,9 +289,54 @@ export class AdaptiveLimiter {
     return bucket.declared * this.settings.minFraction;
   }
 
-  private bucket(key: string, declaredRate: number): Bucket {
+  /** Window mode: slots taken (in flight, or answered within the last window). */
+  private used(bucket: Bucket, now: number): number {
+    const w = bucket.window;
+    if (!w) return 0;
+    while (bucket.answeredAt.length > 0 && bucket.answeredAt[0]! <= now - w.perMs) bucket.answeredAt.shift();
+    return bucket.inFlight + bucket.answeredAt.length;
+  }
+
+  /** Window mode: how long until the slot of the last waiter (or of a new call) frees, as far as known. */
+  private windowWaitMs(bucket: Bucket, now: number): number {
+    const w = bucket.window;
+    if (!w) return 0;
+    const over = this.used(bucket, now) + bucket.queue.length - w.limit;
+    if (over < 0) return 0;
+    // The over-th answered call frees the slot; in-flight ones free theirs a window after they settle.
+    const at = bucket.answeredAt[over];
+    return at !== undefined ? at + w.perMs - now : w.perMs;
+  }
+
+  private mayGrant(bucket: Bucket, now: number): boolean {
+    return (
+      now >= bucket.pausedUntil &&
+      bucket.tokens >= 1 &&
+      (!bucket.window || this.used(bucket, now) < bucket.window.limit)
+    );
+  }
+
+  private grantOne(bucket: Bucket): void {
+    bucket.tokens -= 1;
+    if (bucket.window) bucket.inFlight += 1;
+  }
+
+  /** The bucket's capacity: one token (even pacing), or the window's limit scaled by the current rate. */
+  private capacity(bucket: Bucket): number {
+    return bucket.window ? Math.max(1, Math.floor((bucket.window.limit * bucket.rate) / bucket.declared)) : 1;
+  }
+
+  /** `window`: the declaration's (null: none); undefined keeps the bucket's (observe() does not know it). */
+  private bucket(key: string, declaredRate: number, window?: ProviderWindow | null): Bucket {
+    if (window && !(Number.isInteger(window.limit) && window.limit >= 1 && window.perMs > 0)) {
+      throw new RangeError(`${key}: traffic.window needs a whole limit >= 1 and a per > 0`);
+    }
     let bucket = this.buckets.get(key);
+    if (bucket && window !== undefined && !sameWindow(bucket.window, window ?? undefined)) {
+      bucket.window = window ?? undefined;
+    }
     if (!bucket || bucket.declared !== declaredRate) {
+      const nextWindow = window === undefined ? bucket?.window : (window ?? undefined);
       if (!(declaredRate > 0)) throw new RangeError(`${key}: traffic.ratePerSecond must be > 0, got ${declaredRate}`);
       const now = this.now();
       // A new declaration (a deploy changed it) starts afresh; waiters of the old one carry over.
@@ -257,12 +349,16 @@ export class AdaptiveLimiter {
         waiting: 0,
         decreases: 0,
         increases: 0,
-        tokens: 1,
+        // A window's burst is there from the start (the provider's window is empty too, as far as we know).
+        tokens: nextWindow ? nextWindow.limit : 1,
         refilledAt: now,
         lastDecreaseAt: -Infinity,
         lastSignalAt: -Infinity,
         cleanSince: now,
         queue: bucket?.queue ?? [],
+        window: nextWindow,
+        inFlight: bucket?.inFlight ?? 0,
+        answeredAt: bucket?.answeredAt ?? [],
       };
       this.buckets.set(key, bucket);
     }
@@ -272,7 +368,9 @@ export class AdaptiveLimiter {
   private refill(bucket: Bucket, now: number): void {
     // Nothing accrues during a pause (the bucket holds the one token it was given when the pause began).
     const from = Math.max(bucket.refilledAt, Math.min(now, bucket.pausedUntil));
-    if (now > from) bucket.tokens = Math.min(1, bucket.tokens + ((now - from) / 1000) * bucket.rate);
+    if (now > from)
+      bucket.tokens = Math.min(this.capacity(bucket), bucket.tokens + ((now - from) / 1000) * bucket.rate);
+    else bucket.tokens = Math.min(this.capacity(bucket), bucket.tokens);
     bucket.refilledAt = now;
   }
 
@@ -282,15 +380,25 @@ export class AdaptiveLimiter {
     bucket.timer = undefined;
     const now = this.now();
     this.refill(bucket, now);
-    while (bucket.queue.length > 0 && now >= bucket.pausedUntil && bucket.tokens >= 1) {
-      bucket.tokens -= 1;
+    while (bucket.queue.length > 0 && this.mayGrant(bucket, now)) {
+      this.grantOne(bucket);
       bucket.queue.shift()!.grant();
     }
     if (bucket.queue.length === 0) return;
-    const at = Math.max(bucket.pausedUntil, now + ((1 - bucket.tokens) / bucket.rate) * 1000);
+    let at = Math.max(bucket.pausedUntil, now + (Math.max(0, 1 - bucket.tokens) / bucket.rate) * 1000);
+    if (bucket.window && this.used(bucket, now) >= bucket.window.limit) {
+      const oldest = bucket.answeredAt[0];
+      // All slots in flight: settle() schedules again when one comes back.
+      if (oldest === undefined) return;
+      at = Math.max(at, oldest + bucket.window.perMs);
+    }
     bucket.timer = setTimeout(() => this.schedule(bucket), Math.max(1, Math.ceil(at - now)));
     bucket.timer.unref?.();
   }
+}
+
+function sameWindow(a: ProviderWindow | undefined, b: ProviderWindow | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && a.limit === b.limit && a.perMs === b.perMs);
 }
 
 function header(headers: CallSignal['headers'], name: string): string | undefined {

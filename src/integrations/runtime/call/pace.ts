@@ -1,5 +1,6 @@
 import type { CallMetrics } from '../../../observability/call-metrics';
 import type { Logger } from '../../../observability/logger';
+import { durationMs } from '../../kit/duration';
 import { FailureType } from '../../kit/failures';
 import type { AdaptiveLimiter } from '../adaptive-limiter';
 import { heldBack, type Policy } from './call';
@@ -11,18 +12,29 @@ import { heldBack, type Policy } from './call';
  */
 export function pace(limiter: AdaptiveLimiter | undefined, logger: Logger, metrics: CallMetrics): Policy {
   return async (call, next) => {
-    const rate = call.integration.traffic?.ratePerSecond;
+    const traffic = call.integration.traffic;
+    const rate = traffic?.ratePerSecond;
     if (!limiter || rate === undefined) return next(call);
+    const window = traffic?.window ? { limit: traffic.window.limit, perMs: durationMs(traffic.window.per) } : undefined;
     const admission = await limiter.acquire(call.integration.name, rate, {
       maxWaitMs: limiter.maxWaitMs(call.profile.name),
       signal: call.ctx.signal, // a cancelled activity stops waiting
+      window,
     });
     metrics.limiterAdmission({
       integration: call.integration.name,
       admitted: admission.admitted,
       waitedMs: admission.admitted ? admission.waitedMs : 0,
     });
-    if (admission.admitted) return next(call);
+    if (admission.admitted) {
+      if (!window) return next(call);
+      try {
+        return await next(call);
+      } finally {
+        // The slot frees one window after the answer; at once when nothing was sent (a closed gate).
+        limiter.settle(call.integration.name, call.request !== undefined);
+      }
+    }
     // Background work must not come back in lockstep.
     const delay = Math.round(admission.retryAfterMs * (call.profile.jitter ? 1 + Math.random() * 0.2 : 1));
     return heldBack(logger, call, {
