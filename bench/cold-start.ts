@@ -11,8 +11,10 @@
  * - `tsx, prebuilt bundle`: the same with the bundle of `npm run build:workflows` (dist/workflow-bundle.js),
  *   checked fresh by its sources' hash;
  * - `compiled, prebuilt bundle`: `node dist/workers/main.js` (`npm run build`, no tsx) with the same bundle,
- *   what the Dockerfile runs.
- * The compiled code and then the prebuilt bundle are rebuilt first; the bundle is hidden (its manifest
+ *   what the Dockerfile runs;
+ * - `one file, prebuilt bundle`: `node dist/workers/main.bundle.js` (`npm run build:worker-bundle`: the
+ *   compiled entry with its pure-JS dependencies in one file, the Temporal SDK left in node_modules).
+ * The compiled code, the one-file entry and then the prebuilt bundle are rebuilt first; the bundle is hidden (its manifest
  * renamed) during the `bundle at start` runs only.
  * Each run also reads the worker's CPU time (user + system, all threads, /proc) at its first 200: on this
  * shared machine it moves less with the load than the wall time does.
@@ -55,6 +57,8 @@ function cpuMsOf(pid: number): number {
 const entries = {
   tsx: (at: string) => ['--import', 'tsx', join(at, 'src/workers/main.ts')],
   compiled: (at: string) => [join(at, 'dist/workers/main.js')],
+  // npm run build:worker-bundle: the compiled entry and its pure-JS dependencies in one file (esbuild).
+  oneFile: (at: string) => [join(at, 'dist/workers/main.bundle.js')],
 } as const;
 
 /**
@@ -143,6 +147,11 @@ async function main(): Promise<void> {
     stdio: 'inherit',
   });
   if (compiled.status !== 0) throw new Error('npm run build failed');
+  // Then the one-file entry (npm run build:worker-bundle): before the bundle, whose manifest hashes dist/.
+  const oneFile = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/bundle-worker.ts')], {
+    stdio: 'inherit',
+  });
+  if (oneFile.status !== 0) throw new Error('npm run build:worker-bundle failed');
   const built = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/build-workflows.ts')], {
     stdio: 'inherit',
   });
@@ -165,6 +174,7 @@ async function main(): Promise<void> {
     { name: 'tsx, bundle at start', prebuilt: false, args: entries.tsx(root) },
     { name: 'tsx, prebuilt bundle', prebuilt: true, args: entries.tsx(root) },
     { name: 'compiled, prebuilt bundle', prebuilt: true, args: entries.compiled(root) },
+    { name: 'one file, prebuilt bundle', prebuilt: true, args: entries.oneFile(root) },
     ...(compareRoot
       ? [
           { name: 'before: tsx, prebuilt bundle', prebuilt: true, args: entries.tsx(compareRoot) },
