@@ -143,7 +143,7 @@ async function main(): Promise<void> {
     // Providers' status pages, read in the background (never as a check before calls).
     return startProviderStatusWatchers(client, Object.values(integrations), logger);
   });
-  const [created, watched] = await Promise.all([
+  const [creating, checking] = await Promise.allSettled([
     createWorkers({
       connection,
       namespace: config.TEMPORAL_NAMESPACE,
@@ -156,7 +156,11 @@ async function main(): Promise<void> {
     }),
     namespaceReady,
   ]);
-  workers = created;
+  // The check's error says how to fix it: it wins over Worker.create's own (a missing namespace fails both).
+  if (checking.status === 'rejected') throw checking.reason;
+  if (creating.status === 'rejected') throw creating.reason;
+  const watched = checking.value;
+  workers = creating.value;
   const stop = () => workers.forEach((w) => w.getState() === 'RUNNING' && w.shutdown());
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
