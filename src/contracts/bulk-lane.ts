@@ -55,6 +55,11 @@ export interface SendInBulkInput {
    * retention, so every resend of an item is deduplicated by its key.
    */
   budgetMs: number;
+  /**
+   * The items were sent before and may have been applied (an operator's `retry` of the items whose outcome
+   * stayed unknown): a failure of a resend is never taken for "not applied".
+   */
+  resend?: boolean;
 }
 
 /** An item that did not succeed, with why (the failure type and a short message; no bodies). */
@@ -96,12 +101,23 @@ export interface BulkBatchSummary {
   resends: number;
   failures: BulkItemFailure[];
   unknowns: BulkItemFailure[];
+  /**
+   * Every unknown item's key, when there are more than {@link MAX_LISTED_FAILURES} (else the keys of
+   * `unknowns`): what an operator's `retry` resends.
+   */
+  unknownKeys?: string[];
+  /** Items whose outcome stayed unknown and an operator accepted as they are (`skip`); their keys (at most 100). */
+  skipped?: number;
+  skippedKeys?: string[];
+  /** Operator `retry` decisions carried out (each resent the unknown items with their keys). */
+  operatorRetries?: number;
 }
 
 export const MAX_LISTED_FAILURES = 100;
 
 export interface BulkBatchStatus {
-  state: 'sending' | 'completed';
+  /** `parked`: items' outcomes stayed unknown; an operator decides (`parkedState` says which and why). */
+  state: 'sending' | 'parked' | 'completed' | 'failed';
   items: number;
   /** Set once the batch is done. */
   summary?: BulkBatchSummary;
@@ -146,6 +162,42 @@ export function summarize(input: SendInBulkInput, progress: BulkSendProgress): B
     resends: progress.resends,
     failures: progress.failed.slice(0, MAX_LISTED_FAILURES),
     unknowns: progress.unknown.slice(0, MAX_LISTED_FAILURES),
+    ...(progress.unknown.length > MAX_LISTED_FAILURES ? { unknownKeys: progress.unknown.map((f) => f.key) } : {}),
+  };
+}
+
+/** The keys of a batch's items whose outcome is unknown (all of them). */
+export function unknownKeysOf(summary: BulkBatchSummary): string[] {
+  return summary.unknownKeys ?? summary.unknowns.map((f) => f.key);
+}
+
+/** A batch's summary after an operator's `retry` resent its unknown items (`again` is the resend's summary). */
+export function afterResend(before: BulkBatchSummary, again: BulkBatchSummary): BulkBatchSummary {
+  const { unknownKeys: _dropped, ...kept } = before;
+  return {
+    ...kept,
+    succeeded: before.succeeded + again.succeeded,
+    failed: before.failed + again.failed,
+    unknown: again.unknown,
+    foundByLookup: before.foundByLookup + again.foundByLookup,
+    resends: before.resends + again.resends,
+    failures: [...before.failures, ...again.failures].slice(0, MAX_LISTED_FAILURES),
+    unknowns: again.unknowns,
+    ...(again.unknownKeys ? { unknownKeys: again.unknownKeys } : {}),
+    operatorRetries: (before.operatorRetries ?? 0) + 1,
+  };
+}
+
+/** A batch's summary after an operator accepted its unknown items as they are (`skip`). */
+export function afterSkip(before: BulkBatchSummary): BulkBatchSummary {
+  const keys = unknownKeysOf(before);
+  const { unknownKeys: _dropped, ...kept } = before;
+  return {
+    ...kept,
+    unknown: 0,
+    unknowns: [],
+    skipped: (before.skipped ?? 0) + keys.length,
+    skippedKeys: [...(before.skippedKeys ?? []), ...keys].slice(0, MAX_LISTED_FAILURES),
   };
 }
 

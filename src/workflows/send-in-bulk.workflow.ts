@@ -1,14 +1,27 @@
-import { ActivityCancellationType, proxyActivities, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import {
+  ActivityCancellationType,
+  ApplicationFailure,
+  patched,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { createBulkLaneActivities } from '../activities/bulk-lane.activities';
 import {
+  afterResend,
+  afterSkip,
   BULK_LANE_ACTIVITY,
   bulkBatchStatus,
+  MAX_LISTED_FAILURES,
+  unknownKeysOf,
   type BulkBatchStatus,
   type BulkBatchSummary,
   type SendInBulkInput,
 } from '../contracts/bulk-lane';
 import { IntegrationName, WorkflowStage } from '../contracts/search-attributes';
 import { integrationTaskQueue } from '../contracts/task-queues';
+import { installOperatorHandlers, park } from './patterns/park';
 
 type BulkLaneActivities = ReturnType<typeof createBulkLaneActivities>;
 
@@ -21,25 +34,35 @@ type BulkLaneActivities = ReturnType<typeof createBulkLaneActivities>;
  * noticed within it and the retried execution sends only the items not done, with the same keys. It is
  * retried (1 s, growing to 1 min) while the integration cannot take calls (breaker open, switched off,
  * credentials), inside `budgetMs`, which the client keeps inside the provider's key retention.
+ *
+ * Items whose write outcome stays unknown (no lookup, or the lookup could not settle it) park the batch
+ * for an operator (`resolveParked`): `retry` resends exactly those items with their keys (they settle or
+ * park again), `skip` accepts them as they are (counted as `skipped`), `fail` ends the batch failed with
+ * their keys. Definite failures (a 4xx) are answers: recorded in the summary, no park.
  */
 export async function sendInBulk(input: SendInBulkInput): Promise<BulkBatchSummary> {
   const status: BulkBatchStatus = { state: 'sending', items: input.items.length };
   setHandler(bulkBatchStatus, () => status);
+  // `parkedState` answers (null) from the start, like any workflow that may park; no command: replay-safe.
+  installOperatorHandlers();
   upsertSearchAttributes([
     { key: IntegrationName, value: input.integration },
     { key: WorkflowStage, value: 'bulk:sending' },
   ]);
-  const activities = proxyActivities<BulkLaneActivities>({
-    taskQueue: integrationTaskQueue(input.integration),
-    startToCloseTimeout: '1 hour',
-    scheduleToCloseTimeout: input.budgetMs,
-    heartbeatTimeout: '10 seconds',
-    retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
-    // A cancelled batch ends once the calls in flight have (their outcomes are in the activity's last heartbeat).
-    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-    summary: `${input.integration}.${input.endpoint}: ${input.items.length} items`,
-  });
-  const summary = await activities[BULK_LANE_ACTIVITY](input);
+  const lane = (summary: string, budgetMs = input.budgetMs) =>
+    proxyActivities<BulkLaneActivities>({
+      taskQueue: integrationTaskQueue(input.integration),
+      startToCloseTimeout: '1 hour',
+      scheduleToCloseTimeout: budgetMs,
+      heartbeatTimeout: '10 seconds',
+      retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
+      // A cancelled batch ends once the calls in flight have (their outcomes are in the activity's last heartbeat).
+      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+      summary,
+    })[BULK_LANE_ACTIVITY];
+  let summary = await lane(`${input.integration}.${input.endpoint}: ${input.items.length} items`)(input);
+  // Executions recorded before unknown items parked the batch completed with them listed.
+  if (summary.unknown > 0 && patched('bulk-park-unknown')) summary = await settleUnknown(input, summary, status, lane);
   status.state = 'completed';
   status.summary = summary;
   upsertSearchAttributes([
@@ -48,5 +71,82 @@ export async function sendInBulk(input: SendInBulkInput): Promise<BulkBatchSumma
       value: summary.failed + summary.unknown === 0 ? 'bulk:completed' : 'bulk:completed-with-failures',
     },
   ]);
+  return summary;
+}
+
+/** Parks while some items' outcomes are unknown, and carries out the operator's decisions until none is. */
+async function settleUnknown(
+  input: SendInBulkInput,
+  first: BulkBatchSummary,
+  status: BulkBatchStatus,
+  lane: (summary: string, budgetMs: number) => (input: SendInBulkInput) => Promise<BulkBatchSummary>,
+): Promise<BulkBatchSummary> {
+  let summary = first;
+  let note = '';
+  for (let round = 1; summary.unknown > 0; round++) {
+    const keys = unknownKeysOf(summary);
+    const example = summary.unknowns[0];
+    status.state = 'parked';
+    status.summary = summary;
+    const decision = await park(
+      {
+        integration: input.integration,
+        endpoint: input.endpoint,
+        step: `bulk batch ${input.batchIndex}`,
+        failureType: 'OutcomeUnknown',
+        attempts: round,
+        lastError:
+          `${note}${keys.length} item(s) may or may not have been applied: no lookup settled them after every ` +
+          `resend with the same key${example ? ` (e.g. ${example.key}: ${example.type}: ${example.message})` : ''}`,
+        items: { count: keys.length, keys: keys.slice(0, MAX_LISTED_FAILURES) },
+      },
+      { canCompensate: false, allowed: ['retry', 'skip', 'fail'] },
+    );
+    status.state = 'sending';
+    note = '';
+    switch (decision.action) {
+      case 'retry':
+      case 'retryWithBudget': {
+        // The provider keeps keys at least the batch's budget from its start: later, a resend could apply twice.
+        const leftMs = input.budgetMs - (Date.now() - workflowInfo().startTime.getTime());
+        if (leftMs < 1000) {
+          note =
+            'not resent: the batch budget (inside the provider key retention) is spent, a resend could apply twice; ';
+          break;
+        }
+        upsertSearchAttributes([{ key: WorkflowStage, value: 'bulk:sending' }]);
+        const wanted = new Set(keys);
+        const resend = `${input.integration}.${input.endpoint}: operator resend of ${keys.length} unknown items`;
+        const again = await lane(
+          resend,
+          leftMs,
+        )({
+          ...input,
+          items: input.items.filter((item) => wanted.has(item.key)),
+          budgetMs: leftMs,
+          resend: true,
+        });
+        summary = afterResend(summary, again);
+        break;
+      }
+      case 'skip':
+        summary = afterSkip(summary);
+        break;
+      case 'fail':
+        status.state = 'failed';
+        status.summary = summary;
+        upsertSearchAttributes([{ key: WorkflowStage, value: 'bulk:failed' }]);
+        throw ApplicationFailure.create({
+          type: 'OperatorFailed',
+          message:
+            `${decision.reason}: ${keys.length} item(s) with an unknown outcome: ` +
+            `${keys.slice(0, 20).join(', ')}${keys.length > 20 ? ', …' : ''}`,
+          nonRetryable: true,
+          details: [{ ...summary, unknownKeys: keys }],
+        });
+      default:
+        break;
+    }
+  }
   return summary;
 }
