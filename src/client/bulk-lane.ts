@@ -23,6 +23,7 @@ import {
   type BulkItemFailure,
   type BulkSendProgress,
   type SendInBulkInput,
+  bulkChunkItems,
 } from '../contracts/bulk-lane';
 import { WORKFLOWS_TASK_QUEUE } from '../contracts/task-queues';
 
@@ -204,6 +205,9 @@ export async function startBulk(client: Client, request: BulkRequest): Promise<B
         concurrency,
         write,
         budgetMs,
+        ...(integration.traffic?.ratePerSecond
+          ? { chunkItems: bulkChunkItems(integration.traffic.ratePerSecond) }
+          : {}),
       };
       try {
         await client.workflow.start<typeof sendInBulkWorkflow>(BULK_LANE_WORKFLOW, {

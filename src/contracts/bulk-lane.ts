@@ -30,6 +30,22 @@ export const MAX_BULK_CONCURRENCY = 100;
 /** Item keys and batch IDs: they go into workflow IDs and idempotency keys (never put secrets or PII in them). */
 export const BULK_ID_PATTERN = /^[A-Za-z0-9._:-]{1,100}$/;
 
+/** Seconds of items at the declared rate per chunk: fewer activities (and history events) per batch, coarser pacing. */
+export const BULK_CHUNK_SECONDS = 5;
+
+/** The chunk size for a declared rate R: max(1, round(R x 5 s)), at most a batch. */
+export function bulkChunkItems(ratePerSecond: number): number {
+  return Math.max(1, Math.min(MAX_BATCH_ITEMS, Math.round(ratePerSecond * BULK_CHUNK_SECONDS)));
+}
+
+/**
+ * The server-side activity rate of an integration's bulk queue: chunk starts per second for the fleet, so
+ * items per second stay at the declared rate however many worker processes serve it.
+ */
+export function bulkQueueRatePerSecond(ratePerSecond: number): number {
+  return ratePerSecond / bulkChunkItems(ratePerSecond);
+}
+
 /** One item: its key (unique in the batch ID) and the endpoint's input, as `ActivityInput` takes it. */
 export interface BulkItem {
   key: string;
@@ -60,6 +76,12 @@ export interface SendInBulkInput {
    * stayed unknown): a failure of a resend is never taken for "not applied".
    */
   resend?: boolean;
+  /**
+   * Set for an integration that declares `traffic.ratePerSecond` (the client computes it with
+   * {@link bulkChunkItems}): the batch runs as chunks of this many items, one activity each, on the
+   * integration's bulk queue, whose server-side rate keeps the fleet's items near the declared rate.
+   */
+  chunkItems?: number;
 }
 
 /** An item that did not succeed, with why (the failure type and a short message; no bodies). */
@@ -163,6 +185,27 @@ export function summarize(input: SendInBulkInput, progress: BulkSendProgress): B
     failures: progress.failed.slice(0, MAX_LISTED_FAILURES),
     unknowns: progress.unknown.slice(0, MAX_LISTED_FAILURES),
     ...(progress.unknown.length > MAX_LISTED_FAILURES ? { unknownKeys: progress.unknown.map((f) => f.key) } : {}),
+  };
+}
+
+/** A chunked batch's summary from its chunks' summaries, in order. */
+export function combineChunks(input: SendInBulkInput, parts: BulkBatchSummary[]): BulkBatchSummary {
+  const sum = (pick: (s: BulkBatchSummary) => number) => parts.reduce((n, s) => n + pick(s), 0);
+  const unknownKeys = parts.flatMap(unknownKeysOf);
+  return {
+    batchId: input.batchId,
+    batchIndex: input.batchIndex,
+    integration: input.integration,
+    endpoint: input.endpoint,
+    items: input.items.length,
+    succeeded: sum((s) => s.succeeded),
+    failed: sum((s) => s.failed),
+    unknown: sum((s) => s.unknown),
+    foundByLookup: sum((s) => s.foundByLookup),
+    resends: sum((s) => s.resends),
+    failures: parts.flatMap((s) => s.failures).slice(0, MAX_LISTED_FAILURES),
+    unknowns: parts.flatMap((s) => s.unknowns).slice(0, MAX_LISTED_FAILURES),
+    ...(unknownKeys.length > MAX_LISTED_FAILURES ? { unknownKeys } : {}),
   };
 }
 

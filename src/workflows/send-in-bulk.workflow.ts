@@ -13,6 +13,7 @@ import {
   afterSkip,
   BULK_LANE_ACTIVITY,
   bulkBatchStatus,
+  combineChunks,
   MAX_LISTED_FAILURES,
   unknownKeysOf,
   type BulkBatchStatus,
@@ -20,7 +21,7 @@ import {
   type SendInBulkInput,
 } from '../contracts/bulk-lane';
 import { IntegrationName, WorkflowStage } from '../contracts/search-attributes';
-import { integrationTaskQueue } from '../contracts/task-queues';
+import { integrationBulkTaskQueue, integrationTaskQueue } from '../contracts/task-queues';
 import { installOperatorHandlers, park } from './patterns/park';
 
 type BulkLaneActivities = ReturnType<typeof createBulkLaneActivities>;
@@ -49,9 +50,13 @@ export async function sendInBulk(input: SendInBulkInput): Promise<BulkBatchSumma
     { key: IntegrationName, value: input.integration },
     { key: WorkflowStage, value: 'bulk:sending' },
   ]);
+  // A rate-limited integration's batch runs as chunks on its bulk queue (the server paces chunk starts).
+  const taskQueue = input.chunkItems
+    ? integrationBulkTaskQueue(input.integration)
+    : integrationTaskQueue(input.integration);
   const lane = (summary: string, budgetMs = input.budgetMs) =>
     proxyActivities<BulkLaneActivities>({
-      taskQueue: integrationTaskQueue(input.integration),
+      taskQueue,
       startToCloseTimeout: '1 hour',
       scheduleToCloseTimeout: budgetMs,
       heartbeatTimeout: '10 seconds',
@@ -60,7 +65,9 @@ export async function sendInBulk(input: SendInBulkInput): Promise<BulkBatchSumma
       cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
       summary,
     })[BULK_LANE_ACTIVITY];
-  let summary = await lane(`${input.integration}.${input.endpoint}: ${input.items.length} items`)(input);
+  let summary = input.chunkItems
+    ? await sendInChunks(input, input.chunkItems, lane)
+    : await lane(`${input.integration}.${input.endpoint}: ${input.items.length} items`)(input);
   // Executions recorded before unknown items parked the batch completed with them listed.
   if (summary.unknown > 0 && patched('bulk-park-unknown')) summary = await settleUnknown(input, summary, status, lane);
   status.state = 'completed';
@@ -72,6 +79,37 @@ export async function sendInBulk(input: SendInBulkInput): Promise<BulkBatchSumma
     },
   ]);
   return summary;
+}
+
+/**
+ * The batch as chunks of `size` items, one activity each, one after the other, each inside what is left of
+ * the batch's budget (counted from its start, so every resend stays inside the provider's key retention).
+ */
+async function sendInChunks(
+  input: SendInBulkInput,
+  size: number,
+  lane: (summary: string, budgetMs: number) => (input: SendInBulkInput) => Promise<BulkBatchSummary>,
+): Promise<BulkBatchSummary> {
+  const parts: BulkBatchSummary[] = [];
+  const chunks = Math.ceil(input.items.length / size);
+  for (let i = 0; i < chunks; i++) {
+    const leftMs = budgetLeftMs(input);
+    if (leftMs < 1000)
+      throw ApplicationFailure.create({
+        type: 'BudgetSpent',
+        message: `the batch budget ran out after ${i} of ${chunks} chunks; the rest was not sent: send the batch again`,
+        nonRetryable: true,
+      });
+    const items = input.items.slice(i * size, (i + 1) * size);
+    const summary = `${input.integration}.${input.endpoint}: chunk ${i + 1}/${chunks}, ${items.length} items`;
+    parts.push(await lane(summary, leftMs)({ ...input, items }));
+  }
+  return combineChunks(input, parts);
+}
+
+/** What is left of the batch's budget, counted from its start. */
+function budgetLeftMs(input: SendInBulkInput): number {
+  return input.budgetMs - (Date.now() - workflowInfo().startTime.getTime());
 }
 
 /** Parks while some items' outcomes are unknown, and carries out the operator's decisions until none is. */
@@ -108,7 +146,7 @@ async function settleUnknown(
       case 'retry':
       case 'retryWithBudget': {
         // The provider keeps keys at least the batch's budget from its start: later, a resend could apply twice.
-        const leftMs = input.budgetMs - (Date.now() - workflowInfo().startTime.getTime());
+        const leftMs = budgetLeftMs(input);
         if (leftMs < 1000) {
           note =
             'not resent: the batch budget (inside the provider key retention) is spent, a resend could apply twice; ';
@@ -117,15 +155,15 @@ async function settleUnknown(
         upsertSearchAttributes([{ key: WorkflowStage, value: 'bulk:sending' }]);
         const wanted = new Set(keys);
         const resend = `${input.integration}.${input.endpoint}: operator resend of ${keys.length} unknown items`;
-        const again = await lane(
-          resend,
-          leftMs,
-        )({
+        const resendInput: SendInBulkInput = {
           ...input,
           items: input.items.filter((item) => wanted.has(item.key)),
-          budgetMs: leftMs,
           resend: true,
-        });
+        };
+        // A rate-limited integration's resend goes in chunks too, paced like the first send.
+        const again = input.chunkItems
+          ? await sendInChunks(resendInput, input.chunkItems, lane)
+          : await lane(resend, leftMs)(resendInput);
         summary = afterResend(summary, again);
         break;
       }

@@ -6,6 +6,9 @@ import {
   afterResend,
   afterSkip,
   bulkBatchWorkflowId,
+  bulkChunkItems,
+  bulkQueueRatePerSecond,
+  combineChunks,
   bulkItemKey,
   summarize,
   unknownKeysOf,
@@ -193,5 +196,54 @@ describe('the bulk lane: a batch with unknown items, after the operator decides'
       skipped: 1,
       skippedKeys: ['row-3'],
     });
+  });
+});
+
+describe('the bulk lane: a rate-limited integration’s chunks', () => {
+  it('chunks about 5 s of items at the declared rate, and lets the fleet start rate / chunk of them a second', () => {
+    expect([0.1, 1.5, 10, 1000].map(bulkChunkItems)).toEqual([1, 8, 50, 500]);
+    // Items a second for the whole fleet: chunk starts a second x items a chunk = the declared rate.
+    for (const rate of [0.1, 1.5, 10, 1000])
+      expect(bulkQueueRatePerSecond(rate) * bulkChunkItems(rate)).toBeCloseTo(rate);
+  });
+
+  it('adds chunk summaries up into the batch’s, every unknown key kept', () => {
+    const input: SendInBulkInput = {
+      integration: 'email',
+      endpoint: 'send',
+      batchId: 'b',
+      batchIndex: 1,
+      items: Array.from({ length: 160 }, (_, i) => charge(i)),
+      concurrency: 5,
+      write: true,
+      budgetMs: 60_000,
+      chunkItems: 80,
+    };
+    const chunk = (from: number): BulkSendProgress => ({
+      ok: [],
+      failed: [{ key: `row-${from}`, type: 'RequestRejected', message: '422' }],
+      unknown: Array.from({ length: 79 }, (_, i) => ({
+        key: `row-${from + 1 + i}`,
+        type: 'OutcomeUnknown',
+        message: '504',
+      })),
+      foundByLookup: 1,
+      resends: 2,
+    });
+    const parts = [0, 80].map((from) =>
+      summarize({ ...input, items: input.items.slice(from, from + 80) }, chunk(from)),
+    );
+    const batch = combineChunks(input, parts);
+    expect(batch).toMatchObject({
+      batchIndex: 1,
+      items: 160,
+      succeeded: 0,
+      failed: 2,
+      unknown: 158,
+      foundByLookup: 2,
+      resends: 4,
+    });
+    expect(batch.unknowns).toHaveLength(100);
+    expect(unknownKeysOf(batch)).toHaveLength(158);
   });
 });
