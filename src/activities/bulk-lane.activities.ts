@@ -82,8 +82,9 @@ async function sendBatch(
   const resumed = ctx.info.heartbeatDetails as BulkSendProgress | undefined;
   const progress: BulkSendProgress = resumed ?? { ok: [], failed: [], unknown: [], foundByLookup: 0, resends: 0 };
   const done = new Set([...progress.ok, ...progress.failed.map((f) => f.key), ...progress.unknown.map((f) => f.key)]);
-  // A retried execution does not know which items the crashed one had in flight: any may have applied.
-  const retried = ctx.info.attempt > 1;
+  // A retried execution does not know which items the crashed one had in flight: any may have applied;
+  // an operator's resend of unknown items neither.
+  const retried = ctx.info.attempt > 1 || input.resend === true;
   const todo = input.items.filter((item) => !done.has(item.key));
   const batchWorkflowId = ctx.info.workflowExecution?.workflowId;
   if (!batchWorkflowId) throw ApplicationFailure.nonRetryable('the lane runs only from its workflow', 'Misconfigured');

@@ -23,6 +23,7 @@ import {
   type BulkItemFailure,
   type BulkSendProgress,
   type SendInBulkInput,
+  bulkChunkItems,
 } from '../contracts/bulk-lane';
 import { WORKFLOWS_TASK_QUEUE } from '../contracts/task-queues';
 
@@ -62,9 +63,13 @@ export interface BulkHandle {
   batchId: string;
   items: number;
   workflowIds: string[];
-  /** Waits for every batch and adds their summaries up (failures listed up to 100 of each kind). */
+  /**
+   * Waits for every batch and adds their summaries up (failures listed up to 100 of each kind). A batch
+   * with items whose outcome stayed unknown is parked until an operator decides; one failed by an
+   * operator (`fail`) rejects this with its WorkflowFailedError.
+   */
   result(): Promise<BulkSummary>;
-  /** Where each batch is: `sending`, or `completed` with its summary. */
+  /** Where each batch is: `sending`, `parked` (for an operator), `completed` with its summary, or `failed`. */
   status(): Promise<BulkBatchStatus[]>;
 }
 
@@ -79,6 +84,8 @@ export interface BulkSummary {
   resends: number;
   failures: BulkItemFailure[];
   unknowns: BulkItemFailure[];
+  /** Items whose outcome stayed unknown and an operator accepted as they are (`skip` on the parked batch). */
+  skipped: number;
 }
 
 /** A batch's clock-time budget when the provider keeps keys "forever" (no retention declared) or for a safe read. */
@@ -198,6 +205,9 @@ export async function startBulk(client: Client, request: BulkRequest): Promise<B
         concurrency,
         write,
         budgetMs,
+        ...(integration.traffic?.ratePerSecond
+          ? { chunkItems: bulkChunkItems(integration.traffic.ratePerSecond) }
+          : {}),
       };
       try {
         await client.workflow.start<typeof sendInBulkWorkflow>(BULK_LANE_WORKFLOW, {
@@ -265,5 +275,6 @@ export function addUp(batchId: string, summaries: BulkBatchSummary[]): BulkSumma
     resends: sum((s) => s.resends),
     failures: summaries.flatMap((s) => s.failures).slice(0, MAX_LISTED_FAILURES),
     unknowns: summaries.flatMap((s) => s.unknowns).slice(0, MAX_LISTED_FAILURES),
+    skipped: sum((s) => s.skipped ?? 0),
   };
 }

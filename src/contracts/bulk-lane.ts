@@ -30,6 +30,22 @@ export const MAX_BULK_CONCURRENCY = 100;
 /** Item keys and batch IDs: they go into workflow IDs and idempotency keys (never put secrets or PII in them). */
 export const BULK_ID_PATTERN = /^[A-Za-z0-9._:-]{1,100}$/;
 
+/** Seconds of items at the declared rate per chunk: fewer activities (and history events) per batch, coarser pacing. */
+export const BULK_CHUNK_SECONDS = 5;
+
+/** The chunk size for a declared rate R: max(1, round(R x 5 s)), at most a batch. */
+export function bulkChunkItems(ratePerSecond: number): number {
+  return Math.max(1, Math.min(MAX_BATCH_ITEMS, Math.round(ratePerSecond * BULK_CHUNK_SECONDS)));
+}
+
+/**
+ * The server-side activity rate of an integration's bulk queue: chunk starts per second for the fleet, so
+ * items per second stay at the declared rate however many worker processes serve it.
+ */
+export function bulkQueueRatePerSecond(ratePerSecond: number): number {
+  return ratePerSecond / bulkChunkItems(ratePerSecond);
+}
+
 /** One item: its key (unique in the batch ID) and the endpoint's input, as `ActivityInput` takes it. */
 export interface BulkItem {
   key: string;
@@ -55,6 +71,17 @@ export interface SendInBulkInput {
    * retention, so every resend of an item is deduplicated by its key.
    */
   budgetMs: number;
+  /**
+   * The items were sent before and may have been applied (an operator's `retry` of the items whose outcome
+   * stayed unknown): a failure of a resend is never taken for "not applied".
+   */
+  resend?: boolean;
+  /**
+   * Set for an integration that declares `traffic.ratePerSecond` (the client computes it with
+   * {@link bulkChunkItems}): the batch runs as chunks of this many items, one activity each, on the
+   * integration's bulk queue, whose server-side rate keeps the fleet's items near the declared rate.
+   */
+  chunkItems?: number;
 }
 
 /** An item that did not succeed, with why (the failure type and a short message; no bodies). */
@@ -96,12 +123,23 @@ export interface BulkBatchSummary {
   resends: number;
   failures: BulkItemFailure[];
   unknowns: BulkItemFailure[];
+  /**
+   * Every unknown item's key, when there are more than {@link MAX_LISTED_FAILURES} (else the keys of
+   * `unknowns`): what an operator's `retry` resends.
+   */
+  unknownKeys?: string[];
+  /** Items whose outcome stayed unknown and an operator accepted as they are (`skip`); their keys (at most 100). */
+  skipped?: number;
+  skippedKeys?: string[];
+  /** Operator `retry` decisions carried out (each resent the unknown items with their keys). */
+  operatorRetries?: number;
 }
 
 export const MAX_LISTED_FAILURES = 100;
 
 export interface BulkBatchStatus {
-  state: 'sending' | 'completed';
+  /** `parked`: items' outcomes stayed unknown; an operator decides (`parkedState` says which and why). */
+  state: 'sending' | 'parked' | 'completed' | 'failed';
   items: number;
   /** Set once the batch is done. */
   summary?: BulkBatchSummary;
@@ -146,6 +184,63 @@ export function summarize(input: SendInBulkInput, progress: BulkSendProgress): B
     resends: progress.resends,
     failures: progress.failed.slice(0, MAX_LISTED_FAILURES),
     unknowns: progress.unknown.slice(0, MAX_LISTED_FAILURES),
+    ...(progress.unknown.length > MAX_LISTED_FAILURES ? { unknownKeys: progress.unknown.map((f) => f.key) } : {}),
+  };
+}
+
+/** A chunked batch's summary from its chunks' summaries, in order. */
+export function combineChunks(input: SendInBulkInput, parts: BulkBatchSummary[]): BulkBatchSummary {
+  const sum = (pick: (s: BulkBatchSummary) => number) => parts.reduce((n, s) => n + pick(s), 0);
+  const unknownKeys = parts.flatMap(unknownKeysOf);
+  return {
+    batchId: input.batchId,
+    batchIndex: input.batchIndex,
+    integration: input.integration,
+    endpoint: input.endpoint,
+    items: input.items.length,
+    succeeded: sum((s) => s.succeeded),
+    failed: sum((s) => s.failed),
+    unknown: sum((s) => s.unknown),
+    foundByLookup: sum((s) => s.foundByLookup),
+    resends: sum((s) => s.resends),
+    failures: parts.flatMap((s) => s.failures).slice(0, MAX_LISTED_FAILURES),
+    unknowns: parts.flatMap((s) => s.unknowns).slice(0, MAX_LISTED_FAILURES),
+    ...(unknownKeys.length > MAX_LISTED_FAILURES ? { unknownKeys } : {}),
+  };
+}
+
+/** The keys of a batch's items whose outcome is unknown (all of them). */
+export function unknownKeysOf(summary: BulkBatchSummary): string[] {
+  return summary.unknownKeys ?? summary.unknowns.map((f) => f.key);
+}
+
+/** A batch's summary after an operator's `retry` resent its unknown items (`again` is the resend's summary). */
+export function afterResend(before: BulkBatchSummary, again: BulkBatchSummary): BulkBatchSummary {
+  const { unknownKeys: _dropped, ...kept } = before;
+  return {
+    ...kept,
+    succeeded: before.succeeded + again.succeeded,
+    failed: before.failed + again.failed,
+    unknown: again.unknown,
+    foundByLookup: before.foundByLookup + again.foundByLookup,
+    resends: before.resends + again.resends,
+    failures: [...before.failures, ...again.failures].slice(0, MAX_LISTED_FAILURES),
+    unknowns: again.unknowns,
+    ...(again.unknownKeys ? { unknownKeys: again.unknownKeys } : {}),
+    operatorRetries: (before.operatorRetries ?? 0) + 1,
+  };
+}
+
+/** A batch's summary after an operator accepted its unknown items as they are (`skip`). */
+export function afterSkip(before: BulkBatchSummary): BulkBatchSummary {
+  const keys = unknownKeysOf(before);
+  const { unknownKeys: _dropped, ...kept } = before;
+  return {
+    ...kept,
+    unknown: 0,
+    unknowns: [],
+    skipped: (before.skipped ?? 0) + keys.length,
+    skippedKeys: [...(before.skippedKeys ?? []), ...keys].slice(0, MAX_LISTED_FAILURES),
   };
 }
 

@@ -39,6 +39,11 @@ export interface ParkedInfo {
   allowed: OperatorDecision['action'][];
   /** What the provider's status page says, when it changed while parked ("provider reports an incident since …"). */
   providerStatus?: string;
+  /**
+   * A parked bulk batch (`sendInBulk`): how many of its items are in question and their keys (at most 100;
+   * keys only, never bodies). Its `skip` needs no result: it accepts those items as they are.
+   */
+  items?: { count: number; keys: string[] };
 }
 
 /**

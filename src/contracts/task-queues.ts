@@ -7,3 +7,12 @@ export const WORKFLOWS_TASK_QUEUE = 'workflows';
 export function integrationTaskQueue(integration: string): string {
   return `integration-${integration}`;
 }
+
+/**
+ * The high-volume lane's queue for an integration that declares `traffic.ratePerSecond`: its batches run
+ * as chunks, one activity each, and the server's rate on this queue (rate / chunk size) paces chunk starts
+ * for the whole fleet (src/contracts/bulk-lane.ts, `bulkChunkItems`).
+ */
+export function integrationBulkTaskQueue(integration: string): string {
+  return `${integrationTaskQueue(integration)}-bulk`;
+}

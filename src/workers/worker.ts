@@ -18,7 +18,8 @@ import type { IntegrationEngine } from '../integrations/runtime/engine';
 import type { TrafficSpec } from '../integrations/kit/define';
 import type { FileDropEngine } from '../integrations/runtime/sftp/engine';
 import { REPORTS_TASK_QUEUE } from '../contracts/reports';
-import { WORKFLOWS_TASK_QUEUE, integrationTaskQueue } from '../contracts/task-queues';
+import { WORKFLOWS_TASK_QUEUE, integrationBulkTaskQueue, integrationTaskQueue } from '../contracts/task-queues';
+import { BULK_LANE_ACTIVITY, bulkQueueRatePerSecond } from '../contracts/bulk-lane';
 import { workflowCodeOption } from './workflow-bundle';
 
 export interface WorkerSetOptions {
@@ -123,6 +124,24 @@ export async function createWorkers(options: WorkerSetOptions): Promise<Worker[]
         ...activityTracing,
       }),
     );
+    const rate = integrations[name].traffic?.ratePerSecond;
+    if (rate) {
+      // The lane's chunks (one activity per `bulkChunkItems(rate)` items): the server lets the fleet start
+      // rate / chunk size of them a second, so items stay near the declared rate whatever the process count.
+      workers.push(
+        Worker.create({
+          connection,
+          namespace,
+          taskQueue: integrationBulkTaskQueue(name),
+          activities: { [BULK_LANE_ACTIVITY]: activities[name][BULK_LANE_ACTIVITY] },
+          maxTaskQueueActivitiesPerSecond: bulkQueueRatePerSecond(rate),
+          maxConcurrentActivityTaskExecutions: integrations[name].traffic?.concurrency,
+          shutdownGraceTime,
+          dataConverter,
+          ...activityTracing,
+        }),
+      );
+    }
   }
   if (options.operations ?? true) {
     // Activities that talk to Temporal itself: a client on the worker's own connection.

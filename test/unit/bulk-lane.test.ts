@@ -1,7 +1,20 @@
 import { z } from 'zod';
 import { bulkRequestProblems, splitIntoBatches, type BulkRequest } from '../../src/client/bulk-lane';
 import { Slots } from '../../src/activities/bulk-lane.activities';
-import { MAX_BATCH_BYTES, bulkBatchWorkflowId, bulkItemKey } from '../../src/contracts/bulk-lane';
+import {
+  MAX_BATCH_BYTES,
+  afterResend,
+  afterSkip,
+  bulkBatchWorkflowId,
+  bulkChunkItems,
+  bulkQueueRatePerSecond,
+  combineChunks,
+  bulkItemKey,
+  summarize,
+  unknownKeysOf,
+  type BulkSendProgress,
+  type SendInBulkInput,
+} from '../../src/contracts/bulk-lane';
 import { defineIntegration, get, post } from '../../src/integrations/kit/define';
 import { env } from '../../src/integrations/kit/refs';
 
@@ -135,5 +148,102 @@ describe('the bulk lane: an integration’s declared concurrency', () => {
     );
     expect(most).toBe(3);
     expect(done.sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+});
+
+describe('the bulk lane: a batch with unknown items, after the operator decides', () => {
+  const input = (n: number): SendInBulkInput => ({
+    integration: 'payments',
+    endpoint: 'createPayment',
+    batchId: 'b',
+    batchIndex: 0,
+    items: Array.from({ length: n }, (_, i) => charge(i)),
+    concurrency: 10,
+    write: true,
+    budgetMs: 60_000,
+  });
+  const gone = (key: string) => ({ key, type: 'OutcomeUnknown', message: '504' });
+  const progress = (ok: string[], unknown: string[]): BulkSendProgress => ({
+    ok,
+    failed: [{ key: 'row-0', type: 'RequestRejected', message: '422' }],
+    unknown: unknown.map(gone),
+    foundByLookup: 0,
+    resends: unknown.length,
+  });
+
+  it('lists every unknown key, even past the 100 listed with their reasons', () => {
+    const keys = Array.from({ length: 150 }, (_, i) => `row-${i + 1}`);
+    const summary = summarize(input(151), progress([], keys));
+    expect(summary.unknowns).toHaveLength(100);
+    expect(unknownKeysOf(summary)).toEqual(keys);
+    expect(unknownKeysOf(summarize(input(3), progress(['row-1'], ['row-2'])))).toEqual(['row-2']);
+  });
+
+  it('adds a resend up (the refused stay refused, the unknown are what the resend left) and counts a skip', () => {
+    const first = summarize(input(4), progress(['row-1'], ['row-2', 'row-3']));
+    const again = summarize(
+      { ...input(4), items: [charge(2), charge(3)] },
+      { ...progress(['row-2'], ['row-3']), failed: [] },
+    );
+    const resent = afterResend(first, again);
+    expect(resent).toMatchObject({ items: 4, succeeded: 2, failed: 1, unknown: 1, resends: 3, operatorRetries: 1 });
+    expect(resent.unknowns.map((u) => u.key)).toEqual(['row-3']);
+    expect(afterSkip(resent)).toMatchObject({
+      succeeded: 2,
+      failed: 1,
+      unknown: 0,
+      unknowns: [],
+      skipped: 1,
+      skippedKeys: ['row-3'],
+    });
+  });
+});
+
+describe('the bulk lane: a rate-limited integration’s chunks', () => {
+  it('chunks about 5 s of items at the declared rate, and lets the fleet start rate / chunk of them a second', () => {
+    expect([0.1, 1.5, 10, 1000].map(bulkChunkItems)).toEqual([1, 8, 50, 500]);
+    // Items a second for the whole fleet: chunk starts a second x items a chunk = the declared rate.
+    for (const rate of [0.1, 1.5, 10, 1000])
+      expect(bulkQueueRatePerSecond(rate) * bulkChunkItems(rate)).toBeCloseTo(rate);
+  });
+
+  it('adds chunk summaries up into the batch’s, every unknown key kept', () => {
+    const input: SendInBulkInput = {
+      integration: 'email',
+      endpoint: 'send',
+      batchId: 'b',
+      batchIndex: 1,
+      items: Array.from({ length: 160 }, (_, i) => charge(i)),
+      concurrency: 5,
+      write: true,
+      budgetMs: 60_000,
+      chunkItems: 80,
+    };
+    const chunk = (from: number): BulkSendProgress => ({
+      ok: [],
+      failed: [{ key: `row-${from}`, type: 'RequestRejected', message: '422' }],
+      unknown: Array.from({ length: 79 }, (_, i) => ({
+        key: `row-${from + 1 + i}`,
+        type: 'OutcomeUnknown',
+        message: '504',
+      })),
+      foundByLookup: 1,
+      resends: 2,
+    });
+    const parts = [0, 80].map((from) =>
+      summarize({ ...input, items: input.items.slice(from, from + 80) }, chunk(from)),
+    );
+    const batch = combineChunks(input, parts);
+    expect(batch).toMatchObject({
+      batchIndex: 1,
+      items: 160,
+      succeeded: 0,
+      failed: 2,
+      unknown: 158,
+      foundByLookup: 2,
+      resends: 4,
+    });
+    expect(batch.unknowns).toHaveLength(100);
+    expect(unknownKeysOf(batch)).toHaveLength(158);
   });
 });

@@ -65,7 +65,7 @@ function validateDecision(d: OperatorDecision): void {
     }
     if (!(ms > 0)) throw new Error('retryWithBudget needs a budget such as "30 minutes" or "2 hours"');
   }
-  if (d.action === 'skip' && !('result' in d))
+  if (d.action === 'skip' && !('result' in d) && !parked.items)
     throw new Error('skip needs the result to continue with: {"action":"skip","result":{...}}');
   if (d.action === 'fail' && (typeof d.reason !== 'string' || d.reason.trim() === ''))
     throw new Error('fail needs a reason');
@@ -122,6 +122,11 @@ function parkedDetails(info: ParkedInfo): string {
     `**Parked: needs an operator decision** (since ${info.since})`,
     `Step \`${info.step}\` on \`${info.integration}.${info.endpoint}\` ended with \`${info.failureType}\` after ${info.attempts} attempt(s).`,
     `Last error: ${info.lastError}`,
+    ...(info.items
+      ? [
+          `Items in question: ${info.items.count} (keys: ${info.items.keys.slice(0, 20).join(', ')}${info.items.count > 20 ? ', …: query `parkedState` (first 100) or `bulkBatchStatus` (all)' : ''})`,
+        ]
+      : []),
     ...(info.providerStatus ? [`Status page: ${info.providerStatus}`] : []),
     `Allowed: ${info.allowed.join(', ')}. Resolve with:`,
     // One option a line: the UI's panel does not wrap long lines.
@@ -133,6 +138,8 @@ function parkedDetails(info: ParkedInfo): string {
       `  --input '{"action":"retry"}'`,
       '```',
     ].join('\n'),
-    'Other decisions: `retryWithBudget` (with a `budget`), `skip` (with a `result`), `compensate`, `fail` (with a `reason`).',
+    info.items
+      ? 'Other decisions: `skip` (accept these items as they are, e.g. checked at the provider), `fail` (with a `reason`).'
+      : 'Other decisions: `retryWithBudget` (with a `budget`), `skip` (with a `result`), `compensate`, `fail` (with a `reason`).',
   ].join('\n\n');
 }
