@@ -185,7 +185,7 @@ async function main(): Promise<void> {
   const startupTasks = Promise.all([
     checkIntegrations(logger),
     config.REPORT_SCHEDULES === 'true' ? ensureSchedules(client, logger) : undefined,
-  ]);
+  ]).then(() => logger.info({ event: 'worker.checked' }, 'start-up checks done (integrations, report schedules)'));
   await running;
   await startupTasks;
   await ops.close();

@@ -27,7 +27,8 @@ describe('a breaker opened in one process, seen by a worker process', () => {
       entry: 'src/workers/main.ts',
       env: { ...process.env, TEMPORAL_ADDRESS: testEnv.temporalAddress },
       logFile: join(TMP_DIR, 'logs', `worker-breaker-${process.pid}.log`),
-      readyEvent: 'worker.ready',
+      // Its start-up checks call each provider's hello once, after polling starts: done before the faults below.
+      readyEvent: 'worker.checked',
     });
     // Process A: this test, reporting the failures it saw to the shared breaker.
     const control = new ControlPlane({ client, logger: captureLogs().logger });
