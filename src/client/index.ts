@@ -9,6 +9,7 @@ import type { chargePayment, ChargePaymentInput } from '../workflows/charge-paym
 import type { fulfillOrder, FulfillOrderInput } from '../workflows/fulfill-order.workflow';
 import {
   chargeSettled,
+  directChargeEnded,
   orderStatus,
   orderWorkflowId,
   type ChargeOutcome,
@@ -18,6 +19,7 @@ import { WORKFLOWS_TASK_QUEUE } from '../contracts/task-queues';
 import { payments } from '../integrations/payments/payments.integration';
 import type { IntegrationEngine } from '../integrations/runtime/engine';
 import { durationMs } from '../integrations/kit/duration';
+import { semanticsOf } from '../integrations/kit/failures';
 import { userFlow } from '../integrations/kit/profiles';
 import { startBulk, type BulkHandle, type BulkRequest } from './bulk-lane';
 
@@ -241,7 +243,11 @@ export class IntegrationsClient {
         signal: AbortSignal.timeout(Math.max(0, sentUntil - DIRECT_SEND_MARGIN_MS - Date.now())),
       })) as Payment;
       return { charge: { charged: true, paymentId: payment.id }, answeredBy: 'direct call' };
-    } catch {
+    } catch (err) {
+      // A definite failure applied nothing: the workflow's step need not wait for this send's deadline.
+      const failureType = (err as { type?: unknown }).type;
+      if (typeof failureType === 'string' && !semanticsOf(failureType).ambiguousOnWrite)
+        await handle.signal(directChargeEnded, { applied: false, failureType }).catch(() => undefined);
       // Not a clean success: what happened is the workflow's to settle (its step resends the same request,
       // or looks it up), and the service gets the workflow's answer, parked -> pending included.
       return { charge: await handle.executeUpdate(chargeSettled), answeredBy: 'workflow' };

@@ -105,6 +105,13 @@ export const orderStatus = defineQuery<OrderStatus>('orderStatus');
 /** Waits until the charge is settled; sent with update-with-start so the caller gets it in one round trip. */
 export const chargeSettled = defineUpdate<ChargeOutcome>('chargeSettled');
 
+/**
+ * From `startOrder`'s fast path: its own send of the charge ended with a definite failure (refused before it
+ * left, declined, a 5xx: the failure table's non-ambiguous types), so it applied nothing. The charge step then
+ * stops counting that send as maybe applied, instead of waiting for its deadline.
+ */
+export const directChargeEnded = defineSignal<[{ applied: false; failureType: string }]>('directChargeEnded');
+
 export function orderWorkflowId(orderId: string): string {
   return `order-${orderId}`;
 }

@@ -18,6 +18,7 @@ import { awaitDocumentJob, type AwaitDocumentJobInput } from './await-document-j
 import { proxyIntegration, type EndpointCall } from './integration-proxy';
 import {
   chargeSettled,
+  directChargeEnded,
   documentJobWorkflowId,
   orderStatus,
   type ChargeOutcome,
@@ -78,6 +79,11 @@ export async function fulfillOrder(input: FulfillOrderInput): Promise<OrderStatu
   const status: OrderStatus = { stage: 'charging' };
   let charge: ChargeOutcome | undefined;
   setHandler(orderStatus, () => status);
+  // The fast path's own send of the charge applied nothing (it says so when it knows): see directCharge.
+  let directChargeRefused = false;
+  setHandler(directChargeEnded, () => {
+    directChargeRefused = true;
+  });
   // The user flow's answer: once the charge is settled, or as soon as it parks (then it is pending).
   setHandler(chargeSettled, async () => {
     // A cancelled order still answers: with the charge as it was settled before compensation.
@@ -92,7 +98,9 @@ export async function fulfillOrder(input: FulfillOrderInput): Promise<OrderStatu
   try {
     const body = { orderId: input.orderId, amount: input.amount, currency: input.currency };
     const sentElsewhereUntil = input.directCharge?.sentUntil;
-    const payment = (await step('charge', pay.createPayment, { body }, { sentElsewhereUntil })).value;
+    const sentElsewhereEnded = () => directChargeRefused;
+    const payment = (await step('charge', pay.createPayment, { body }, { sentElsewhereUntil, sentElsewhereEnded }))
+      .value;
     status.paymentId = payment.id;
     charge = { charged: true, paymentId: payment.id };
     status.stage = 'charged';

@@ -32,6 +32,8 @@ export interface StepOptions {
    * (a 4xx such as a decline) stays definite. @default nobody else sends it
    */
   sentElsewhereUntil?: number;
+  /** True once the other sender said its send applied nothing: the step then goes on as if alone. */
+  sentElsewhereEnded?: () => boolean;
   /** Whether an operator may choose `compensate` when this step parks. @default false */
   canCompensate?: boolean;
   /** Replaces the endpoint's clock-time budget (its profile's schedule-to-close) for this step. */

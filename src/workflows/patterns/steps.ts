@@ -2,6 +2,7 @@ import type { Duration } from '@temporalio/common';
 import {
   ApplicationFailure,
   CancellationScope,
+  condition,
   isCancellation,
   log,
   patched,
@@ -107,8 +108,13 @@ class StepRun<I extends object, O> {
       const meaning = semanticsOf(described.type);
       // A failure after a retry proves nothing about the attempts before it: one of them may have applied.
       // Sent by someone else too: only the provider's definite refusal of this very request says anything.
-      const sentElsewhere =
-        this.options.sentElsewhereUntil !== undefined && !(meaning.breaker === 'answered' && !meaning.retryable);
+      const definite = meaning.breaker === 'answered' && !meaning.retryable;
+      let sentElsewhere = this.sentElsewhere() && !definite;
+      if (sentElsewhere && !meaning.ambiguousOnWrite && described.attempts <= 1) {
+        // Only the other send makes it unknown: wait until that send ended, or said it applied nothing.
+        await this.otherSendEnded();
+        sentElsewhere = this.sentElsewhere();
+      }
       const unknown = this.declared.write && (meaning.ambiguousOnWrite || described.attempts > 1 || sentElsewhere);
       const settled = unknown ? await this.reconcile(described, meaning.ambiguousOnWrite) : undefined;
       if (settled?.kind === 'found') return this.done(settled.value, [...this.paths, 'found-by-lookup']);
@@ -312,10 +318,12 @@ class StepRun<I extends object, O> {
   /** Someone else's send of the same write (`sentElsewhereUntil`) has ended: a lookup now sees it if it applied. */
   private async otherSendEnded(): Promise<void> {
     const waitMs = (this.options.sentElsewhereUntil ?? 0) - Date.now();
-    if (waitMs > 0)
-      await sleep(waitMs, {
-        summary: `${this.step}: wait ${waitMs} ms for the service's own send to end, then look up`,
-      });
+    if (waitMs > 0 && this.sentElsewhere()) await condition(() => !this.sentElsewhere(), waitMs);
+  }
+
+  /** Someone else may have applied this write too, and has not said that it did not. */
+  private sentElsewhere(): boolean {
+    return this.options.sentElsewhereUntil !== undefined && !(this.options.sentElsewhereEnded?.() ?? false);
   }
 
   /** The durable timer before a resend: 1 s, 2 s, 4 s ... (capped), so a poison answer cannot loop hot. */
