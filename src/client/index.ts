@@ -1,5 +1,5 @@
 import { Client, WithStartWorkflowOperation, type Connection, type WorkflowHandle } from '@temporalio/client';
-import { WorkflowExecutionAlreadyStartedError, type DataConverter } from '@temporalio/common';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type DataConverter } from '@temporalio/common';
 import { dataConverterFromConfig } from '../codec/data-converter';
 import { configSchema } from '../config/config';
 import { connectClient, temporalSettingsFromEnv, type TemporalSettings } from '../temporal/connection';
@@ -250,7 +250,13 @@ export class IntegrationsClient {
         await handle.signal(directChargeEnded, { applied: false, failureType }).catch(() => undefined);
       // Not a clean success: what happened is the workflow's to settle (its step resends the same request,
       // or looks it up), and the service gets the workflow's answer, parked -> pending included.
-      return { charge: await handle.executeUpdate(chargeSettled), answeredBy: 'workflow' };
+      try {
+        return { charge: await handle.executeUpdate(chargeSettled), answeredBy: 'workflow' };
+      } catch (updateErr) {
+        // The order ran to its end while this send hung (its own step got the provider's answer): answer that.
+        if (!(updateErr instanceof WorkflowNotFoundError)) throw updateErr;
+        return { charge: chargeOf(await this.finishedOrder(workflowId)), answeredBy: 'workflow' };
+      }
     }
   }
 
