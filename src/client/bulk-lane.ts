@@ -19,8 +19,8 @@ import {
   bulkItemProblem,
   type BulkBatchStatus,
   type BulkBatchSummary,
+  type BulkCounts,
   type BulkItem,
-  type BulkItemFailure,
   type BulkSendProgress,
   type SendInBulkInput,
   bulkChunkItems,
@@ -73,17 +73,9 @@ export interface BulkHandle {
   status(): Promise<BulkBatchStatus[]>;
 }
 
-export interface BulkSummary {
+export interface BulkSummary extends BulkCounts {
   batchId: string;
   batches: number;
-  items: number;
-  succeeded: number;
-  failed: number;
-  unknown: number;
-  foundByLookup: number;
-  resends: number;
-  failures: BulkItemFailure[];
-  unknowns: BulkItemFailure[];
   /** Items whose outcome stayed unknown and an operator accepted as they are (`skip` on the parked batch). */
   skipped: number;
 }

@@ -110,11 +110,8 @@ export interface BulkSendProgress {
 }
 
 /** A batch's result: counts, and the keys that did not succeed (at most {@link MAX_LISTED_FAILURES} of each). */
-export interface BulkBatchSummary {
-  batchId: string;
-  batchIndex: number;
-  integration: string;
-  endpoint: string;
+/** What a batch, or a whole request, did with its items. */
+export interface BulkCounts {
   items: number;
   succeeded: number;
   failed: number;
@@ -123,6 +120,13 @@ export interface BulkBatchSummary {
   resends: number;
   failures: BulkItemFailure[];
   unknowns: BulkItemFailure[];
+}
+
+export interface BulkBatchSummary extends BulkCounts {
+  batchId: string;
+  batchIndex: number;
+  integration: string;
+  endpoint: string;
   /**
    * Every unknown item's key, when there are more than {@link MAX_LISTED_FAILURES} (else the keys of
    * `unknowns`): what an operator's `retry` resends.

@@ -9,20 +9,25 @@ import { testEnv, uniqueId, withWorkers } from '../support/temporal';
 import { startBulk } from '../../src/client/bulk-lane';
 import { waitFor } from '../support/wait';
 
+/** `count` charges, one per row, each its own order. */
+const chargeItems = (batchId: string, count: number) =>
+  Array.from({ length: count }, (_, i) => ({
+    key: `row-${i}`,
+    body: { orderId: `${batchId}-${i}`, amount: 100 + i, currency: 'EUR' },
+  }));
+
+/** The payments the sandbox's ledger holds under a batch's keys (`<batch workflow ID>:`). */
+const chargesUnder = async (prefix: string) =>
+  (await sandboxAdmin.ledger()).filter((e) => e.effect === 'payment.created' && e.idempotencyKey?.startsWith(prefix));
+
 describe('the bulk lane with a worker killed mid-batch', () => {
   afterAll(() => sandboxAdmin.clearFaults());
 
   it('finishes the batch on another worker and charges every item exactly once', async () => {
     const batchId = uniqueId('bulk-crash');
-    const items = Array.from({ length: 40 }, (_, i) => ({
-      key: `row-${i}`,
-      body: { orderId: `${batchId}-${i}`, amount: 100 + i, currency: 'EUR' },
-    }));
+    const items = chargeItems(batchId, 40);
     const prefix = `${bulkBatchWorkflowId('payments', 'createPayment', batchId, 0)}:`;
-    const charges = async () =>
-      (await sandboxAdmin.ledger()).filter(
-        (e) => e.effect === 'payment.created' && e.idempotencyKey?.startsWith(prefix),
-      );
+    const charges = () => chargesUnder(prefix);
     // Slow charges keep the batch in flight long enough to kill its worker in the middle of it.
     await sandboxAdmin.fault({
       method: 'POST',
@@ -76,10 +81,7 @@ describe('the bulk lane when the provider refuses its credentials', () => {
 
   it('stops the batch, retries it, and charges each item once', async () => {
     const batchId = uniqueId('bulk-401');
-    const items = Array.from({ length: 6 }, (_, i) => ({
-      key: `row-${i}`,
-      body: { orderId: `${batchId}-${i}`, amount: 100 + i, currency: 'EUR' },
-    }));
+    const items = chargeItems(batchId, 6);
     const prefix = `${bulkBatchWorkflowId('payments', 'createPayment', batchId, 0)}:`;
     // Refused twice (a token the provider no longer takes): only an operator could fix that, so the batch
     // stops instead of recording six failures, and Temporal retries its activity.
@@ -106,9 +108,7 @@ describe('the bulk lane when the provider refuses its credentials', () => {
     });
     expect(summary).toMatchObject({ items: 6, succeeded: 6, failed: 0, unknown: 0 });
     expect(attempt).toBeGreaterThanOrEqual(2);
-    const charged = (await sandboxAdmin.ledger()).filter(
-      (e) => e.effect === 'payment.created' && e.idempotencyKey?.startsWith(prefix),
-    );
+    const charged = await chargesUnder(prefix);
     expect(charged.map((e) => e.idempotencyKey).sort()).toEqual(items.map((item) => `${prefix}${item.key}`).sort());
   });
 });
@@ -118,16 +118,10 @@ describe('the bulk lane when items stay unknown', () => {
 
   it('parks the batch with their keys; an operator retry resends them and each is charged once', async () => {
     const batchId = uniqueId('bulk-unknown');
-    const items = Array.from({ length: 3 }, (_, i) => ({
-      key: `row-${i}`,
-      body: { orderId: `${batchId}-${i}`, amount: 100 + i, currency: 'EUR' },
-    }));
+    const items = chargeItems(batchId, 3);
     const workflowId = bulkBatchWorkflowId('payments', 'createPayment', batchId, 0);
     const prefix = `${workflowId}:`;
-    const charges = async () =>
-      (await sandboxAdmin.ledger()).filter(
-        (e) => e.effect === 'payment.created' && e.idempotencyKey?.startsWith(prefix),
-      );
+    const charges = () => chargesUnder(prefix);
     // Two items are charged but answered 504, then their resend is refused (a 422 after a resend proves
     // nothing), and the lookup is down: their outcome stays unknown. The third is refused outright.
     await sandboxAdmin.fault({
@@ -187,10 +181,7 @@ describe('the bulk lane when items stay unknown', () => {
 
   it('parks a batch whose activity ran out of budget, every item its heartbeat had not settled listed as unknown', async () => {
     const batchId = uniqueId('bulk-budget');
-    const items = Array.from({ length: 3 }, (_, i) => ({
-      key: `row-${i}`,
-      body: { orderId: `${batchId}-${i}`, amount: 100 + i, currency: 'EUR' },
-    }));
+    const items = chargeItems(batchId, 3);
     const workflowId = bulkBatchWorkflowId('payments', 'createPayment', batchId, 0);
     // Refused credentials stop the batch and Temporal retries it, until the batch's budget (here 3 s) is spent.
     await sandboxAdmin.fault({
@@ -225,7 +216,6 @@ describe('the bulk lane when items stay unknown', () => {
     expect(outcome.parked).toMatchObject({ failureType: 'OutcomeUnknown', items: { count: 3 } });
     expect(outcome.parked.lastError).toContain('not settled when the batch');
     expect(outcome.summary).toMatchObject({ items: 3, succeeded: 0, unknown: 0, skipped: 3 });
-    const charged = (await sandboxAdmin.ledger()).filter((e) => e.idempotencyKey?.startsWith(`${workflowId}:`));
-    expect(charged).toEqual([]);
+    expect(await chargesUnder(`${workflowId}:`)).toEqual([]);
   });
 });
