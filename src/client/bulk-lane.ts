@@ -6,6 +6,7 @@ import type { Integration } from '../integrations/kit/define';
 import { durationMs } from '../integrations/kit/duration';
 import type { sendInBulk as sendInBulkWorkflow } from '../workflows/send-in-bulk.workflow';
 import {
+  addCounts,
   BULK_ID_PATTERN,
   BULK_LANE_WORKFLOW,
   DEFAULT_BULK_CONCURRENCY,
@@ -13,7 +14,6 @@ import {
   MAX_BATCH_ITEMS,
   MAX_BULK_CONCURRENCY,
   MAX_BULK_ITEMS,
-  MAX_LISTED_FAILURES,
   bulkBatchStatus,
   bulkBatchWorkflowId,
   bulkItemProblem,
@@ -255,18 +255,10 @@ async function batchStatus(client: Client, workflowId: string): Promise<BulkBatc
 }
 
 export function addUp(batchId: string, summaries: BulkBatchSummary[]): BulkSummary {
-  const sum = (pick: (s: BulkBatchSummary) => number) => summaries.reduce((n, s) => n + pick(s), 0);
   return {
     batchId,
     batches: summaries.length,
-    items: sum((s) => s.items),
-    succeeded: sum((s) => s.succeeded),
-    failed: sum((s) => s.failed),
-    unknown: sum((s) => s.unknown),
-    foundByLookup: sum((s) => s.foundByLookup),
-    resends: sum((s) => s.resends),
-    failures: summaries.flatMap((s) => s.failures).slice(0, MAX_LISTED_FAILURES),
-    unknowns: summaries.flatMap((s) => s.unknowns).slice(0, MAX_LISTED_FAILURES),
-    skipped: sum((s) => s.skipped ?? 0),
+    ...addCounts(summaries),
+    skipped: summaries.reduce((n, s) => n + (s.skipped ?? 0), 0),
   };
 }

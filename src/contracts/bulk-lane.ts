@@ -192,16 +192,11 @@ export function summarize(input: SendInBulkInput, progress: BulkSendProgress): B
   };
 }
 
-/** A chunked batch's summary from its chunks' summaries, in order. */
-export function combineChunks(input: SendInBulkInput, parts: BulkBatchSummary[]): BulkBatchSummary {
-  const sum = (pick: (s: BulkBatchSummary) => number) => parts.reduce((n, s) => n + pick(s), 0);
-  const unknownKeys = parts.flatMap(unknownKeysOf);
+/** Several batches' or chunks' counts added up, the listed failures capped at {@link MAX_LISTED_FAILURES}. */
+export function addCounts(parts: BulkCounts[]): BulkCounts {
+  const sum = (pick: (s: BulkCounts) => number) => parts.reduce((n, s) => n + pick(s), 0);
   return {
-    batchId: input.batchId,
-    batchIndex: input.batchIndex,
-    integration: input.integration,
-    endpoint: input.endpoint,
-    items: input.items.length,
+    items: sum((s) => s.items),
     succeeded: sum((s) => s.succeeded),
     failed: sum((s) => s.failed),
     unknown: sum((s) => s.unknown),
@@ -209,6 +204,19 @@ export function combineChunks(input: SendInBulkInput, parts: BulkBatchSummary[])
     resends: sum((s) => s.resends),
     failures: parts.flatMap((s) => s.failures).slice(0, MAX_LISTED_FAILURES),
     unknowns: parts.flatMap((s) => s.unknowns).slice(0, MAX_LISTED_FAILURES),
+  };
+}
+
+/** A chunked batch's summary from its chunks' summaries, in order. */
+export function combineChunks(input: SendInBulkInput, parts: BulkBatchSummary[]): BulkBatchSummary {
+  const unknownKeys = parts.flatMap(unknownKeysOf);
+  return {
+    batchId: input.batchId,
+    batchIndex: input.batchIndex,
+    integration: input.integration,
+    endpoint: input.endpoint,
+    ...addCounts(parts),
+    items: input.items.length,
     ...(unknownKeys.length > MAX_LISTED_FAILURES ? { unknownKeys } : {}),
   };
 }
