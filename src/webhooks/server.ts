@@ -223,6 +223,12 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
     dataConverter: options.temporal.dataConverter,
     tracer: options.temporal.tracer,
   });
+  // Where a verified event goes: a benchmark's hand-off, the durable outbox, or a Temporal start in the request.
+  const deliver = (event: WebhookEventInput): Promise<StartOutcome> => {
+    const workflowId = webhookWorkflowId(event.provider, event.eventId);
+    if (options.handOff) return options.handOff(event, workflowId);
+    return options.outbox ? options.outbox.put(event, workflowId) : starter.start(event);
+  };
 
   const app = createEdgeServer({
     limits: {
@@ -366,11 +372,7 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
       settled.set(request, { kind: 'verified' });
       return reply.code(200).send({ ok: true, status: 'verified' });
     }
-    const outcome = options.handOff
-      ? await options.handOff(event, webhookWorkflowId(event.provider, event.eventId))
-      : options.outbox
-        ? await options.outbox.put(event, webhookWorkflowId(event.provider, event.eventId))
-        : await starter.start(event);
+    const outcome = await deliver(event);
     const fields = { provider: providerName, eventId: event.eventId, type: event.type, workflowId: outcome.workflowId };
     switch (outcome.kind) {
       case 'started':
