@@ -139,13 +139,29 @@ function writeSummary(suite: Record<string, any>): void {
   }
   for (const r of memory?.results ?? []) {
     rows.push([
-      `worker RSS per 1,000 open workflows: ${r.variant} (${memory!.workflows} started)`,
+      `worker RSS per 1,000 open workflows: ${r.variant} (${r.open ?? memory!.workflows} started)`,
       f(r.gbPer1000, ' GB'),
       r.variant === 'trivial bundle' ? 'this is the baseline' : 'trivial waiting workflow bundled alone',
       `${r.ratioToTrivial}x`,
       '<= 0.3 GB',
     ]);
+    if (r.wakeCachedMs && r.wakeEvictedMs)
+      rows.push([
+        `what eviction costs: signal to result of an evicted waiting workflow (${r.variant})`,
+        f(r.wakeEvictedMs, ' ms'),
+        `the same for a cached one: ${f(r.wakeCachedMs, ' ms')}`,
+        `${Math.round((r.wakeEvictedMs.median / r.wakeCachedMs.median) * 100) / 100}x`,
+        '',
+      ]);
   }
+  if (memory?.replayOfOpenOrder)
+    rows.push([
+      `what eviction costs: one replay of an open order's recorded history (${memory.replayOfOpenOrder.histories} histories, ${memory.replayOfOpenOrder.events} events on average)`,
+      `${memory.replayOfOpenOrder.msPerReplay} ms`,
+      '',
+      '',
+      '',
+    ]);
   for (const r of coldStart?.results ?? []) {
     rows.push([
       `worker cold start, spawn to polling: ${r.variant}`,

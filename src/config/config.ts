@@ -243,6 +243,16 @@ export const configSchema = z.object({
     .max(1000, 'at most 1000: samples are for reading, not for archiving')
     .default(20),
   /**
+   * Workflows a worker keeps in its cache (sticky execution); beyond it the least recently used are evicted
+   * and replayed from their history on their next task. Unset: the worker's bound,
+   * `DEFAULT_MAX_CACHED_WORKFLOWS` in src/workers/worker.ts (why that number: the README's "Performance").
+   */
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce
+    .number()
+    .int('expected a whole number of workflows, e.g. 250')
+    .min(1, 'at least 1: a worker with no cache replays every workflow on every task')
+    .optional(),
+  /**
    * Base URL of the Prometheus that scrapes the workers, e.g. `http://prometheus:9090`: the 4xx report
    * reads its counts there (src/activities/report.activities.ts) and the status page its error rates.
    * Unset: reports say no metrics source is configured, and the status page's error rate is unknown.

@@ -149,6 +149,7 @@ async function main(): Promise<void> {
       namespace: config.TEMPORAL_NAMESPACE,
       runtime,
       dataConverter,
+      ...(config.WORKER_MAX_CACHED_WORKFLOWS ? { maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS } : {}),
       // The 4xx report's activity; without PROMETHEUS_URL its reports say no metrics source is configured.
       reports: { prometheusUrl: config.PROMETHEUS_URL },
       tracing,

@@ -44,6 +44,15 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ CRM_API_KEY: 'k', PAYMENTS_URL: 'https://payments.example.com' })).not.toThrow();
   });
 
+  it('leaves the workflow cache bound to the worker unless WORKER_MAX_CACHED_WORKFLOWS sets one', () => {
+    expect(loadConfig({}).WORKER_MAX_CACHED_WORKFLOWS).toBeUndefined();
+    expect(loadConfig({ WORKER_MAX_CACHED_WORKFLOWS: '250' }).WORKER_MAX_CACHED_WORKFLOWS).toBe(250);
+    expect(() => loadConfig({ WORKER_MAX_CACHED_WORKFLOWS: '0' })).toThrow(
+      /WORKER_MAX_CACHED_WORKFLOWS="0": at least 1/,
+    );
+    expect(() => loadConfig({ WORKER_MAX_CACHED_WORKFLOWS: 'many' })).toThrow(/WORKER_MAX_CACHED_WORKFLOWS="many"/);
+  });
+
   const example = readFileSync(join(__dirname, '..', '..', '.env.example'), 'utf8');
 
   it('documents every variable it reads in .env.example', () => {
