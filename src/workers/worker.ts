@@ -70,11 +70,13 @@ export interface WorkerSetOptions {
 export { workflowsPath } from './workflow-bundle';
 
 /**
- * The workflow cache's bound. Each cached workflow holds its own instance of the modules workflow code
- * imports: about 0.35-0.45 MB with this bundle since it carries no zod (1.9 MB when it loaded the
- * declarations; bench/memory.ts), so 500 keep the cache near 0.2 GB of RSS, and the SDK's default (600 per
- * GiB of heap, about 2,400 here) would be about 1 GB. An evicted workflow (parked, or waiting on a long timer)
- * replays its history when its next task comes, which costs milliseconds, not correctness.
+ * The workflow cache's bound (`WORKER_MAX_CACHED_WORKFLOWS` overrides it per deployment). Each cached workflow
+ * holds its own instance of the modules workflow code imports: about 0.42-0.48 MB with this bundle, which
+ * carries no zod (bench/memory.ts). 500 keep a worker near 0.25 GB of RSS however many workflows are open
+ * (measured: 0.25 GB with 1,000 open); the SDK's default (600 per GiB of heap, about 2,400 here) would grow
+ * past 1 GB. An order is hot for seconds, so 500 cover far more orders in flight than a worker runs at once;
+ * the rest wait on an operator, a webhook, a poll's timer or a batch window, and an evicted one replays its
+ * history on its next task: tens of milliseconds (an open order's ~95 events: ~90 ms), not correctness.
  */
 export const DEFAULT_MAX_CACHED_WORKFLOWS = 500;
 
