@@ -96,8 +96,10 @@ function writeSummary(suite: Record<string, any>): void {
   const levers = read('levers');
   const rows: string[][] = [];
   for (const r of userFlow?.results ?? []) {
+    // Each deployment against its own baseline: separate processes (as deployed), or all in one process.
+    const where = r.deployment ? ` (${r.deployment})` : '';
     rows.push([
-      `user flow: \`startOrder\` until the charge is settled, provider ${r.providerLatencyMs} ms, p50 / p99`,
+      `user flow${where}: \`startOrder\` until the charge is settled, provider ${r.providerLatencyMs} ms, p50 / p99`,
       `${f(r.startOrder.p50Ms, ' ms')} / ${f(r.startOrder.p99Ms, ' ms')}`,
       `direct \`undici.request\`: ${f(r.directUndici.p50Ms, ' ms')} / ${f(r.directUndici.p99Ms, ' ms')}`,
       `${r.ratioP50}x / ${r.ratioP99}x`,
@@ -105,15 +107,23 @@ function writeSummary(suite: Record<string, any>): void {
     ]);
     if (r.startOrderDirectCalls)
       rows.push([
-        `user flow: \`startOrder\` with \`directCalls\` (co-located fast path), provider ${r.providerLatencyMs} ms, p50 / p99`,
+        `user flow${where}: \`startOrder\` with \`directCalls\` (the service's engine), provider ${r.providerLatencyMs} ms, p50 / p99`,
         `${f(r.startOrderDirectCalls.p50Ms, ' ms')} / ${f(r.startOrderDirectCalls.p99Ms, ' ms')}`,
         `direct \`undici.request\`: ${f(r.directUndici.p50Ms, ' ms')} / ${f(r.directUndici.p99Ms, ' ms')}`,
         `${r.directCallsRatioP50}x / ${r.directCallsRatioP99}x`,
         r.providerLatencyMs === 100 ? '<= 1.10x / 1.25x' : '',
       ]);
+    if (r.directCallsStepSendsAtOnce)
+      rows.push([
+        `user flow${where}: the same fast path, the charge step sending alongside the service (before it waited), provider ${r.providerLatencyMs} ms, p50 / p99`,
+        `${f(r.directCallsStepSendsAtOnce.p50Ms, ' ms')} / ${f(r.directCallsStepSendsAtOnce.p99Ms, ' ms')}`,
+        `direct \`undici.request\`: ${f(r.directUndici.p50Ms, ' ms')} / ${f(r.directUndici.p99Ms, ' ms')}`,
+        `${r.directCallsStepSendsAtOnceRatioP50}x / ${r.directCallsStepSendsAtOnceRatioP99}x`,
+        '',
+      ]);
     if (r.directCallsEagerStart)
       rows.push([
-        `user flow: the same fast path with eager start (\`requestEagerStart\`), provider ${r.providerLatencyMs} ms, p50 / p99`,
+        `user flow${where}: the same fast path with eager start (\`requestEagerStart\`), provider ${r.providerLatencyMs} ms, p50 / p99`,
         `${f(r.directCallsEagerStart.p50Ms, ' ms')} / ${f(r.directCallsEagerStart.p99Ms, ' ms')}`,
         `direct \`undici.request\`: ${f(r.directUndici.p50Ms, ' ms')} / ${f(r.directUndici.p99Ms, ' ms')}`,
         `${r.directCallsEagerStartRatioP50}x / ${r.directCallsEagerStartRatioP99}x`,

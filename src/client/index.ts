@@ -10,6 +10,7 @@ import type { fulfillOrder, FulfillOrderInput } from '../workflows/fulfill-order
 import {
   chargeSettled,
   directChargeEnded,
+  directChargeSent,
   orderStatus,
   orderWorkflowId,
   type ChargeOutcome,
@@ -52,8 +53,10 @@ export interface ClientOptions {
    * read) and limiter, so its calls pass the same gate.
    * `startOrder` then starts the workflow (the durable record), and only then sends the workflow's own charge
    * request itself, with the same idempotency key and body: the provider applies it once and replays it to
-   * the workflow's step. Only a clean success answers at once; anything else waits for the workflow, as
-   * without it. Requires a provider that answers a second request with the same key (even one sent while the
+   * the workflow's step. The order is started with `directCharge.endSignalled` and this call signals when its
+   * send ended (`directChargeSent`, `directChargeEnded`), so the step sends its own request only then (or at
+   * the send's deadline, if this process died), never while this send is in flight. Only a clean success
+   * answers at once; anything else waits for the workflow, as without it. Requires a provider that answers a second request with the same key (even one sent while the
    * first is in flight) with the first one's result, as API People does. The service owns the engine (and
    * closes it after `close()`). @default none: every answer waits for the workflow
    */
@@ -225,7 +228,8 @@ export class IntegrationsClient {
     try {
       handle = await this.temporal.workflow.start<typeof fulfillOrder>('fulfillOrder', {
         ...options,
-        args: [{ ...options.args[0], directCharge: { sentUntil } }],
+        // endSignalled: this call signals when its send ended (below), so the step does not send meanwhile.
+        args: [{ ...options.args[0], directCharge: { sentUntil, endSignalled: true } }],
         // Only an order this call created is charged from here; any other goes the attached way below.
         workflowIdConflictPolicy: 'FAIL',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
@@ -242,12 +246,18 @@ export class IntegrationsClient {
         // Never past the deadline the workflow was told, however long the start or the limiter took.
         signal: AbortSignal.timeout(Math.max(0, sentUntil - DIRECT_SEND_MARGIN_MS - Date.now())),
       })) as Payment;
+      // The step may send its own request now (it gets the provider's replay). Not awaited: off the answer's
+      // path; a signal that never arrives (this process died) only makes the step wait for sentUntil.
+      void handle.signal(directChargeSent, { answered: true }).catch(() => undefined);
       return { charge: { charged: true, paymentId: payment.id }, answeredBy: 'direct call' };
     } catch (err) {
       // A definite failure applied nothing: the workflow's step need not wait for this send's deadline.
+      // Anything else (an unknown outcome, an engine error): the step sends its own request now, same key.
+      // Awaited: the answer below is the workflow's, and its step waits for this.
       const failureType = (err as { type?: unknown }).type;
       if (typeof failureType === 'string' && !semanticsOf(failureType).ambiguousOnWrite)
         await handle.signal(directChargeEnded, { applied: false, failureType }).catch(() => undefined);
+      else await handle.signal(directChargeSent, { answered: false }).catch(() => undefined);
       // Not a clean success: what happened is the workflow's to settle (its step resends the same request,
       // or looks it up), and the service gets the workflow's answer, parked -> pending included.
       try {

@@ -112,6 +112,16 @@ export const chargeSettled = defineUpdate<ChargeOutcome>('chargeSettled');
  */
 export const directChargeEnded = defineSignal<[{ applied: false; failureType: string }]>('directChargeEnded');
 
+/**
+ * From `startOrder`'s fast path, when it started the order with `directCharge.endSignalled`: its own send of
+ * the charge ended without proving it applied nothing (`answered`: a clean success; otherwise an unknown
+ * outcome or an engine error). The charge step, which waits for this (or for the send's deadline) before it
+ * sends its own request with the same key, then sends it: the provider answers it with its replay (or
+ * applies it, if the service's send never arrived). A separate signal, not `directChargeEnded`: a worker
+ * that predates it ignores it, instead of taking it for "applied nothing".
+ */
+export const directChargeSent = defineSignal<[{ answered: boolean }]>('directChargeSent');
+
 export function orderWorkflowId(orderId: string): string {
   return `order-${orderId}`;
 }

@@ -19,6 +19,7 @@ import { proxyIntegration, type EndpointCall } from './integration-proxy';
 import {
   chargeSettled,
   directChargeEnded,
+  directChargeSent,
   documentJobWorkflowId,
   orderStatus,
   type ChargeOutcome,
@@ -63,7 +64,16 @@ export interface FulfillOrderInput {
    * the start), and that send ends by `sentUntil` (epoch ms). The charge step then counts it as maybe
    * applied from the start (see `StepOptions.sentElsewhereUntil`). @default only this workflow sends it
    */
-  directCharge?: { sentUntil: number };
+  directCharge?: {
+    sentUntil: number;
+    /**
+     * The service signals the end of its send (`directChargeEnded` or `directChargeSent`), so the charge
+     * step sends its own request only then (or at `sentUntil`), not while the service's is in flight: no
+     * workflow-side activity, provider request or CPU during the call the service waits on.
+     * @default false: the step sends at once, alongside the service's send
+     */
+    endSignalled?: boolean;
+  };
   /** How to wait for the invoice document. @default heartbeat polling, 10 minutes */
   invoice?: { mode: AwaitDocumentJobInput['mode']; within?: string; interval?: AwaitDocumentJobInput['interval'] };
 }
@@ -84,6 +94,11 @@ export async function fulfillOrder(input: FulfillOrderInput): Promise<OrderStatu
   setHandler(directChargeEnded, () => {
     directChargeRefused = true;
   });
+  // The fast path's send ended, whatever it did (see directCharge.endSignalled).
+  let directChargeOver = false;
+  setHandler(directChargeSent, () => {
+    directChargeOver = true;
+  });
   // The user flow's answer: once the charge is settled, or as soon as it parks (then it is pending).
   setHandler(chargeSettled, async () => {
     // A cancelled order still answers: with the charge as it was settled before compensation.
@@ -99,8 +114,18 @@ export async function fulfillOrder(input: FulfillOrderInput): Promise<OrderStatu
     const body = { orderId: input.orderId, amount: input.amount, currency: input.currency };
     const sentElsewhereUntil = input.directCharge?.sentUntil;
     const sentElsewhereEnded = () => directChargeRefused;
-    const payment = (await step('charge', pay.createPayment, { body }, { sentElsewhereUntil, sentElsewhereEnded }))
-      .value;
+    const sentElsewhereOver = input.directCharge?.endSignalled ? () => directChargeOver : undefined;
+    const charged = await step(
+      'charge',
+      pay.createPayment,
+      { body },
+      {
+        sentElsewhereUntil,
+        sentElsewhereEnded,
+        ...(sentElsewhereOver ? { sentElsewhereOver } : {}),
+      },
+    );
+    const payment = charged.value;
     status.paymentId = payment.id;
     charge = { charged: true, paymentId: payment.id };
     status.stage = 'charged';

@@ -137,6 +137,52 @@ describe('startOrder with the co-located fast path (directCalls)', () => {
     expect(await charges(orderId)).toEqual([started.charge.paymentId]);
   });
 
+  it("sends the step's own charge only after the service's send ended (its signal), and records that same payment", async () => {
+    const orderId = uniqueId('fast-awaited');
+    // Long enough that a step sending alongside would be scheduled while the service's send is in flight.
+    await sandboxAdmin.fault({ method: 'POST', path: '/payments/payments', fault: 'latency', params: { ms: 700 } });
+    const { started, workflowCharge, events } = await withWorkers(async () => {
+      const started = await client.startOrder({ orderId, customerId: 'cus_0015', amount: 1300, currency: 'EUR' });
+      const handle = client.temporal.workflow.getHandle(orderWorkflowId(orderId));
+      const workflowCharge = await handle.executeUpdate(chargeSettled);
+      const { events } = await handle.fetchHistory();
+      await handle.terminate('test done');
+      return { started, workflowCharge, events: events ?? [] };
+    });
+    expect(started).toMatchObject({ answeredBy: 'direct call', charge: { charged: true } });
+    expect(workflowCharge).toEqual(started.charge);
+    expect(await charges(orderId)).toEqual([started.charge.paymentId]);
+    const signalled = events.findIndex(
+      (e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'directChargeSent',
+    );
+    const scheduled = events.findIndex((e) => e.activityTaskScheduledEventAttributes);
+    expect(signalled).toBeGreaterThan(0);
+    expect(scheduled).toBeGreaterThan(signalled);
+  });
+
+  it('charges once when the service never says its send ended (it crashed): the step sends at the deadline', async () => {
+    const orderId = uniqueId('fast-silent');
+    const workflowId = orderWorkflowId(orderId);
+    const input = { orderId, customerId: 'cus_0016', amount: 800, currency: 'EUR' };
+    // What a service that dies right after its send leaves behind: the start and the applied charge, no signal.
+    const handle = await client.temporal.workflow.start('fulfillOrder', {
+      taskQueue: WORKFLOWS_TASK_QUEUE,
+      workflowId,
+      args: [{ ...input, directCharge: { sentUntil: Date.now() + 1_500, endSignalled: true } }],
+    });
+    const sent = (await engine.call(payments, 'createPayment', chargeRequest(workflowId, input), {
+      attempt: 1,
+      workflowId,
+    })) as { id: string };
+    const workflowCharge = await withWorkers(async () => {
+      const charge = await handle.executeUpdate(chargeSettled);
+      await handle.terminate('test done');
+      return charge;
+    });
+    expect(workflowCharge).toEqual({ charged: true, paymentId: sent.id });
+    expect(await charges(orderId)).toEqual([sent.id]);
+  });
+
   it('refunds the service-sent charge of an order cancelled before its workflow ever ran: compensated, not failed', async () => {
     const orderId = uniqueId('fast-cancelled');
     const workflowId = orderWorkflowId(orderId);

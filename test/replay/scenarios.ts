@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
 import type { CrmSyncResult } from '../../src/activities/crm-sync.activities';
-import { IntegrationsClient } from '../../src/client';
+import { chargeRequest, IntegrationsClient } from '../../src/client';
+import { payments } from '../../src/integrations/payments/payments.integration';
 import { documents, type DocumentJob } from '../../src/integrations/documents/documents.integration';
 import { IntegrationEngine } from '../../src/integrations/runtime/engine';
 import { createLogger } from '../../src/observability/logger';
@@ -91,6 +92,36 @@ async function runOrder(
     await client.orderResult(id);
   } finally {
     await client.close();
+  }
+}
+
+/**
+ * An order through startOrder's fast path (`directCalls`): started, its charge sent from here. `alongside`:
+ * as recorded before the charge step waited for that send (the order is not told its end is signalled, so
+ * the step sends at once, alongside it); otherwise `startOrder` itself, whose step waits for its signal.
+ */
+async function runDirectOrder(temporal: Client, id: string, alongside: boolean): Promise<void> {
+  const engine = new IntegrationEngine({ logger: createLogger({ name: 'replay', level: 'error' }) });
+  const client = await IntegrationsClient.connect({ address: testEnv.temporalAddress, directCalls: engine });
+  try {
+    if (alongside) {
+      const input = order(id);
+      const workflowId = orderWorkflowId(id);
+      await temporal.workflow.start('fulfillOrder', {
+        taskQueue: WORKFLOWS_TASK_QUEUE,
+        workflowId,
+        args: [{ ...input, directCharge: { sentUntil: Date.now() + 5_000 } }],
+      });
+      await engine.call(payments, 'createPayment', chargeRequest(workflowId, input), { attempt: 1, workflowId });
+    } else {
+      const started = await client.startOrder(order(id));
+      if (started.answeredBy !== 'direct call')
+        throw new Error(`not answered by the direct call: ${started.answeredBy}`);
+    }
+    await client.orderResult(id);
+  } finally {
+    await client.close();
+    await engine.close();
   }
 }
 
@@ -578,6 +609,20 @@ export const replayScenarios: ReplayScenario[] = [
     name: 'fulfill-order.completed',
     run: async (_client, id) => {
       await runOrder(id);
+      return [orderWorkflowId(id)];
+    },
+  },
+  {
+    name: 'fulfill-order.direct-charge-sent-alongside',
+    run: async (client, id) => {
+      await runDirectOrder(client, id, true);
+      return [orderWorkflowId(id)];
+    },
+  },
+  {
+    name: 'fulfill-order.direct-charge-awaited',
+    run: async (client, id) => {
+      await runDirectOrder(client, id, false);
       return [orderWorkflowId(id)];
     },
   },

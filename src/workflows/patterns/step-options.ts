@@ -34,6 +34,14 @@ export interface StepOptions {
   sentElsewhereUntil?: number;
   /** True once the other sender said its send applied nothing: the step then goes on as if alone. */
   sentElsewhereEnded?: () => boolean;
+  /**
+   * Given: the other sender says when its send ended, whatever it did (`sentElsewhereEnded` or this turns
+   * true). The step then sends its own request only once it did, or at `sentElsewhereUntil` (the other
+   * sender crashed): never while the other send is in flight. Its own send, with the same key, gets the
+   * provider's replay of what the other send applied, or applies it when that send never arrived; and a
+   * lookup is trusted from then on. @default the step sends at once
+   */
+  sentElsewhereOver?: () => boolean;
   /** Whether an operator may choose `compensate` when this step parks. @default false */
   canCompensate?: boolean;
   /** Replaces the endpoint's clock-time budget (its profile's schedule-to-close) for this step. */

@@ -79,6 +79,8 @@ class StepRun<I extends object, O> {
   mayHaveApplied = false;
   /** The step's duration was recorded (once: at its first result, failure, park or cancellation). */
   private measured = false;
+  /** The other sender says when its send ended (`sentElsewhereOver`): its first send waits for that. */
+  private awaitsOtherSend = false;
 
   constructor(
     private readonly step: string,
@@ -93,6 +95,17 @@ class StepRun<I extends object, O> {
 
   async run(): Promise<StepResult<O>> {
     let callOptions: CallOptions = {};
+    // Executions recorded before this wait existed sent at once, alongside the other send, as they did.
+    if (
+      this.declared.write &&
+      this.options.sentElsewhereUntil !== undefined &&
+      this.options.sentElsewhereOver &&
+      patched('step-awaits-other-send')
+    ) {
+      this.awaitsOtherSend = true;
+      // Not while the other send is in flight: no activity, no provider request, no CPU on the path it is on.
+      await this.otherSendEnded();
+    }
     for (;;) {
       let failure: unknown;
       try {
@@ -318,7 +331,9 @@ class StepRun<I extends object, O> {
   /** Someone else's send of the same write (`sentElsewhereUntil`) has ended: a lookup now sees it if it applied. */
   private async otherSendEnded(): Promise<void> {
     const waitMs = (this.options.sentElsewhereUntil ?? 0) - Date.now();
-    if (waitMs > 0 && this.sentElsewhere()) await condition(() => !this.sentElsewhere(), waitMs);
+    const ended = () =>
+      !this.sentElsewhere() || (this.awaitsOtherSend && (this.options.sentElsewhereOver?.() ?? false));
+    if (waitMs > 0 && !ended()) await condition(ended, waitMs);
   }
 
   /** Someone else may have applied this write too, and has not said that it did not. */
