@@ -12,8 +12,17 @@
  * - `provider window`: the declaration at the provider's own rate and window (`ratePerSecond: 10`,
  *   `window: 20 per 2 s`), the queue at twice that as the workers set it: the limiter mirrors the
  *   provider's sliding window.
- * Reports achieved rate / allowed rate, 429s, p50/p99 of the HTTP send and of the whole send (start of
- * the workflow to its result, queueing included). Writes bench/results/email-rate.json, prints a table.
+ * - `provider window, backlog`: the same, but the activity worker starts only once every workflow has
+ *   scheduled its send: the limiter alone, the supply of activities (workflow starts and tasks through the
+ *   dev server) out of the measure.
+ * 600 emails per mode (30 provider windows, so the start-up weighs little; `--quick` or BENCH_EMAILS=150:
+ * fewer). Reports, end to end, the achieved rate / allowed rate (emails sent / first start to last result:
+ * the issue's figure), and, in steady state, `windowUse` (the provider's window filled, averaged over the
+ * run from the first accepted send to the last, as the sandbox recorded them; 1 = every window full) and
+ * for the backlog mode sent / (worker start to last result). Also 429s, p50/p99 of the HTTP send and of the
+ * whole send (start of the workflow to its result, queueing included). BENCH_BEFORE=1 adds the window mode
+ * with the limiter as it was before the latency look-back (side by side). Writes
+ * bench/results/email-rate.json, prints a table.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -26,7 +35,7 @@ import { devCredentials } from '../src/devserver/dev-credentials';
 import { startDevServer } from '../src/devserver/dev-server';
 import { email } from '../src/integrations/email/email.integration';
 import { defineIntegration } from '../src/integrations/kit/define';
-import { AdaptiveLimiter } from '../src/integrations/runtime/adaptive-limiter';
+import { AdaptiveLimiter, type CallSignal } from '../src/integrations/runtime/adaptive-limiter';
 import { IntegrationEngine } from '../src/integrations/runtime/engine';
 import { createLogger } from '../src/observability/logger';
 import { startSandbox } from '../src/sandbox/server';
@@ -36,12 +45,14 @@ import { quietBundlerLogger } from '../test/support/stack';
 import { SandboxAdminClient } from '../src/sandbox/admin-client';
 import { sandboxCredentialsOf } from '../src/sandbox/credentials';
 
-const emails = Number(process.env.BENCH_EMAILS ?? 150);
+const quick = process.argv.includes('--quick');
+/** Emails per mode: 600 (30 provider windows, so the start-up weighs little), 150 with `--quick`. */
+const emails = Number(process.env.BENCH_EMAILS ?? (quick ? 150 : 600));
 const providerLimit = { limit: 20, windowMs: 2_000 };
 const allowedPerSecond = providerLimit.limit / (providerLimit.windowMs / 1000);
 const queueRate = 9;
-/** Each mode stops waiting after this long, whatever is left. */
-const timeBudgetMs = 90_000;
+/** Each mode stops waiting after this long, whatever is left (twice the time the allowed rate needs). */
+const timeBudgetMs = Math.max(90_000, (2 * emails * 1000) / allowedPerSecond);
 
 /** One background send, with the email declaration's activity options, on the queue it is given. */
 
@@ -53,6 +64,23 @@ interface Mode {
   ratePerSecond?: number;
   /** Declare the provider's window (with the provider's rate) instead of an even rate below it. */
   window?: boolean;
+  /**
+   * Start the activity worker only once every workflow has scheduled its send: the limiter alone on a
+   * backlog (the supply of activities through the dev server is out of the measure).
+   */
+  backlog?: boolean;
+  /**
+   * The limiter as it was before the latency look-back (a spent-window header judged against this
+   * process's count at the answer): only with BENCH_BEFORE=1, to measure the fix side by side.
+   */
+  before?: boolean;
+}
+
+/** The limiter without the attempt's latency: its own count judged at the answer, as before the fix. */
+class LimiterBefore extends AdaptiveLimiter {
+  override observe(key: string, declaredRate: number, signal: CallSignal): void {
+    super.observe(key, declaredRate, { ...signal, latencyMs: 0 });
+  }
 }
 
 interface ModeResult {
@@ -71,6 +99,16 @@ interface ModeResult {
   firstSendMs: number;
   /** Accepted sends per second at the provider, first to last (the pacing itself, start-up excluded). */
   providerSidePerSecond: number;
+  /**
+   * Steady-state use of the provider's window: the sends the provider counted in a window of `windowMs`,
+   * averaged over every window start from the first accepted send to one window before the last, divided by
+   * the limit (1 = every window full). Unlike first-to-last, a burst at each end does not inflate it.
+   */
+  windowUse: number;
+  /** Backlog mode: from the activity worker's start to the last result (start-up of the sends included). */
+  backlogMs?: number;
+  /** Backlog mode: time to get every send scheduled before the activity worker started. */
+  scheduledAllMs?: number;
   endToEndMs: { p50: number; p99: number };
   limiter?: unknown;
 }
@@ -80,6 +118,21 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? NaN;
 }
 const round = (n: number) => Math.round(n * 100) / 100;
+
+/**
+ * Mean count of sends in a window [t, t + windowMs) over t from the first send to the last minus one
+ * window, divided by `limit` (each send counts for the stretch of window starts that include it).
+ */
+function windowUse(sendTimes: number[], limit: number, windowMs: number): number {
+  const first = sendTimes[0];
+  const last = sendTimes.at(-1);
+  if (first === undefined || last === undefined || last - first <= windowMs) return NaN;
+  const from = first;
+  const to = last - windowMs;
+  let covered = 0;
+  for (const s of sendTimes) covered += Math.max(0, Math.min(s, to) - Math.max(s - windowMs, from));
+  return covered / ((to - from) * limit);
+}
 
 async function main(): Promise<void> {
   // Errors only: every 429 of the baseline would otherwise print the SDK's "Activity failed" warning.
@@ -124,7 +177,7 @@ async function main(): Promise<void> {
         },
       });
       const callLogger = createLogger({ name: 'bench-calls', level: 'info', destination });
-      const limiter = mode.adaptive ? new AdaptiveLimiter() : undefined;
+      const limiter = mode.adaptive ? (mode.before ? new LimiterBefore() : new AdaptiveLimiter()) : undefined;
       const runtime = new IntegrationEngine({ logger: callLogger, env, limiter });
       const declared = defineIntegration({
         ...email,
@@ -152,7 +205,9 @@ async function main(): Promise<void> {
         maxConcurrentActivityTaskExecutions: declared.traffic?.concurrency,
         shutdownGraceTime: '1 second',
       });
-      const running = worker.run();
+      let running: Promise<void> | undefined = mode.backlog ? undefined : worker.run();
+      let workerStarted = performance.now();
+      let scheduledAllMs: number | undefined;
       const before = (await admin.stats()).emailRateLimited;
       const ledgerBefore = sandbox.ledger().length;
       const started = performance.now();
@@ -169,6 +224,24 @@ async function main(): Promise<void> {
             }),
           ),
         );
+        if (mode.backlog) {
+          // Every send scheduled (a pending activity in each workflow), then the activity worker starts.
+          let pending = handles;
+          while (pending.length > 0) {
+            const still: typeof handles = [];
+            for (let i = 0; i < pending.length; i += 50) {
+              const described = await Promise.all(pending.slice(i, i + 50).map((h) => h.describe()));
+              described.forEach((d, j) => {
+                if ((d.raw.pendingActivities?.length ?? 0) === 0) still.push(pending[i + j]!);
+              });
+            }
+            pending = still;
+            if (pending.length > 0) await new Promise((r) => setTimeout(r, 1_000));
+          }
+          scheduledAllMs = performance.now() - started;
+          workerStarted = performance.now();
+          running = worker.run();
+        }
         const deadline = new Promise<void>((r) => setTimeout(r, timeBudgetMs).unref());
         await Promise.race([
           Promise.all(handles.map((h) => h.result().then(() => endToEnd.push(performance.now() - started)))),
@@ -176,8 +249,10 @@ async function main(): Promise<void> {
         ]);
         await Promise.all(handles.map((h) => h.terminate('bench over').catch(() => undefined)));
       } finally {
-        worker.shutdown();
-        await running;
+        if (running) {
+          worker.shutdown();
+          await running;
+        }
         await runtime.close();
       }
       const durationMs = Math.max(...endToEnd, 0);
@@ -207,6 +282,13 @@ async function main(): Promise<void> {
         firstSendMs: firstSend - startedAt,
         providerSidePerSecond: round((sendTimes.length - 1) / Math.max(0.001, (lastSend - firstSend) / 1000)),
         endToEndMs: { p50: Math.round(percentile(e2e, 50)), p99: Math.round(percentile(e2e, 99)) },
+        windowUse: round(windowUse(sendTimes, providerLimit.limit, providerLimit.windowMs)),
+        ...(mode.backlog
+          ? {
+              backlogMs: Math.round(durationMs - (workerStarted - started)),
+              scheduledAllMs: Math.round(scheduledAllMs ?? 0),
+            }
+          : {}),
         ...(limiter ? { limiter: limiter.state('email') } : {}),
       };
     };
@@ -223,6 +305,26 @@ async function main(): Promise<void> {
         queueRate: queueRateOf({ ratePerSecond: allowedPerSecond, window: { limit: 1, per: 1 } }),
         adaptive: true,
         window: true,
+      },
+      ...(process.env.BENCH_BEFORE === '1'
+        ? [
+            {
+              name: `provider window (${providerLimit.limit} per ${providerLimit.windowMs / 1000} s) + adaptive, before the look-back`,
+              ratePerSecond: allowedPerSecond,
+              queueRate: queueRateOf({ ratePerSecond: allowedPerSecond, window: { limit: 1, per: 1 } }),
+              adaptive: true,
+              window: true,
+              before: true,
+            },
+          ]
+        : []),
+      {
+        name: `provider window (${providerLimit.limit} per ${providerLimit.windowMs / 1000} s) + adaptive, backlog`,
+        ratePerSecond: allowedPerSecond,
+        queueRate: queueRateOf({ ratePerSecond: allowedPerSecond, window: { limit: 1, per: 1 } }),
+        adaptive: true,
+        window: true,
+        backlog: true,
       },
     ] satisfies Mode[]) {
       // BENCH_MODES=window,9/s runs only the modes whose name contains one of them (while developing).
@@ -249,7 +351,10 @@ async function main(): Promise<void> {
         'first start to the last result. HTTP send = one attempt as the engine logs it; end-to-end = ' +
         'workflow start to result, queueing behind the rate limit included. 429s counted by the sandbox. ' +
         'first send = first workflow start to the first accepted send; provider-side/s = accepted sends per ' +
-        'second from the first to the last as the provider recorded them (the pacing alone).',
+        'second from the first to the last as the provider recorded them; windowUse = sends the provider ' +
+        'counted per window of its limit, averaged over every window from the first send to the last, / ' +
+        'the limit (steady state, 1 = every window full); backlog mode: the activity worker starts once ' +
+        'every send is scheduled, backlogMs = its start to the last result.',
     };
     const dir = join(__dirname, 'results');
     mkdirSync(dir, { recursive: true });
@@ -268,6 +373,8 @@ async function main(): Promise<void> {
         'e2e p99 ms': r.endToEndMs.p99,
         'first send ms': r.firstSendMs,
         'provider-side/s': r.providerSidePerSecond,
+        'window use': r.windowUse,
+        'backlog use': r.backlogMs ? round(r.sent / (r.backlogMs / 1000) / allowedPerSecond) : '',
       })),
     );
     console.log(`allowed: ${allowedPerSecond}/s (bench/results/email-rate.json)`);

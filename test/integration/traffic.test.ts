@@ -1,4 +1,8 @@
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger, NativeConnection, Worker } from '@temporalio/worker';
+import { createBulkLaneActivities } from '../../src/activities/bulk-lane.activities';
+import { BULK_LANE_ACTIVITY, type BulkBatchSummary, type SendInBulkInput } from '../../src/contracts/bulk-lane';
+import { SandboxAdminClient } from '../../src/sandbox/admin-client';
 import { email } from '../../src/integrations/email/email.integration';
 import { defineIntegration } from '../../src/integrations/kit/define';
 import { AdaptiveLimiter, type AdaptiveLimiterOptions } from '../../src/integrations/runtime/adaptive-limiter';
@@ -160,6 +164,65 @@ describe('traffic shaping', () => {
     // ...and from the first cut to the end of the run, no 429 reached the provider.
     expect(result.rateLimitedDuringRun).toBe(before);
     expect(result.sentOnce).toBe(true);
+  });
+
+  it("shares one worker process's mirror of the provider's window between the bulk lane's activity and the endpoint's own: 30 lane items and 30 single sends, no 429, never more than the limit in a window", async () => {
+    // The lane's queue (`integration-email-bulk`) and the integration's own are served by the same process
+    // with activities of one engine (src/workers/worker.ts): both take their slots from one window.
+    const declared = defineIntegration({
+      ...email,
+      traffic: { ratePerSecond: 5, window: { limit: PROVIDER_LIMIT.limit, per: PROVIDER_LIMIT.windowMs } },
+    });
+    const limiter = new AdaptiveLimiter({ logger: captureLogs().logger });
+    const runtime = new IntegrationEngine({ logger: captureLogs().logger, limiter });
+    const lane = createBulkLaneActivities(runtime, declared)[BULK_LANE_ACTIVITY];
+    const send = runtime.activities(declared).emailSend!;
+    const batchId = uniqueId('shared-window');
+    const mock = () =>
+      new MockActivityEnvironment(
+        { attempt: 1, workflowExecution: { workflowId: `bulk-${batchId}`, runId: 'run-1' } },
+        { logger: new DefaultLogger('ERROR') },
+      );
+    const input: SendInBulkInput = {
+      integration: 'email',
+      endpoint: 'send',
+      batchId,
+      batchIndex: 0,
+      items: Array.from({ length: 30 }, (_, i) => ({
+        key: `item-${i}`,
+        body: { to: `lane${i}@example.com`, subject: 'lane', body: 'shared window' },
+      })),
+      concurrency: 10,
+      write: true,
+      budgetMs: 600_000,
+    };
+    const keys = Array.from({ length: 30 }, (_, i) => uniqueId(`shared-single-${i}`));
+    const admin = new SandboxAdminClient(testEnv.sandboxUrl);
+    const before = (await sandboxAdmin.stats()).emailRateLimited;
+    const ledgerBefore = (await admin.ledger()).length;
+    // The provider's window starts empty (the tests before used it).
+    await new Promise((r) => setTimeout(r, PROVIDER_LIMIT.windowMs));
+    try {
+      const [summary] = await Promise.all([
+        mock().run<[SendInBulkInput], BulkBatchSummary, typeof lane>(lane, input),
+        ...keys.map((key, i) =>
+          mock().run(send, { key, body: { to: `single${i}@example.com`, subject: 'single', body: 'shared window' } }),
+        ),
+      ]);
+      expect(summary.succeeded).toBe(30);
+    } finally {
+      await runtime.close();
+    }
+    const sent = (await admin.ledger()).slice(ledgerBefore).filter((e) => e.effect === 'email.sent');
+    const at = sent.map((e) => Date.parse(e.at)).sort((a, b) => a - b);
+    // The most sends the provider counted in any window (a window ending at each send).
+    const busiest = Math.max(...at.map((t) => at.filter((u) => u > t - PROVIDER_LIMIT.windowMs && u <= t).length));
+    console.log(
+      `lane + single sends, one window of ${PROVIDER_LIMIT.limit}: ${sent.length} sent, busiest window ${busiest}`,
+    );
+    expect(sent).toHaveLength(60);
+    expect(busiest).toBeLessThanOrEqual(PROVIDER_LIMIT.limit);
+    expect((await sandboxAdmin.stats()).emailRateLimited - before).toBe(0);
   });
 
   it('declared above the limit, with only 429s to go by: the 429s lower the rate until it fits, then stop, each of 60 emails is sent once', async () => {

@@ -187,4 +187,54 @@ describe('AdaptiveLimiter', () => {
     limiter.settle('email', false);
     await expect(limiter.acquire('email', 3, { ...background, window })).resolves.toMatchObject({ waitedMs: 0 });
   });
+  it("with the provider's window: a slow answer saying the window is spent by this process's own earlier calls is no signal; under its own count it is", async () => {
+    const limiter = new AdaptiveLimiter();
+    const window = { limit: 3, perMs: 1_000 };
+    const spent = (latencyMs: number) => ({
+      rateLimited: false,
+      headers: { 'x-ratelimit-remaining': '0' },
+      latencyMs,
+    });
+    const go = () => limiter.acquire('email', 3, { ...background, window });
+    // t=0: A, B, C leave; A answers at 50 ms, B at 60 ms, C (slow) at 900 ms.
+    await Promise.all([go(), go(), go()]);
+    await jest.advanceTimersByTimeAsync(50);
+    limiter.settle('email', true);
+    await jest.advanceTimersByTimeAsync(10);
+    limiter.settle('email', true);
+    await jest.advanceTimersByTimeAsync(840);
+    limiter.settle('email', true);
+    // D leaves at 1,050 ms, when A's slot frees; the provider counted B and C with it: "remaining: 0".
+    const d = go();
+    await jest.advanceTimersByTimeAsync(150);
+    await expect(d).resolves.toMatchObject({ admitted: true, waitedMs: 150 });
+    // D's answer comes 650 ms later, when B has left this process's window: counted over the window
+    // before D left (B answered then), the process spent it itself.
+    await jest.advanceTimersByTimeAsync(650);
+    limiter.observe('email', 3, spent(650));
+    limiter.settle('email', true);
+    expect(limiter.state('email')).toMatchObject({ rate: 3, decreases: 0, pausedUntil: 0 });
+    // Without the latency (as before), B would not count: taken for another client's use, a cut.
+    const before = new AdaptiveLimiter();
+    await Promise.all([0, 1, 2].map(() => before.acquire('email', 3, { ...background, window })));
+    await jest.advanceTimersByTimeAsync(50);
+    before.settle('email', true);
+    await jest.advanceTimersByTimeAsync(10);
+    before.settle('email', true);
+    await jest.advanceTimersByTimeAsync(840);
+    before.settle('email', true);
+    await jest.advanceTimersByTimeAsync(150);
+    await before.acquire('email', 3, { ...background, window });
+    await jest.advanceTimersByTimeAsync(650);
+    before.observe('email', 3, spent(0));
+    expect(before.state('email')).toMatchObject({ decreases: 1 });
+    // A quick answer saying the window is spent while this process used one slot of three: someone else
+    // spends the quota, a signal whatever the latency.
+    await jest.advanceTimersByTimeAsync(3_000);
+    await go();
+    await jest.advanceTimersByTimeAsync(20);
+    limiter.observe('email', 3, spent(20));
+    limiter.settle('email', true);
+    expect(limiter.state('email')).toMatchObject({ decreases: 1, rate: 1.5 });
+  });
 });

@@ -86,6 +86,12 @@ export interface CallSignal {
   /** The call was classified `RateLimited` (429, or 503 with Retry-After). */
   rateLimited: boolean;
   headers?: Record<string, string | string[] | undefined>;
+  /**
+   * How long the attempt took, ms (the request left at most this long ago). Under a window, the provider
+   * counted the request at its arrival, anywhere in that time: this process's own calls are then counted
+   * over the window before the request left, not the one before the answer. @default 0
+   */
+  latencyMs?: number;
 }
 
 export interface LimiterState {
@@ -120,6 +126,8 @@ interface Bucket extends LimiterState {
   inFlight: number;
   /** Window mode: when each settled call that reached the provider was answered, oldest first. */
   answeredAt: number[];
+  /** Window mode: answers that left the window within one window before it (observe() looks back). */
+  expiredAt: number[];
 }
 
 export class AdaptiveLimiter {
@@ -229,8 +237,12 @@ export class AdaptiveLimiter {
     const now = this.now();
     this.refill(bucket, now);
     const retryAfter = parseRetryAfter(header(signal.headers, 'retry-after'), now);
-    // Under a mirrored window, the provider's window being spent by this process's own calls is expected.
-    const ownWindowFull = bucket.window !== undefined && this.used(bucket, now) >= bucket.window.limit;
+    // Under a mirrored window, the provider's window being spent by this process's own calls is expected:
+    // counted over the window the provider applied to this request (it left up to `latencyMs` ago), so a
+    // slow answer does not take the process's own earlier calls, gone from its window since, for another
+    // client's (a false signal halved the rate and capped it at 90 % for a minute in bench/email-rate.ts).
+    const ownWindowFull =
+      bucket.window !== undefined && this.ownCount(bucket, now, signal.latencyMs ?? 0) >= bucket.window.limit;
     const windowSpent = this.settings.rateLimitHeaders && !ownWindowFull && windowSpentUntil(signal.headers, now);
     if (signal.rateLimited || windowSpent) {
       const pauseUntil = signal.rateLimited && retryAfter !== undefined ? now + retryAfter : windowSpent || now;
@@ -293,8 +305,22 @@ export class AdaptiveLimiter {
   private used(bucket: Bucket, now: number): number {
     const w = bucket.window;
     if (!w) return 0;
-    while (bucket.answeredAt.length > 0 && bucket.answeredAt[0]! <= now - w.perMs) bucket.answeredAt.shift();
+    while (bucket.answeredAt.length > 0 && bucket.answeredAt[0]! <= now - w.perMs)
+      bucket.expiredAt.push(bucket.answeredAt.shift()!);
+    while (bucket.expiredAt.length > 0 && bucket.expiredAt[0]! <= now - 2 * w.perMs) bucket.expiredAt.shift();
     return bucket.inFlight + bucket.answeredAt.length;
+  }
+
+  /**
+   * Window mode: this process's calls the provider may have counted for a request that left up to
+   * `latencyMs` ago (in flight, or answered since one window before it left; looking back one window at most).
+   */
+  private ownCount(bucket: Bucket, now: number, latencyMs: number): number {
+    const w = bucket.window;
+    if (!w) return 0;
+    const used = this.used(bucket, now);
+    const since = now - w.perMs - Math.min(Math.max(0, latencyMs), w.perMs);
+    return used + bucket.expiredAt.filter((t) => t > since).length;
   }
 
   /** Window mode: how long until the slot of the last waiter (or of a new call) frees, as far as known. */
@@ -359,6 +385,7 @@ export class AdaptiveLimiter {
         window: nextWindow,
         inFlight: bucket?.inFlight ?? 0,
         answeredAt: bucket?.answeredAt ?? [],
+        expiredAt: bucket?.expiredAt ?? [],
       };
       this.buckets.set(key, bucket);
     }

@@ -45,6 +45,7 @@ export function report(deps: ReportDeps): Policy {
       deps.limiter?.observe(call.integration.name, rate, {
         rateLimited: !verdict.ok && verdict.type === FailureType.RateLimited,
         headers: outcome.headers,
+        latencyMs: call.attemptMs,
       });
     }
     const fields = {
