@@ -1,6 +1,5 @@
 import type { Client } from '@temporalio/client';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
+import { WorkflowExecutionAlreadyStartedError, type LoadedDataConverter, type Payload } from '@temporalio/common';
 import { integrations } from '../integrations';
 import type { Integration } from '../integrations/kit/define';
 import { durationMs } from '../integrations/kit/duration';
@@ -242,16 +241,29 @@ async function batchStatus(client: Client, workflowId: string): Promise<BulkBatc
   const status = await handle.query(bulkBatchStatus);
   if (status.state !== 'sending') return status;
   const payloads = (await handle.describe()).raw.pendingActivities?.[0]?.heartbeatDetails?.payloads;
-  if (!payloads?.length) return status;
-  const progress = await decodeFromPayloadsAtIndex<BulkSendProgress>(
-    client.workflow.options.loadedDataConverter,
-    0,
-    payloads,
-  );
+  const progress = await decodeHeartbeat<BulkSendProgress>(client.workflow.options.loadedDataConverter, payloads);
+  if (!progress) return status;
   return {
     ...status,
     progress: { succeeded: progress.ok.length, failed: progress.failed.length, unknown: progress.unknown.length },
   };
+}
+
+/**
+ * An activity's first heartbeat detail as `describe()` gives it (raw payloads, encoded as the workers'
+ * data converter encoded them), through the client's own data converter with the SDK's public interfaces
+ * only: the codecs decode in reverse order (the last one encoded last), then the payload converter.
+ * Undefined when there is none.
+ */
+export async function decodeHeartbeat<T>(
+  converter: Pick<LoadedDataConverter, 'payloadConverter' | 'payloadCodecs'>,
+  payloads: Payload[] | null | undefined,
+): Promise<T | undefined> {
+  if (!payloads?.length) return undefined;
+  let decoded = payloads;
+  for (const codec of [...converter.payloadCodecs].reverse()) decoded = await codec.decode(decoded);
+  const first = decoded[0];
+  return first ? converter.payloadConverter.fromPayload<T>(first) : undefined;
 }
 
 export function addUp(batchId: string, summaries: BulkBatchSummary[]): BulkSummary {
