@@ -168,7 +168,8 @@ export function splitIntoBatches(items: BulkItem[], size = MAX_BATCH_ITEMS): Bul
  * Sends many items of one endpoint through the high-volume lane (src/contracts/bulk-lane.ts) and
  * returns once every batch's workflow is started. Throws {@link BulkRequestError} before anything
  * starts for a request the lane would refuse. Calling it again with the same batch ID and items
- * attaches to the same workflows (a closed batch is not run again; a failed one is, with the same keys).
+ * attaches to the same workflows (a completed batch is not run again; a failed, cancelled or terminated
+ * one is, every item again with its key).
  */
 export async function startBulk(client: Client, request: BulkRequest): Promise<BulkHandle> {
   const problems = bulkRequestProblems(request);
@@ -206,7 +207,7 @@ export async function startBulk(client: Client, request: BulkRequest): Promise<B
           workflowId,
           args: [input],
           workflowIdConflictPolicy: 'USE_EXISTING',
-          // A batch that completed is never run again; one that failed (its budget ran out) may be.
+          // A batch that completed is never run again; one that failed, was cancelled or terminated is.
           workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
           staticSummary: `Bulk ${request.integration}.${request.endpoint}: batch ${batchIndex + 1} of ${batches.length}, ${items.length} items`,
         });
@@ -235,12 +236,20 @@ export function bulkHandle(client: Client, batchId: string, items: number, workf
   };
 }
 
-/** A batch's status; while it sends, with the counts of its activity's last heartbeat. */
+/**
+ * A batch's status; while it sends, with the counts of its activity's last heartbeat. A batch cancelled or
+ * terminated while it sent or was parked says so: its query, answered from its history, still says what it
+ * was doing then.
+ */
 async function batchStatus(client: Client, workflowId: string): Promise<BulkBatchStatus> {
   const handle = client.workflow.getHandle(workflowId);
   const status = await handle.query(bulkBatchStatus);
+  if (status.state !== 'sending' && status.state !== 'parked') return status;
+  const description = await handle.describe();
+  const ended = endedFromOutside[description.status.name];
+  if (ended) return { ...status, state: ended };
   if (status.state !== 'sending') return status;
-  const payloads = (await handle.describe()).raw.pendingActivities?.[0]?.heartbeatDetails?.payloads;
+  const payloads = description.raw.pendingActivities?.[0]?.heartbeatDetails?.payloads;
   const progress = await decodeHeartbeat<BulkSendProgress>(client.workflow.options.loadedDataConverter, payloads);
   if (!progress) return status;
   return {
@@ -248,6 +257,13 @@ async function batchStatus(client: Client, workflowId: string): Promise<BulkBatc
     progress: { succeeded: progress.ok.length, failed: progress.failed.length, unknown: progress.unknown.length },
   };
 }
+
+/** An execution status that ends a batch from outside (no workflow timeout is set, so none times out). */
+const endedFromOutside: Partial<Record<string, BulkBatchStatus['state']>> = {
+  CANCELLED: 'cancelled',
+  TERMINATED: 'terminated',
+  TIMED_OUT: 'failed',
+};
 
 /**
  * An activity's first heartbeat detail as `describe()` gives it (raw payloads, encoded as the workers'
