@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { CancelledFailure } from '@temporalio/common';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
-import { startBulk, type BulkRequest } from '../../src/client/bulk-lane';
-import { bulkBatchStatus, bulkBatchWorkflowId } from '../../src/contracts/bulk-lane';
+import { BulkRequestError, FIRST_SENT_AT_MEMO, startBulk, type BulkRequest } from '../../src/client/bulk-lane';
+import { bulkBatchStatus, bulkBatchWorkflowId, type SendInBulkInput } from '../../src/contracts/bulk-lane';
+import { WORKFLOWS_TASK_QUEUE } from '../../src/contracts/task-queues';
 import { parkedState } from '../../src/contracts/messages';
 import type { sendInBulk } from '../../src/workflows/send-in-bulk.workflow';
 import { sandboxAdmin } from '../support/sandbox';
@@ -34,6 +35,19 @@ async function chargesPerKey(prefix: string): Promise<Record<string, number>> {
 
 /** Charge requests the sandbox received (this file's batches only run one at a time). */
 const chargeRequests = async () => (await sandboxAdmin.stats()).requests['POST /payments/payments'] ?? 0;
+
+/** The start, input budget and first-send memo of these executions of a batch's workflow ID, in order. */
+async function executionsOf(client: Client, workflowId: string, runIds: string[]) {
+  return Promise.all(
+    runIds.map(async (runId) => {
+      const handle = client.workflow.getHandle<typeof sendInBulk>(workflowId, runId);
+      const [{ memo, startTime }, history] = await Promise.all([handle.describe(), handle.fetchHistory()]);
+      const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+      const input = client.options.loadedDataConverter.payloadConverter.fromPayload<SendInBulkInput>(payload!);
+      return { startMs: startTime.getTime(), budgetMs: input.budgetMs, firstSentAt: memo?.[FIRST_SENT_AT_MEMO] };
+    }),
+  );
+}
 
 const everyKeyOnce = (request: BulkRequest, prefix: string) =>
   Object.fromEntries(request.items.map((item) => [`${prefix}${item.key}`, 1]));
@@ -86,6 +100,7 @@ describe('a bulk batch ended from outside', () => {
         async () => Object.keys(await chargesPerKey(prefix)).length >= 3,
         30_000,
       );
+      const { runId: firstRun } = await wf.describe();
       await wf.cancel();
       const ended = await wf.result().catch((err: unknown) => err);
       const chargedByCancelled = Object.keys(await chargesPerKey(prefix)).length;
@@ -95,7 +110,16 @@ describe('a bulk batch ended from outside', () => {
       const before = await chargeRequests();
       const again = await startBulk(client, request);
       const summary = await again.result();
-      return { ended, chargedByCancelled, query, status, summary, sentAgain: (await chargeRequests()) - before };
+      const sentAgain = (await chargeRequests()) - before;
+      return {
+        ended,
+        chargedByCancelled,
+        query,
+        status,
+        summary,
+        sentAgain,
+        runs: await executionsOf(client, wf.workflowId, [firstRun, (await wf.describe()).runId]),
+      };
     });
     expect(outcome.ended).toBeInstanceOf(WorkflowFailedError);
     expect((outcome.ended as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
@@ -110,7 +134,46 @@ describe('a bulk batch ended from outside', () => {
     expect(outcome.sentAgain).toBe(request.items.length);
     expect(outcome.summary).toMatchObject({ items: 40, succeeded: 40, failed: 0, unknown: 0 });
     expect(await chargesPerKey(prefix)).toEqual(everyKeyOnce(request, prefix));
+    // Its resends stay inside the key retention counted from the first send: the budget is what is left of it.
+    const [first, second] = outcome.runs;
+    expect(outcome.runs).toHaveLength(2);
+    expect(second!.firstSentAt).toBe(first!.firstSentAt);
+    expect(second!.budgetMs).toBeLessThanOrEqual(first!.budgetMs - (second!.startMs - first!.startMs) + 1_000);
   }, 120_000);
+
+  it('first sent longer ago than its budget: sending it again is refused, nothing starts', async () => {
+    const request = chargeRequest(uniqueId('bulk-late'), 2);
+    const workflowId = bulkBatchWorkflowId('payments', 'createPayment', request.batchId, 0);
+    const outcome = await withWorkers(async ({ client }) => {
+      // An execution whose items were first sent 23 hours ago (the payments budget: 90 % of 24 h), terminated.
+      const input: SendInBulkInput = {
+        integration: 'payments',
+        endpoint: 'createPayment',
+        batchId: request.batchId,
+        batchIndex: 0,
+        items: request.items,
+        concurrency: 1,
+        write: true,
+        budgetMs: 1,
+      };
+      const old = await client.workflow.start<typeof sendInBulk>('sendInBulk', {
+        taskQueue: `${WORKFLOWS_TASK_QUEUE}-nobody`,
+        workflowId,
+        args: [input],
+        memo: { [FIRST_SENT_AT_MEMO]: Date.now() - 23 * 3600_000 },
+      });
+      await old.terminate('operator: test');
+      const refused = await startBulk(client, request).catch((err: unknown) => err);
+      return {
+        refused,
+        latest: (await client.workflow.getHandle(workflowId).describe()).runId,
+        old: old.firstExecutionRunId,
+      };
+    });
+    expect(outcome.refused).toBeInstanceOf(BulkRequestError);
+    expect((outcome.refused as BulkRequestError).message).toMatch(/could apply their items twice/);
+    expect(outcome.latest).toBe(outcome.old);
+  });
 
   it('terminated while parked: says terminated, not parked', async () => {
     const request = chargeRequest(uniqueId('bulk-terminate'), 3);
