@@ -202,11 +202,22 @@ describe('a bulk batch ended from outside', () => {
         reason: 'operator: test',
         requestId: randomUUID(),
       });
-      const result = await client.workflow
-        .getHandle<typeof sendInBulk>(wf.workflowId, reset.runId ?? undefined)
-        .result();
-      return { result, sent: (await chargeRequests()) - before };
+      const resetRun = client.workflow.getHandle<typeof sendInBulk>(wf.workflowId, reset.runId ?? undefined);
+      const result = await resetRun.result();
+      // The start the workflow counts its budget from (workflowInfo().startTime): the reset run's first event.
+      const startOf = async (h: typeof resetRun) =>
+        (await h.fetchHistory()).events?.[0]?.eventTime?.seconds?.toString();
+      return {
+        result,
+        sent: (await chargeRequests()) - before,
+        starts: [
+          await startOf(client.workflow.getHandle<typeof sendInBulk>(wf.workflowId, runId)),
+          await startOf(resetRun),
+        ],
+      };
     });
+    // The reset run keeps the first run's start: its resends stay inside the budget counted from the first send.
+    expect(outcome.starts[1]).toBe(outcome.starts[0]);
     // The unknown item is answered by its first charge now; the two done ones are sent again too.
     expect(outcome.sent).toBe(3);
     expect(outcome.result).toMatchObject({ items: 3, succeeded: 3, unknown: 0 });
