@@ -6,7 +6,9 @@ import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { historyToJSON, type History } from '@temporalio/common/lib/proto-utils';
-import { HISTORIES_DIR } from '../test/replay/histories';
+import { integrations } from '../src/integrations';
+import { integrationVariables } from '../src/integrations/variables';
+import { HISTORIES_DIR, secretsIn } from '../test/replay/histories';
 import { REPLAY_STORE_URL, replayScenarios, type ReplayScenario } from '../test/replay/scenarios';
 import { startTestStack, stopTestStack } from '../test/support/stack';
 import { sandboxAdmin } from '../test/support/sandbox';
@@ -46,9 +48,28 @@ async function runsOf(client: Client, workflowId: string) {
   }
 }
 
+/** The stack's secrets by variable: every credential the sandbox checks, and the webhook signing secret. */
+function secretsOf(env: Record<string, string>): Map<string, string> {
+  const names = [
+    ...integrationVariables(integrations)
+      .filter((v) => v.sandbox && 'credential' in v.sandbox)
+      .map((v) => v.name),
+    'WEBHOOK_DOCUMENTS_SECRETS',
+  ];
+  const secrets = new Map<string, string>();
+  for (const name of names) {
+    const value = env[name];
+    if (typeof value !== 'string' || value.length < 16) continue;
+    secrets.set(value, name);
+    if (value.startsWith('whsec_')) secrets.set(value.slice('whsec_'.length), name);
+  }
+  return secrets;
+}
+
 async function main(): Promise<void> {
   const scenarios = selected(process.argv.slice(2));
   const stack = await startTestStack();
+  const secrets = secretsOf(stack.env);
   Object.assign(process.env, stack.env);
   // The CRM sync's local store: a database of the recording's own (see REPLAY_STORE_URL).
   process.env.LOCAL_STORE_URL = REPLAY_STORE_URL;
@@ -66,10 +87,20 @@ async function main(): Promise<void> {
         // Only this script's own recordings are replaced, and only once the scenario ran: `legacy.*`
         // histories, recorded by older code, stay to prove that executions started before a patched()
         // change still replay.
+        const recorded = runs.map(({ workflowId, history }) => ({
+          workflowId,
+          history: JSON.parse(historyToJSON(history)) as unknown,
+        }));
+        // A history holding one of the stack's credentials is not written (names only, never values).
+        const leaked = new Set(recorded.flatMap((json) => secretsIn(json, [...secrets.keys()])));
+        if (leaked.size > 0)
+          throw new Error(
+            `${scenario.name}: its history holds ${[...leaked].map((s) => secrets.get(s)).join(', ')}; nothing written`,
+          );
         for (const file of filesOf(scenario)) rmSync(join(HISTORIES_DIR, file));
-        for (const [i, { workflowId, history }] of runs.entries()) {
+        for (const [i, json] of recorded.entries()) {
+          const { history } = runs[i]!;
           const file = join(HISTORIES_DIR, `${scenario.name}${runs.length > 1 ? `.${i + 1}` : ''}.json`);
-          const json = { workflowId, history: JSON.parse(historyToJSON(history)) as unknown };
           writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`);
           console.log(`recorded ${file} (${history.events?.length ?? 0} events)`);
         }

@@ -1,6 +1,5 @@
-import type { Client } from '@temporalio/client';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
-import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, type LoadedDataConverter, type Payload } from '@temporalio/common';
 import { integrations } from '../integrations';
 import type { Integration } from '../integrations/kit/define';
 import { durationMs } from '../integrations/kit/duration';
@@ -169,7 +168,8 @@ export function splitIntoBatches(items: BulkItem[], size = MAX_BATCH_ITEMS): Bul
  * Sends many items of one endpoint through the high-volume lane (src/contracts/bulk-lane.ts) and
  * returns once every batch's workflow is started. Throws {@link BulkRequestError} before anything
  * starts for a request the lane would refuse. Calling it again with the same batch ID and items
- * attaches to the same workflows (a closed batch is not run again; a failed one is, with the same keys).
+ * attaches to the same workflows (a completed batch is not run again; a failed, cancelled or terminated
+ * one is, every item again with its key).
  */
 export async function startBulk(client: Client, request: BulkRequest): Promise<BulkHandle> {
   const problems = bulkRequestProblems(request);
@@ -185,9 +185,28 @@ export async function startBulk(client: Client, request: BulkRequest): Promise<B
     integration.traffic?.concurrency ?? MAX_BULK_CONCURRENCY,
   );
   const batches = splitIntoBatches(request.items, request.batchSize ?? MAX_BATCH_ITEMS);
+  const ids = batches.map((_, batchIndex) =>
+    bulkBatchWorkflowId(request.integration, request.endpoint, request.batchId, batchIndex),
+  );
+  // A batch sent again after an execution that did not complete (failed, cancelled, terminated) resends
+  // every item, some applied by that execution: its resends must stay inside the key retention counted
+  // from the first send, not from the new execution's start.
+  const now = Date.now();
+  const firstSent = await Promise.all(
+    ids.map((id) => (write && retention !== undefined ? firstSentAt(client, id) : Promise.resolve(undefined))),
+  );
+  const late = ids.filter((_, i) => budgetMs - (now - (firstSent[i] ?? now)) < MIN_RESEND_BUDGET_MS);
+  if (late.length > 0)
+    throw new BulkRequestError([
+      `${late.slice(0, 5).join(', ')}${late.length > 5 ? ` and ${late.length - 5} more` : ''} first sent more than ` +
+        `${Math.round(budgetMs / 60_000)} min ago (inside the provider's key retention of ${retention}): sending ` +
+        'them again could apply their items twice; check those items at the provider and send what is missing ' +
+        'under a new batch ID',
+    ]);
   const workflowIds = await Promise.all(
     batches.map(async (items, batchIndex) => {
-      const workflowId = bulkBatchWorkflowId(request.integration, request.endpoint, request.batchId, batchIndex);
+      const workflowId = ids[batchIndex]!;
+      const sentAt = firstSent[batchIndex] ?? now;
       const input: SendInBulkInput = {
         integration: request.integration,
         endpoint: request.endpoint,
@@ -196,7 +215,7 @@ export async function startBulk(client: Client, request: BulkRequest): Promise<B
         items,
         concurrency,
         write,
-        budgetMs,
+        budgetMs: budgetMs - (now - sentAt),
         ...(integration.traffic?.ratePerSecond
           ? { chunkItems: bulkChunkItems(integration.traffic.ratePerSecond) }
           : {}),
@@ -207,8 +226,9 @@ export async function startBulk(client: Client, request: BulkRequest): Promise<B
           workflowId,
           args: [input],
           workflowIdConflictPolicy: 'USE_EXISTING',
-          // A batch that completed is never run again; one that failed (its budget ran out) may be.
+          // A batch that completed is never run again; one that failed, was cancelled or terminated is.
           workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+          memo: { [FIRST_SENT_AT_MEMO]: sentAt },
           staticSummary: `Bulk ${request.integration}.${request.endpoint}: batch ${batchIndex + 1} of ${batches.length}, ${items.length} items`,
         });
       } catch (err) {
@@ -218,6 +238,29 @@ export async function startBulk(client: Client, request: BulkRequest): Promise<B
     }),
   );
   return bulkHandle(client, request.batchId, request.items.length, workflowIds);
+}
+
+/** The memo field (ms since the epoch) of a batch's first send, carried by every execution sent again. */
+export const FIRST_SENT_AT_MEMO = 'bulkFirstSentAt';
+/** A batch sent again needs at least this much of its budget left (the workflow's own floor for a resend). */
+const MIN_RESEND_BUDGET_MS = 1000;
+
+/**
+ * When the items of the batch with this workflow ID were first sent, if its latest execution did not
+ * complete and a start would run it again (failed, cancelled, terminated, timed out): from its memo, or
+ * its start for an execution started before the memo. Undefined when there is none, or it runs or completed.
+ */
+async function firstSentAt(client: Client, workflowId: string): Promise<number | undefined> {
+  let description;
+  try {
+    description = await client.workflow.getHandle(workflowId).describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
+  if (description.status.name === 'RUNNING' || description.status.name === 'COMPLETED') return undefined;
+  const memo = description.memo?.[FIRST_SENT_AT_MEMO];
+  return typeof memo === 'number' ? memo : description.startTime.getTime();
 }
 
 /** A handle on batches started earlier (e.g. by another process), by their workflow IDs. */
@@ -236,22 +279,50 @@ export function bulkHandle(client: Client, batchId: string, items: number, workf
   };
 }
 
-/** A batch's status; while it sends, with the counts of its activity's last heartbeat. */
+/**
+ * A batch's status; while it sends, with the counts of its activity's last heartbeat. A batch cancelled or
+ * terminated while it sent or was parked says so: its query, answered from its history, still says what it
+ * was doing then.
+ */
 async function batchStatus(client: Client, workflowId: string): Promise<BulkBatchStatus> {
   const handle = client.workflow.getHandle(workflowId);
   const status = await handle.query(bulkBatchStatus);
+  if (status.state !== 'sending' && status.state !== 'parked') return status;
+  const description = await handle.describe();
+  const ended = endedFromOutside[description.status.name];
+  if (ended) return { ...status, state: ended };
   if (status.state !== 'sending') return status;
-  const payloads = (await handle.describe()).raw.pendingActivities?.[0]?.heartbeatDetails?.payloads;
-  if (!payloads?.length) return status;
-  const progress = await decodeFromPayloadsAtIndex<BulkSendProgress>(
-    client.workflow.options.loadedDataConverter,
-    0,
-    payloads,
-  );
+  const payloads = description.raw.pendingActivities?.[0]?.heartbeatDetails?.payloads;
+  const progress = await decodeHeartbeat<BulkSendProgress>(client.workflow.options.loadedDataConverter, payloads);
+  if (!progress) return status;
   return {
     ...status,
     progress: { succeeded: progress.ok.length, failed: progress.failed.length, unknown: progress.unknown.length },
   };
+}
+
+/** An execution status that ends a batch from outside (no workflow timeout is set, so none times out). */
+const endedFromOutside: Partial<Record<string, BulkBatchStatus['state']>> = {
+  CANCELLED: 'cancelled',
+  TERMINATED: 'terminated',
+  TIMED_OUT: 'failed',
+};
+
+/**
+ * An activity's first heartbeat detail as `describe()` gives it (raw payloads, encoded as the workers'
+ * data converter encoded them), through the client's own data converter with the SDK's public interfaces
+ * only: the codecs decode in reverse order (the last one encoded last), then the payload converter.
+ * Undefined when there is none.
+ */
+export async function decodeHeartbeat<T>(
+  converter: Pick<LoadedDataConverter, 'payloadConverter' | 'payloadCodecs'>,
+  payloads: Payload[] | null | undefined,
+): Promise<T | undefined> {
+  if (!payloads?.length) return undefined;
+  let decoded = payloads;
+  for (const codec of [...converter.payloadCodecs].reverse()) decoded = await codec.decode(decoded);
+  const first = decoded[0];
+  return first ? converter.payloadConverter.fromPayload<T>(first) : undefined;
 }
 
 export function addUp(batchId: string, summaries: BulkBatchSummary[]): BulkSummary {

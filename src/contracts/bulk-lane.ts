@@ -142,8 +142,13 @@ export interface BulkBatchSummary extends BulkCounts {
 export const MAX_LISTED_FAILURES = 100;
 
 export interface BulkBatchStatus {
-  /** `parked`: items' outcomes stayed unknown; an operator decides (`parkedState` says which and why). */
-  state: 'sending' | 'parked' | 'completed' | 'failed';
+  /**
+   * `parked`: items' outcomes stayed unknown; an operator decides (`parkedState` says which and why).
+   * `cancelled`, `terminated`: the workflow was ended from outside while it sent or was parked, its items
+   * partly sent (no summary: sending the batch again runs it anew, every item with its key). The client
+   * (`BulkHandle.status()`) says so from the execution's status; the query answers what the batch was doing.
+   */
+  state: 'sending' | 'parked' | 'completed' | 'failed' | 'cancelled' | 'terminated';
   items: number;
   /** Set once the batch is done. */
   summary?: BulkBatchSummary;

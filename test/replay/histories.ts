@@ -20,3 +20,20 @@ export function loadHistories(): (HistoryAndWorkflowId & { history: History; fil
       return { file, workflowId: json.workflowId, history, workflowType };
     });
 }
+
+/**
+ * Which of `secrets` a recorded history holds anywhere: in any string of its JSON, as it is or inside a
+ * payload (whose data the JSON holds in base64). The recorder refuses to write a history that holds one.
+ */
+export function secretsIn(json: unknown, secrets: string[]): string[] {
+  const found = new Set<string>();
+  const visit = (value: unknown): void => {
+    if (typeof value === 'string') {
+      const decoded = Buffer.from(value, 'base64').toString('utf8');
+      for (const secret of secrets) if (value.includes(secret) || decoded.includes(secret)) found.add(secret);
+    } else if (Array.isArray(value)) value.forEach(visit);
+    else if (value !== null && typeof value === 'object') Object.values(value).forEach(visit);
+  };
+  visit(json);
+  return [...found];
+}

@@ -2,7 +2,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { Worker } from '@temporalio/worker';
 import * as workflows from '../../src/workflows';
-import { loadHistories } from './histories';
+import { loadHistories, secretsIn } from './histories';
 import { testEnv } from '../support/temporal';
 
 const histories = loadHistories();
@@ -67,6 +67,84 @@ describe('replaying recorded histories', () => {
       `${first!.workflowId}:${chains[0]}:batch-2`,
     ]);
     expect(keysOf(again)).toEqual([`${again!.workflowId}:${chains[1]}:batch-1`]);
+  });
+
+  it("has the bulk lane's parked paths: each patch, each operator decision, each end", () => {
+    const pathOf = (h: (typeof histories)[number]) => {
+      const events = h.history.events ?? [];
+      const decode = (p: Parameters<typeof defaultPayloadConverter.fromPayload>[0] | null | undefined) =>
+        p ? defaultPayloadConverter.fromPayload<Record<string, unknown>>(p) : {};
+      const last = events.at(-1);
+      return {
+        patches: events
+          .map((e) => e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0])
+          .filter((p) => p !== undefined && p !== null)
+          .map((p) => decode(p).id),
+        decisions: events
+          .map((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.args?.payloads?.[0])
+          .filter((p) => p !== undefined && p !== null)
+          .map((p) => decode(p).action),
+        activities: events.filter((e) => e.activityTaskScheduledEventAttributes).length,
+        end: last?.workflowExecutionCompletedEventAttributes
+          ? 'completed'
+          : last?.workflowExecutionFailedEventAttributes
+            ? `failed: ${last.workflowExecutionFailedEventAttributes.failure?.applicationFailureInfo?.type}`
+            : 'open',
+      };
+    };
+    const bulk = Object.fromEntries(
+      histories.filter((h) => h.workflowType === 'sendInBulk').map((h) => [h.file.replace(/\.json$/, ''), pathOf(h)]),
+    );
+    const unknown = ['bulk-park-unknown', 'parked-at'];
+    const unfinished = ['bulk-park-unfinished', ...unknown];
+    expect(bulk).toEqual({
+      'send-in-bulk.one-item-refused': { patches: [], decisions: [], activities: 1, end: 'completed' },
+      'send-in-bulk.unknown-parked-then-retried': {
+        patches: unknown,
+        decisions: ['retry'],
+        activities: 2,
+        end: 'completed',
+      },
+      'send-in-bulk.unknown-parked-then-skipped': {
+        patches: unknown,
+        decisions: ['skip'],
+        activities: 1,
+        end: 'completed',
+      },
+      'send-in-bulk.unknown-parked-then-failed': {
+        patches: unknown,
+        decisions: ['fail'],
+        activities: 1,
+        end: 'failed: OperatorFailed',
+      },
+      // A retry past the budget is refused and parks again (one `parked-at` marker: a patch is recorded once).
+      'send-in-bulk.budget-spent-parked-retry-refused-then-skipped': {
+        patches: unfinished,
+        decisions: ['retry', 'skip'],
+        activities: 1,
+        end: 'completed',
+      },
+      // The first chunk's activity spent the budget; the second chunk was never scheduled.
+      'send-in-bulk.chunked-budget-spent-parked-then-failed': {
+        patches: unfinished,
+        decisions: ['fail'],
+        activities: 1,
+        end: 'failed: OperatorFailed',
+      },
+    });
+  });
+
+  it("finds a credential the recorder must not write, as it is or inside a payload's base64 data", () => {
+    const secret = 'k3y-Of-The-Recording-Stack-0123456789';
+    const payload = {
+      metadata: { encoding: 'anNvbi9wbGFpbg==' },
+      data: Buffer.from(`{"h":"${secret}"}`).toString('base64'),
+    };
+    expect(secretsIn({ events: [{ input: { payloads: [payload] } }] }, [secret, 'other-secret-value'])).toEqual([
+      secret,
+    ]);
+    expect(secretsIn({ workflowId: `wf-${secret}` }, [secret])).toEqual([secret]);
+    expect(secretsIn(histories[0]!, [secret])).toEqual([]);
   });
 
   it('replays all of them in one replay worker with the current workflow code', async () => {

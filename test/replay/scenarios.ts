@@ -1,6 +1,6 @@
 import { deepStrictEqual } from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
 import type { CrmSyncResult } from '../../src/activities/crm-sync.activities';
 import { chargeRequest, IntegrationsClient } from '../../src/client';
@@ -14,6 +14,14 @@ import type { awaitDocumentJob } from '../../src/workflows/await-document-job.wo
 import { BULK_RESOLVE_WORKFLOW, type BulkResolveProgress } from '../../src/contracts/bulk-resolve';
 import type { resolveParkedInBulk } from '../../src/workflows/resolve-parked-in-bulk.workflow';
 import { startBulk } from '../../src/client/bulk-lane';
+import type { sendInBulk } from '../../src/workflows/send-in-bulk.workflow';
+import {
+  bulkBatchWorkflowId,
+  bulkChunkItems,
+  type BulkBatchSummary,
+  type SendInBulkInput,
+} from '../../src/contracts/bulk-lane';
+import { email } from '../../src/integrations/email/email.integration';
 import {
   acquireProbe,
   controlState,
@@ -36,6 +44,7 @@ import {
   resolveParked,
   type BatcherState,
   type OrderStatus,
+  type ParkedInfo,
   type QueuedEmail,
 } from '../../src/contracts/messages';
 import type {
@@ -232,6 +241,67 @@ async function parkedAt(c: IntegrationsClient, workflowId: string, step: string,
     async () => (await handle.query(parkedState))?.step === step,
     timeoutMs,
   );
+}
+
+/** Three charges through the high-volume lane, one at a time (so each fault meets the item it is meant for). */
+const bulkCharges = (id: string) =>
+  ['a', 'b', 'c'].map((key, i) => ({ key, body: { orderId: `${id}-${key}`, amount: 100 + i, currency: 'EUR' } }));
+
+/**
+ * A payments batch parked on one item whose outcome stayed unknown (`patched('bulk-park-unknown')`): `a` is
+ * charged but answered 504, its resend with the same key is refused (a 422 after a resend proves nothing),
+ * its lookup is down; `b` and `c` go through. Returns the batch's workflow handle, parked, faults cleared.
+ */
+async function bulkParkedOnUnknown(client: Client, id: string) {
+  const faults = [
+    { fault: 'commit-then-504', params: { ms: 0 }, times: 1 },
+    { fault: 'status', params: { code: 422 }, times: 1 },
+  ];
+  for (const f of faults) await sandboxAdmin.fault({ method: 'POST', path: '/payments/payments', exact: true, ...f });
+  await sandboxAdmin.fault({ method: 'GET', path: '/payments/payments', fault: 'status', params: { code: 400 } });
+  const bulk = await startBulk(client, {
+    integration: 'payments',
+    endpoint: 'createPayment',
+    batchId: id,
+    items: bulkCharges(id),
+    concurrency: 1,
+  });
+  const handle = client.workflow.getHandle<typeof sendInBulk>(bulk.workflowIds[0]!);
+  await waitFor('the batch to park', async () => (await handle.query(parkedState)) !== null, 60_000);
+  const parked = (await handle.query(parkedState))!;
+  expectSame('the parked items', parked.items, { count: 1, keys: ['a'] });
+  await sandboxAdmin.clearFaults();
+  return handle;
+}
+
+/**
+ * A batch whose activity was refused its credentials until its budget (3 s) ran out, parked with every item
+ * its last heartbeat had not settled (`patched('bulk-park-unfinished')`); started as the client would, with
+ * a budget short enough to spend. `chunkItems`: a rate-limited integration's batch, sent as chunks.
+ */
+async function bulkParkedOnBudget(client: Client, id: string, input: Omit<SendInBulkInput, 'budgetMs' | 'batchId'>) {
+  const path = input.integration === 'email' ? '/email/send' : '/payments/payments';
+  await sandboxAdmin.fault({ method: 'POST', path, exact: true, fault: 'status', params: { code: 401 } });
+  const handle = await client.workflow.start<typeof sendInBulk>('sendInBulk', {
+    taskQueue: WORKFLOWS_TASK_QUEUE,
+    workflowId: bulkBatchWorkflowId(input.integration, input.endpoint, id, input.batchIndex),
+    args: [{ ...input, batchId: id, budgetMs: 3_000 } satisfies SendInBulkInput],
+  });
+  await waitFor('the batch to park', async () => (await handle.query(parkedState)) !== null, 60_000);
+  const parked = (await handle.query(parkedState))!;
+  expectSame('the parked items', parked.items?.count, input.items.length);
+  await sandboxAdmin.clearFaults();
+  return handle;
+}
+
+/** Waits until the batch is parked in round `round` (its `attempts`): parked again after a decision. */
+async function bulkParkedInRound(handle: WorkflowHandle<typeof sendInBulk>, round: number): Promise<ParkedInfo> {
+  await waitFor(
+    `the batch to park in round ${round}`,
+    async () => (await handle.query(parkedState))?.attempts === round,
+    60_000,
+  );
+  return (await handle.query(parkedState))!;
 }
 
 /**
@@ -960,6 +1030,112 @@ export const replayScenarios: ReplayScenario[] = [
         { succeeded: 2, failed: 1, unknown: 0 },
       );
       return handle.workflowIds;
+    },
+  },
+  // The bulk lane's parked paths: a batch parked on an item whose outcome stayed unknown, then each of the
+  // operator's decisions; and batches parked because their activity failed for good (its budget ran out).
+  {
+    // The unknown item resent with its key: the provider answers with its first charge (no second one).
+    name: 'send-in-bulk.unknown-parked-then-retried',
+    run: async (client, id) => {
+      const handle = await bulkParkedOnUnknown(client, id);
+      await handle.executeUpdate(resolveParked, { args: [{ action: 'retry' }] });
+      const summary: BulkBatchSummary = await handle.result();
+      expectSame(
+        'the batch',
+        { succeeded: summary.succeeded, unknown: summary.unknown, operatorRetries: summary.operatorRetries },
+        { succeeded: 3, unknown: 0, operatorRetries: 1 },
+      );
+      // One charge per item: the resend of `a` was answered by its first charge.
+      expectSame('the charges', (await effectsOf(handle.workflowId)).sort(), [
+        'payment.created@a',
+        'payment.created@b',
+        'payment.created@c',
+      ]);
+      return [handle.workflowId];
+    },
+  },
+  {
+    // The operator checked with the provider and accepts the item as it is.
+    name: 'send-in-bulk.unknown-parked-then-skipped',
+    run: async (client, id) => {
+      const handle = await bulkParkedOnUnknown(client, id);
+      await handle.executeUpdate(resolveParked, { args: [{ action: 'skip', result: null }] });
+      const summary: BulkBatchSummary = await handle.result();
+      expectSame(
+        'the batch',
+        { succeeded: summary.succeeded, unknown: summary.unknown, skippedKeys: summary.skippedKeys },
+        { succeeded: 2, unknown: 0, skippedKeys: ['a'] },
+      );
+      return [handle.workflowId];
+    },
+  },
+  {
+    // The operator ends the batch failed, with the unknown item's key in its failure.
+    name: 'send-in-bulk.unknown-parked-then-failed',
+    run: async (client, id) => {
+      const handle = await bulkParkedOnUnknown(client, id);
+      await handle.executeUpdate(resolveParked, { args: [{ action: 'fail', reason: 'replay recording' }] });
+      const failure = await handle.result().then(
+        () => undefined,
+        (err: Error & { cause?: Error & { type?: string } }) => err.cause,
+      );
+      expectSame('the failure', failure?.type, 'OperatorFailed');
+      return [handle.workflowId];
+    },
+  },
+  {
+    // The activity retried (401) until its budget was spent: its 3 items park unfinished. A retry then is
+    // refused (a resend past the budget could apply twice): it parks again, saying so; the operator skips.
+    name: 'send-in-bulk.budget-spent-parked-retry-refused-then-skipped',
+    run: async (client, id) => {
+      const handle = await bulkParkedOnBudget(client, id, {
+        integration: 'payments',
+        endpoint: 'createPayment',
+        batchIndex: 0,
+        items: bulkCharges(id),
+        concurrency: 3,
+        write: true,
+      });
+      // Its activity failed once the next retry would overrun the budget: the rest of the 3 s runs out here.
+      const { startTime } = await handle.describe();
+      await pause(Math.max(0, startTime.getTime() + 3_000 - Date.now()));
+      await handle.executeUpdate(resolveParked, { args: [{ action: 'retry' }] });
+      const again = await bulkParkedInRound(handle, 2);
+      expectSame('the refused retry', again.lastError.startsWith('not resent: the batch budget'), true);
+      await handle.executeUpdate(resolveParked, { args: [{ action: 'skip', result: null }] });
+      const summary: BulkBatchSummary = await handle.result();
+      expectSame('the batch', { succeeded: summary.succeeded, skipped: summary.skipped }, { succeeded: 0, skipped: 3 });
+      expectSame('charges', countOf(await effectsOf(handle.workflowId), 'payment.created'), 0);
+      return [handle.workflowId];
+    },
+  },
+  {
+    // A rate-limited integration's batch in chunks: the first chunk's activity spends the budget (401), the
+    // second is never sent; all 10 items park unfinished and the operator fails the batch.
+    name: 'send-in-bulk.chunked-budget-spent-parked-then-failed',
+    run: async (client, id) => {
+      const chunkItems = bulkChunkItems(email.traffic!.ratePerSecond!);
+      const items = Array.from({ length: chunkItems + 2 }, (_, i) => ({
+        key: `m${i}`,
+        body: { to: `user${i}@example.com`, subject: `message ${i}`, body: `body ${i}` },
+      }));
+      const handle = await bulkParkedOnBudget(client, id, {
+        integration: 'email',
+        endpoint: 'send',
+        batchIndex: 0,
+        items,
+        concurrency: 2,
+        write: true,
+        chunkItems,
+      });
+      await handle.executeUpdate(resolveParked, { args: [{ action: 'fail', reason: 'replay recording' }] });
+      const failure = await handle.result().then(
+        () => undefined,
+        (err: Error & { cause?: Error & { type?: string } }) => err.cause,
+      );
+      expectSame('the failure', failure?.type, 'OperatorFailed');
+      return [handle.workflowId];
     },
   },
   { name: 'await-document-job.deadline-heartbeat', run: (client, id) => jobFor(client, id, 'heartbeat') },

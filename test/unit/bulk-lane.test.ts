@@ -1,5 +1,7 @@
+import { defaultPayloadConverter, type Payload, type PayloadCodec } from '@temporalio/common';
 import { z } from 'zod';
-import { bulkRequestProblems, splitIntoBatches, type BulkRequest } from '../../src/client/bulk-lane';
+import { bulkRequestProblems, decodeHeartbeat, splitIntoBatches, type BulkRequest } from '../../src/client/bulk-lane';
+import { EncryptionCodec, generateEncryptionKey, parseEncryptionKeys } from '../../src/codec/encryption-codec';
 import { Slots } from '../../src/activities/bulk-lane.activities';
 import {
   MAX_BATCH_BYTES,
@@ -245,5 +247,51 @@ describe('the bulk lane: a rate-limited integration’s chunks', () => {
     });
     expect(batch.unknowns).toHaveLength(100);
     expect(unknownKeysOf(batch)).toHaveLength(158);
+  });
+});
+
+describe("the bulk lane: a batch's heartbeat as status() reads it", () => {
+  const progress: BulkSendProgress = {
+    ok: ['row-1', 'row-2'],
+    failed: [{ key: 'row-3', type: 'InvalidRequest', message: '422' }],
+    unknown: [],
+    foundByLookup: 0,
+    resends: 1,
+  };
+  /** Tags each payload's metadata on encode and insists on its own tag on decode: the order shows. */
+  const tagging = (tag: string): PayloadCodec => ({
+    encode: (payloads: Payload[]) =>
+      Promise.resolve(
+        payloads.map((p) => ({ ...p, metadata: { ...p.metadata, [`tag-${tag}`]: new Uint8Array([1]) } })),
+      ),
+    decode: (payloads: Payload[]) =>
+      Promise.resolve(
+        payloads.map((p) => {
+          const { [`tag-${tag}`]: own, ...metadata } = p.metadata ?? {};
+          if (!own || Object.keys(metadata).some((k) => k.startsWith('tag-')))
+            throw new Error(`${tag} decoded out of order`);
+          return { ...p, metadata };
+        }),
+      ),
+  });
+
+  it('decodes through every codec, last first, then the payload converter (encrypted as workers encrypt)', async () => {
+    const codecs = [
+      tagging('outer'),
+      new EncryptionCodec(parseEncryptionKeys(generateEncryptionKey('k1'))),
+      tagging('inner'),
+    ];
+    let payloads = [defaultPayloadConverter.toPayload(progress)];
+    for (const codec of codecs) payloads = await codec.encode(payloads);
+    expect(new TextDecoder().decode(payloads[0]!.data)).not.toContain('row-1');
+    const converter = { payloadConverter: defaultPayloadConverter, payloadCodecs: codecs };
+    expect(await decodeHeartbeat(converter, payloads)).toEqual(progress);
+  });
+
+  it('answers nothing for an activity that has not heartbeated', async () => {
+    const converter = { payloadConverter: defaultPayloadConverter, payloadCodecs: [] };
+    expect(await decodeHeartbeat(converter, undefined)).toBeUndefined();
+    expect(await decodeHeartbeat(converter, [])).toBeUndefined();
+    expect(await decodeHeartbeat(converter, [defaultPayloadConverter.toPayload(progress)])).toEqual(progress);
   });
 });
