@@ -8,7 +8,6 @@ import { NamespaceCheckError, startupCheck } from '../temporal/namespace-checks'
 import { documentsWebhooks } from './providers';
 import { secretList } from './secrets';
 import { WebhookOutbox, type EventOutbox } from './outbox';
-import { RedisWebhookOutbox } from './redis-outbox';
 import { startReceiver } from './server';
 
 /**
@@ -39,7 +38,7 @@ async function main(): Promise<{ close(): Promise<void> }> {
       'WEBHOOK_OUTBOX_URL cannot be combined with payload encryption (the outbox stores events unencrypted): unset one of them',
     );
   }
-  const outbox = outboxFrom(config, logger.child({ component: 'outbox' }));
+  const outbox = await outboxFrom(config, logger.child({ component: 'outbox' }));
   await outbox?.ensureSchema();
   const receiver = await startReceiver({
     host: config.WEBHOOK_HOST,
@@ -98,13 +97,13 @@ async function main(): Promise<{ close(): Promise<void> }> {
   };
 }
 
-/** The outbox `WEBHOOK_OUTBOX_URL` names, by its scheme; none when unset. */
-function outboxFrom(config: ReturnType<typeof loadConfig>, logger: Logger): EventOutbox | undefined {
+/** The outbox `WEBHOOK_OUTBOX_URL` names, by its scheme; none when unset. BullMQ is loaded only for `redis://`. */
+async function outboxFrom(config: ReturnType<typeof loadConfig>, logger: Logger): Promise<EventOutbox | undefined> {
   const url = config.WEBHOOK_OUTBOX_URL;
   if (!url) return undefined;
-  return /^rediss?:/.test(url)
-    ? new RedisWebhookOutbox({ url, prefix: config.WEBHOOK_OUTBOX_PREFIX, logger })
-    : new WebhookOutbox({ url, logger });
+  if (!/^rediss?:/.test(url)) return new WebhookOutbox({ url, logger });
+  const { RedisWebhookOutbox } = await import('./redis-outbox');
+  return new RedisWebhookOutbox({ url, prefix: config.WEBHOOK_OUTBOX_PREFIX, logger });
 }
 
 /** A comma-separated list, empty entries dropped. */
