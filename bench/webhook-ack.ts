@@ -2,7 +2,7 @@
  * Acknowledgement latency of the webhook receiver under concurrent load, loopback only:
  * `node --import tsx bench/webhook-ack.ts`.
  *
- * Four modes in one run, in interleaved rounds, same server code (src/webhooks/server.ts), same signed requests, the same
+ * Five modes in one run, in interleaved rounds, same server code (src/webhooks/server.ts), same signed requests, the same
  * verification and validation before the hand-off:
  * - `verify-only`: answers 200 right after verification (the floor: no hand-off at all);
  * - `BullMQ enqueue` (baseline, the seeds' design): `Queue.add` of the verified event, job ID = the
@@ -11,7 +11,12 @@
  *   acknowledged once Temporal persisted it, which is what the 2xx promises);
  * - `PostgreSQL outbox`: one INSERT into a durable local outbox (database `di_hook_bench` on
  *   127.0.0.1:5432, dropped after), relayed into Temporal by the receiver; the run waits until every
- *   stored event became a workflow start.
+ *   stored event became a workflow start;
+ * - `Redis outbox`: the seeds' design carried into Temporal (src/webhooks/redis-outbox.ts): the same
+ *   `Queue.add` as the baseline (job ID = workflow ID, key prefix `di-bench-hook-outbox`, removed after),
+ *   and the receiver's relay (a BullMQ worker) starts each job's workflow; the run waits until all are started.
+ * Both outboxes' relays run during their own rounds (in the receiver's process, as in production) and drain
+ * before the next mode runs, so their work counts against their own latencies only.
  * Writes bench/results/webhook-ack.json and prints a table.
  */
 import { randomBytes } from 'node:crypto';
@@ -27,7 +32,8 @@ import { createLogger } from '../src/observability/logger';
 import { standardSignature, turbodocxSignature } from '../src/sandbox/webhooks';
 import { installTemporalRuntime } from '../src/workers/runtime';
 import { documentsWebhooks } from '../src/webhooks/providers';
-import { WebhookOutbox } from '../src/webhooks/outbox';
+import { WebhookOutbox, type EventOutbox } from '../src/webhooks/outbox';
+import { RedisWebhookOutbox } from '../src/webhooks/redis-outbox';
 import { startReceiver, type Receiver } from '../src/webhooks/server';
 
 const requests = Number(process.env.BENCH_REQUESTS ?? 2000);
@@ -39,6 +45,7 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const timeBudgetMs = 120_000;
 const secret = `whsec_${randomBytes(24).toString('base64')}`;
 const redis = { host: '127.0.0.1', port: 6379 };
+const redisOutboxPrefix = 'di-bench-hook-outbox';
 const pgServer = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
 const pgDatabase = 'di_hook_bench';
 
@@ -186,6 +193,12 @@ async function main(): Promise<void> {
   const relayBatch = process.env.BENCH_RELAY_BATCH ? Number(process.env.BENCH_RELAY_BATCH) : undefined;
   const outbox = new WebhookOutbox({ url: await ensureDatabase(), table: outboxTable, batchSize: relayBatch, logger });
   await outbox.ensureSchema();
+  const redisOutbox = new RedisWebhookOutbox({
+    url: `redis://${redis.host}:${redis.port}`,
+    prefix: redisOutboxPrefix,
+    logger: createLogger({ name: 'bench', level: 'error' }), // its AOF warning is in the notes below
+  });
+  await redisOutbox.ensureSchema();
   const verifyOnlyReceiver = await startReceiver({ ...common, verifyOnly: true });
   const bullReceiver = await startReceiver({
     ...common,
@@ -196,16 +209,22 @@ async function main(): Promise<void> {
   });
   const temporalReceiver = await startReceiver(common);
   const outboxReceiver = await startReceiver({ ...common, outbox });
+  const redisOutboxReceiver = await startReceiver({ ...common, outbox: redisOutbox });
   const modes: [string, Receiver][] = [
     ['verify-only (floor)', verifyOnlyReceiver],
     ['verify + BullMQ enqueue (baseline)', bullReceiver],
     ['verify + Temporal start', temporalReceiver],
     ['verify + PostgreSQL outbox, relayed to Temporal', outboxReceiver],
+    ['verify + Redis outbox (BullMQ), relayed to Temporal', redisOutboxReceiver],
   ];
+  const outboxOf = new Map<Receiver, EventOutbox>([
+    [outboxReceiver, outbox],
+    [redisOutboxReceiver, redisOutbox],
+  ]);
   const drainTimes: number[] = [];
-  const drained = async () => {
+  const drained = async (o: EventOutbox) => {
     const drainStarted = performance.now();
-    while ((await outbox.pending()) > 0 && performance.now() - drainStarted < timeBudgetMs) {
+    while ((await o.pending()) > 0 && performance.now() - drainStarted < timeBudgetMs) {
       await new Promise((r) => setTimeout(r, 50));
     }
     drainTimes.push(Math.round(performance.now() - drainStarted));
@@ -215,25 +234,46 @@ async function main(): Promise<void> {
     for (const [, receiver] of modes) await load('warmup', receiver, signedRequests(warmup));
 
     // Interleaved rounds (the machine's load drifts); after each outbox round its relay drains before the
-    // next mode runs, so the relay's work counts against the outbox's own latencies only.
+    // next mode runs, so the relay's work counts against that outbox's own latencies only.
     const raw = modes.map((): RawRun[] => []);
     for (let round = 0; round < rounds; round++) {
       for (const [i, [, receiver]] of modes.entries()) {
         raw[i]!.push(await loadRaw(receiver, signedRequests(Math.ceil(requests / rounds))));
-        if (receiver === outboxReceiver) await drained();
+        const o = outboxOf.get(receiver);
+        if (o) await drained(o);
       }
     }
     const results = modes.map(([name], i) => summarise(name, raw[i]!));
-    const [, bull, temporal, outboxed] = results as [ModeResult, ModeResult, ModeResult, ModeResult];
+    const [, bull, temporal, outboxed, redisOutboxed] = results as [
+      ModeResult,
+      ModeResult,
+      ModeResult,
+      ModeResult,
+      ModeResult,
+    ];
     const stats = temporalReceiver.stats();
     if (stats.accepted !== warmup + temporal.completed - temporal.non2xx) {
       throw new Error(`expected every acknowledged request to be a started workflow, got ${JSON.stringify(stats)}`);
     }
-    // Durable and complete: every event the outbox acknowledged became a workflow start, once.
+    // Durable and complete: every event the outbox acknowledged became a workflow start, once. A start that
+    // timed out on the relay's side while Temporal persisted it is retried and found started (a duplicate):
+    // still one workflow. Any other duplicate would mean an event stored twice, which the IDs rule out.
     const relayDrainMs = Math.max(...drainTimes);
     const relay = outbox.stats();
-    if (relay.stored !== warmup + outboxed.completed - outboxed.non2xx || relay.relayed !== relay.stored) {
+    if (
+      relay.stored !== warmup + outboxed.completed - outboxed.non2xx ||
+      relay.relayed + relay.relayDuplicates !== relay.stored
+    ) {
       throw new Error(`expected every stored event relayed once, got ${JSON.stringify(relay)}`);
+    }
+    // Every job the Redis outbox acknowledged started once (the relay's own count; none parked).
+    const redisRelay = redisOutbox.stats();
+    if (
+      redisRelay.stored !== warmup + redisOutboxed.completed - redisOutboxed.non2xx ||
+      redisRelay.relayed + redisRelay.relayDuplicates !== redisRelay.stored ||
+      redisRelay.parked !== 0
+    ) {
+      throw new Error(`expected every Redis outbox job relayed once, got ${JSON.stringify(redisRelay)}`);
     }
 
     const ratio = (r: ModeResult) => ({
@@ -253,13 +293,17 @@ async function main(): Promise<void> {
       results,
       ratioTemporalToBaseline: ratio(temporal),
       ratioOutboxToBaseline: ratio(outboxed),
+      ratioRedisOutboxToBaseline: ratio(redisOutboxed),
       outboxRelay: { ...relay, longestDrainAfterARoundMs: relayDrainMs },
+      redisOutboxRelay: redisRelay,
       notes:
         'One signed document.completed event per request (unique IDs), both signature schemes checked. ' +
         'Latency = request sent to response fully read, measured by the client. Baseline = BullMQ Queue.add ' +
         '(Redis as configured here, its own persistence). No worker runs: a Temporal 2xx means Temporal ' +
         'persisted the workflow start; an outbox 2xx means PostgreSQL committed the row (synchronous_commit ' +
-        'as configured), and the relay then started every stored event (outboxRelay). Receiver logs at warn.',
+        'as configured), and the relay then started every stored event (outboxRelay). A Redis outbox 2xx means ' +
+        'BullMQ added the job in Redis (as durable as its persistence: this machine runs appendonly no), and ' +
+        'its relay started every job (redisOutboxRelay). Receiver logs at warn.',
     };
     const dir = join(__dirname, 'results');
     mkdirSync(dir, { recursive: true });
@@ -278,14 +322,19 @@ async function main(): Promise<void> {
     );
     const t = output.ratioTemporalToBaseline;
     const o = output.ratioOutboxToBaseline;
+    const ro = output.ratioRedisOutboxToBaseline;
     console.log(
-      `vs BullMQ enqueue: Temporal start p50 x${t.p50}, p99 x${t.p99}; outbox p50 x${o.p50}, p99 x${o.p99}; ` +
+      `vs BullMQ enqueue: Temporal start p50 x${t.p50}, p99 x${t.p99}; PostgreSQL outbox p50 x${o.p50}, p99 x${o.p99}; ` +
+        `Redis outbox p50 x${ro.p50}, p99 x${ro.p99}; ` +
         `relay drained at most ${relayDrainMs} ms after a round (bench/results/webhook-ack.json)`,
     );
   } finally {
     for (const [, receiver] of modes) await receiver.close();
     await queue.obliterate({ force: true }).catch(() => undefined);
     await queue.close();
+    const leftover = new Queue('webhook-outbox', { connection: redis, prefix: redisOutboxPrefix });
+    await leftover.obliterate({ force: true }).catch(() => undefined);
+    await leftover.close();
     const cleanup = new pg.Client({ connectionString: `${pgServer}/${pgDatabase}` });
     await cleanup.connect();
     await cleanup.query(`DROP TABLE IF EXISTS ${outboxTable}`).finally(() => cleanup.end());

@@ -132,14 +132,24 @@ export const configSchema = z.object({
   /** Accepted skew of `webhook-timestamp`, both directions. @default 300 seconds */
   WEBHOOK_TOLERANCE_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
   /**
-   * A `postgres://` URL: the receiver acknowledges once the event is committed to a durable outbox there
-   * (table `webhook_outbox`, created when missing) and relays it into Temporal (src/webhooks/outbox.ts);
-   * unset, each start is in the request. It may carry a password: never logged. @default unset
+   * Where the receiver stores a verified event before acknowledging it, relayed into Temporal by the receiver:
+   * `postgres://` (table `webhook_outbox`, created when missing, durable at the 2xx: src/webhooks/outbox.ts) or
+   * `redis://` / `rediss://` (a BullMQ queue under `WEBHOOK_OUTBOX_PREFIX`, as durable as Redis's persistence:
+   * src/webhooks/redis-outbox.ts); unset, each start is in the request. It may carry a password: never logged.
+   * @default unset
    */
   WEBHOOK_OUTBOX_URL: z
     .string()
-    .regex(/^postgres(ql)?:\/\//, 'expected a postgres:// URL, e.g. postgres://user@host:5432/db')
+    .regex(
+      /^(postgres(ql)?|rediss?):\/\//,
+      'expected a postgres:// or redis:// URL, e.g. postgres://user@host:5432/db or redis://127.0.0.1:6379',
+    )
     .optional(),
+  /** Key prefix of the Redis outbox's queue (a `redis://` `WEBHOOK_OUTBOX_URL`). @default di-webhooks */
+  WEBHOOK_OUTBOX_PREFIX: z
+    .string()
+    .regex(/^[\w.-]{1,64}$/, 'letters, digits, _ . - only')
+    .default('di-webhooks'),
   /** Budget to start the workflow (connecting included) before answering 503; keep it under the sender's timeout. @default 3000 ms */
   WEBHOOK_START_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(3_000),
   /** `Retry-After` sent with a 503. @default 5 seconds */

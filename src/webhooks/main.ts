@@ -7,7 +7,7 @@ import { cliConnectionFlags, connectClient, temporalSettings, type TemporalSetti
 import { NamespaceCheckError, startupCheck } from '../temporal/namespace-checks';
 import { documentsWebhooks } from './providers';
 import { secretList } from './secrets';
-import { WebhookOutbox } from './outbox';
+import { WebhookOutbox, type EventOutbox } from './outbox';
 import { startReceiver } from './server';
 
 /**
@@ -38,9 +38,7 @@ async function main(): Promise<{ close(): Promise<void> }> {
       'WEBHOOK_OUTBOX_URL cannot be combined with payload encryption (the outbox stores events unencrypted): unset one of them',
     );
   }
-  const outbox = config.WEBHOOK_OUTBOX_URL
-    ? new WebhookOutbox({ url: config.WEBHOOK_OUTBOX_URL, logger: logger.child({ component: 'outbox' }) })
-    : undefined;
+  const outbox = await outboxFrom(config, logger.child({ component: 'outbox' }));
   await outbox?.ensureSchema();
   const receiver = await startReceiver({
     host: config.WEBHOOK_HOST,
@@ -97,6 +95,15 @@ async function main(): Promise<{ close(): Promise<void> }> {
       await tracing?.shutdown();
     },
   };
+}
+
+/** The outbox `WEBHOOK_OUTBOX_URL` names, by its scheme; none when unset. BullMQ is loaded only for `redis://`. */
+async function outboxFrom(config: ReturnType<typeof loadConfig>, logger: Logger): Promise<EventOutbox | undefined> {
+  const url = config.WEBHOOK_OUTBOX_URL;
+  if (!url) return undefined;
+  if (!/^rediss?:/.test(url)) return new WebhookOutbox({ url, logger });
+  const { RedisWebhookOutbox } = await import('./redis-outbox');
+  return new RedisWebhookOutbox({ url, prefix: config.WEBHOOK_OUTBOX_PREFIX, logger });
 }
 
 /** A comma-separated list, empty entries dropped. */

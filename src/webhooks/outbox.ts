@@ -39,11 +39,29 @@ export interface OutboxStats {
   relayed: number;
   relayDuplicates: number;
   relayFailures: number;
+  /** Events set aside after Temporal refused their start for good (the Redis outbox; PostgreSQL retries them). */
+  parked: number;
+}
+
+/**
+ * Where the receiver puts a verified event before acknowledging it, and the relay that starts its workflow:
+ * this PostgreSQL outbox or the Redis one (src/webhooks/redis-outbox.ts), chosen by the URL's scheme.
+ */
+export interface EventOutbox {
+  /** Creates what is missing (the table) or checks the store, before the receiver listens. */
+  ensureSchema(): Promise<void>;
+  /** Stores the event durably (as durable as the store) before it resolves `started` or `duplicate`. */
+  put(event: WebhookEventInput, workflowId: string): Promise<StartOutcome>;
+  startRelay(start: (event: WebhookEventInput) => Promise<StartOutcome>): void;
+  /** Events stored and not relayed yet. */
+  pending(): Promise<number>;
+  stats(): OutboxStats;
+  close(): Promise<void>;
 }
 
 const safeTable = /^[a-z_][a-z0-9_]{0,62}$/;
 
-export class WebhookOutbox {
+export class WebhookOutbox implements EventOutbox {
   private readonly pool: pg.Pool;
   private readonly table: string;
   private readonly batchSize: number;
@@ -54,7 +72,14 @@ export class WebhookOutbox {
   private loop?: Promise<void>;
   private wake?: () => void;
   private kicked = false;
-  private readonly counts: OutboxStats = { stored: 0, duplicates: 0, relayed: 0, relayDuplicates: 0, relayFailures: 0 };
+  private readonly counts: OutboxStats = {
+    stored: 0,
+    duplicates: 0,
+    relayed: 0,
+    relayDuplicates: 0,
+    relayFailures: 0,
+    parked: 0,
+  };
 
   constructor(private readonly options: WebhookOutboxOptions) {
     this.table = options.table ?? 'webhook_outbox';
@@ -200,7 +225,9 @@ export class WebhookOutbox {
     try {
       await client.query('BEGIN');
       const claimed = await client.query<{ workflow_id: string; event: WebhookEventInput }>(
-        `SELECT workflow_id, event FROM ${this.table} ORDER BY received_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        // Fewest attempts first: rows Temporal keeps refusing (a poison event) go behind the fresh ones, so
+        // a batch's worth of them cannot hold the others back.
+        `SELECT workflow_id, event FROM ${this.table} ORDER BY attempts, received_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
         [this.batchSize],
       );
       const outcomes = await Promise.all(claimed.rows.map((row) => this.starter!(row.event)));
@@ -229,7 +256,10 @@ export class WebhookOutbox {
         );
       }
       await client.query('COMMIT');
-      if (failed.length) throw new Error(`${failed.length} of ${claimed.rows.length} starts not accepted: ${failure}`);
+      // Back off only when nothing went through (Temporal down, or only refused rows left).
+      if (failed.length && done.length === 0) {
+        throw new Error(`${failed.length} of ${claimed.rows.length} starts not accepted: ${failure}`);
+      }
       return claimed.rows.length;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);

@@ -15,7 +15,7 @@ import type { WebhookEventInput } from '../workflows/process-webhook-event.workf
 import type { WebhookProviderDefinition } from './providers';
 import type { SecretList } from './secrets';
 import { ReceiverStats, type ReceiverStatsSnapshot } from './stats';
-import type { WebhookOutbox } from './outbox';
+import type { EventOutbox } from './outbox';
 import { TemporalStarter, webhookWorkflowId, type StartOutcome, type TemporalStarterOptions } from './temporal-starter';
 import { checkTimestamp, StandardWebhooksVerifier, verifyHexHmac } from './verify';
 
@@ -99,11 +99,11 @@ export interface ReceiverOptions {
    */
   verifyOnly?: boolean;
   /**
-   * Acknowledge once the event is committed to this durable local outbox (one PostgreSQL INSERT) instead
-   * of once Temporal accepted its start; the receiver runs the outbox's relay into Temporal and closes it.
-   * See src/webhooks/outbox.ts. @default none (the start is in the request)
+   * Acknowledge once the event is stored in this local outbox (a PostgreSQL INSERT, or a BullMQ job in
+   * Redis) instead of once Temporal accepted its start; the receiver runs the outbox's relay into Temporal
+   * and closes it. See src/webhooks/outbox.ts and redis-outbox.ts. @default none (the start is in the request)
    */
-  outbox?: WebhookOutbox;
+  outbox?: EventOutbox;
   /**
    * Benchmark baselines only: the verified event is handed to this (e.g. a job queue's enqueue) instead of
    * Temporal, after the same checks. @default none

@@ -11,11 +11,12 @@ import { documentsWebhooks } from '../../src/webhooks/providers';
 import { Client as PgClient } from 'pg';
 import { WebhookOutbox } from '../../src/webhooks/outbox';
 import { startReceiver, type Receiver, type ReceiverOptions } from '../../src/webhooks/server';
-import { webhookWorkflowId } from '../../src/webhooks/temporal-starter';
+import { TemporalStarter, webhookWorkflowId } from '../../src/webhooks/temporal-starter';
 import type { processWebhookEvent } from '../../src/workflows/process-webhook-event.workflow';
 import { WORKFLOWS_TASK_QUEUE } from '../../src/contracts/task-queues';
 import { TMP_DIR } from '../support/stack';
 import { testEnv, uniqueId, withWorkers } from '../support/temporal';
+import { waitFor } from '../support/wait';
 
 // Signed the way the sandbox signs (its own hand-written HMACs), verified by the receiver (the
 // standardwebhooks package + its hex check): two implementations that must agree.
@@ -342,6 +343,49 @@ describe('webhook receiver: deduplication', () => {
       expect(outbox.stats()).toMatchObject({ stored: 2, relayed: 1, relayDuplicates: 1, relayFailures: 0 });
     } finally {
       await buffered.close();
+      const admin = new PgClient({ connectionString: outboxDatabase });
+      await admin.connect();
+      await admin.query(`DROP TABLE IF EXISTS ${table}`).finally(() => admin.end());
+    }
+  });
+
+  it('with a PostgreSQL outbox: a batch of events Temporal refuses for good does not hold back the others', async () => {
+    const table = `webhook_outbox_test_${Date.now().toString(36)}`;
+    // Batches of 2, and 2 poison events stored first: ordered by arrival alone they would fill every batch.
+    const outbox = new WebhookOutbox({
+      url: outboxDatabase,
+      table,
+      batchSize: 2,
+      pollMs: 100,
+      logger: createLogger({ name: 'outbox', level: 'fatal' }),
+    });
+    await outbox.ensureSchema();
+    const starter = new TemporalStarter({
+      address: testEnv.temporalAddress,
+      taskQueue: uniqueId('webhooks-idle'),
+      security: null,
+    });
+    const input = (e: ReturnType<typeof documentEvent>) => ({
+      provider: 'documents',
+      eventId: e.id,
+      type: e.type,
+      createdAt: e.createdAt,
+      data: e.data,
+    });
+    // Over Temporal's 2 MB payload limit: INVALID_ARGUMENT, a refusal no retry fixes.
+    const poison = [1, 2].map(() =>
+      documentEvent({ data: { jobId: 'job_poison', documentUrl: `http://127.0.0.1:9/${'x'.repeat(2_500_000)}` } }),
+    );
+    const good = [1, 2, 3].map(() => documentEvent());
+    for (const e of [...poison, ...good]) await outbox.put(input(e), webhookWorkflowId('documents', e.id));
+    outbox.startRelay((e) => starter.start(e));
+    try {
+      await waitFor('the good events relayed', () => outbox.stats().relayed === good.length, 30_000, 50);
+      for (const e of good) expect(await runIdOf(webhookWorkflowId('documents', e.id))).toEqual(expect.any(String));
+      expect(await outbox.pending()).toBe(poison.length); // kept, retried, never dropped
+    } finally {
+      await outbox.close();
+      await starter.close();
       const admin = new PgClient({ connectionString: outboxDatabase });
       await admin.connect();
       await admin.query(`DROP TABLE IF EXISTS ${table}`).finally(() => admin.end());
