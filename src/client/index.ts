@@ -246,9 +246,10 @@ export class IntegrationsClient {
         // Never past the deadline the workflow was told, however long the start or the limiter took.
         signal: AbortSignal.timeout(Math.max(0, sentUntil - DIRECT_SEND_MARGIN_MS - Date.now())),
       })) as Payment;
-      // The step may send its own request now (it gets the provider's replay). Not awaited: off the answer's
-      // path; a signal that never arrives (this process died) only makes the step wait for sentUntil.
-      void handle.signal(directChargeSent, { answered: true }).catch(() => undefined);
+      // The step takes this answer as its own (no request of its own). Not awaited: off the answer's path; a
+      // signal that never arrives (this process died) only makes the step wait for sentUntil, then send its
+      // own request with the same key and get the provider's replay.
+      void handle.signal(directChargeSent, { answered: true, payment }).catch(() => undefined);
       return { charge: { charged: true, paymentId: payment.id }, answeredBy: 'direct call' };
     } catch (err) {
       // A definite failure applied nothing: the workflow's step need not wait for this send's deadline.

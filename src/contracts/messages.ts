@@ -1,4 +1,5 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { Payment } from '../integrations/payments/payments.integration';
 
 /**
  * Signals, queries and updates, defined once and shared by workflows, clients and the webhook
@@ -114,13 +115,14 @@ export const directChargeEnded = defineSignal<[{ applied: false; failureType: st
 
 /**
  * From `startOrder`'s fast path, when it started the order with `directCharge.endSignalled`: its own send of
- * the charge ended without proving it applied nothing (`answered`: a clean success; otherwise an unknown
- * outcome or an engine error). The charge step, which waits for this (or for the send's deadline) before it
- * sends its own request with the same key, then sends it: the provider answers it with its replay (or
- * applies it, if the service's send never arrived). A separate signal, not `directChargeEnded`: a worker
- * that predates it ignores it, instead of taking it for "applied nothing".
+ * the charge ended without proving it applied nothing. `answered`: a clean success, and `payment` is the
+ * provider's answer to it (validated by the engine): the charge step takes it as its result, with no request
+ * of its own. Otherwise (an unknown outcome, an engine error) the step sends its own request with the same key:
+ * the provider answers it with its replay, or applies it if the service's send never arrived. A separate
+ * signal, not `directChargeEnded`: a worker that predates it ignores it, instead of taking it for "applied
+ * nothing".
  */
-export const directChargeSent = defineSignal<[{ answered: boolean }]>('directChargeSent');
+export const directChargeSent = defineSignal<[{ answered: boolean; payment?: Payment }]>('directChargeSent');
 
 export function orderWorkflowId(orderId: string): string {
   return `order-${orderId}`;

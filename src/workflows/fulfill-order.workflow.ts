@@ -12,6 +12,7 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import { customerFromV2 } from '../integrations/crm/crm-v2.mapping';
+import type { Payment } from '../integrations/payments/payments.integration';
 import { durationMs } from '../integrations/kit/duration';
 import { integrationViews } from '../integrations/manifest.generated';
 import { awaitDocumentJob, type AwaitDocumentJobInput } from './await-document-job.workflow';
@@ -96,8 +97,10 @@ export async function fulfillOrder(input: FulfillOrderInput): Promise<OrderStatu
   });
   // The fast path's send ended, whatever it did (see directCharge.endSignalled).
   let directChargeOver = false;
-  setHandler(directChargeSent, () => {
+  let directChargeAnswer: Payment | undefined;
+  setHandler(directChargeSent, ({ answered, payment }) => {
     directChargeOver = true;
+    if (answered && payment) directChargeAnswer = payment;
   });
   // The user flow's answer: once the charge is settled, or as soon as it parks (then it is pending).
   setHandler(chargeSettled, async () => {
@@ -122,7 +125,7 @@ export async function fulfillOrder(input: FulfillOrderInput): Promise<OrderStatu
       {
         sentElsewhereUntil,
         sentElsewhereEnded,
-        ...(sentElsewhereOver ? { sentElsewhereOver } : {}),
+        ...(sentElsewhereOver ? { sentElsewhereOver, sentElsewhereAnswer: () => directChargeAnswer } : {}),
       },
     );
     const payment = charged.value;

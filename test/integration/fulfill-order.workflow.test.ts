@@ -137,27 +137,32 @@ describe('startOrder with the co-located fast path (directCalls)', () => {
     expect(await charges(orderId)).toEqual([started.charge.paymentId]);
   });
 
-  it("sends the step's own charge only after the service's send ended (its signal), and records that same payment", async () => {
+  it("takes the service's answer as the charge step's own once its signal says the send succeeded: no second request", async () => {
     const orderId = uniqueId('fast-awaited');
     // Long enough that a step sending alongside would be scheduled while the service's send is in flight.
     await sandboxAdmin.fault({ method: 'POST', path: '/payments/payments', fault: 'latency', params: { ms: 700 } });
-    const { started, workflowCharge, events } = await withWorkers(async () => {
+    const { started, workflowCharge, events, memo } = await withWorkers(async () => {
       const started = await client.startOrder({ orderId, customerId: 'cus_0015', amount: 1300, currency: 'EUR' });
       const handle = client.temporal.workflow.getHandle(orderWorkflowId(orderId));
       const workflowCharge = await handle.executeUpdate(chargeSettled);
       const { events } = await handle.fetchHistory();
+      const { memo } = await handle.describe();
       await handle.terminate('test done');
-      return { started, workflowCharge, events: events ?? [] };
+      return { started, workflowCharge, events: events ?? [], memo };
     });
     expect(started).toMatchObject({ answeredBy: 'direct call', charge: { charged: true } });
     expect(workflowCharge).toEqual(started.charge);
     expect(await charges(orderId)).toEqual([started.charge.paymentId]);
-    const signalled = events.findIndex(
+    const signalled = events.filter(
       (e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'directChargeSent',
     );
-    const scheduled = events.findIndex((e) => e.activityTaskScheduledEventAttributes);
-    expect(signalled).toBeGreaterThan(0);
-    expect(scheduled).toBeGreaterThan(signalled);
+    expect(signalled).toHaveLength(1);
+    // The step sent nothing itself: no charge activity in the history, and its path says where the answer came from.
+    const chargeActivities = events.filter(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'paymentsCreatePayment',
+    );
+    expect(chargeActivities).toEqual([]);
+    expect((memo?.steps as Record<string, string[]> | undefined)?.charge).toEqual(['answered-elsewhere']);
   });
 
   it('charges once when the service never says its send ended (it crashed): the step sends at the deadline', async () => {

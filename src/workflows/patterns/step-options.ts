@@ -10,7 +10,8 @@ export type StepPath =
   | 'resent-after-lookup'
   | 'operator-retry'
   | 'operator-skip'
-  | 'settled-after-cancel';
+  | 'settled-after-cancel'
+  | 'answered-elsewhere';
 
 export interface StepResult<T> {
   value: T;
@@ -42,6 +43,13 @@ export interface StepOptions {
    * lookup is trusted from then on. @default the step sends at once
    */
   sentElsewhereOver?: () => boolean;
+  /**
+   * With `sentElsewhereOver`: the other sender's send succeeded and this is the provider's answer to it (the
+   * same key, the same body). The step then takes it as its own result (path `answered-elsewhere`) instead of
+   * sending its own request for the provider's replay: no activity, no second provider request. Unset or
+   * undefined (no answer came, or the other send did not succeed): the step sends its own, as above.
+   */
+  sentElsewhereAnswer?: () => unknown;
   /** Whether an operator may choose `compensate` when this step parks. @default false */
   canCompensate?: boolean;
   /** Replaces the endpoint's clock-time budget (its profile's schedule-to-close) for this step. */

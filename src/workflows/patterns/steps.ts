@@ -105,6 +105,10 @@ class StepRun<I extends object, O> {
       this.awaitsOtherSend = true;
       // Not while the other send is in flight: no activity, no provider request, no CPU on the path it is on.
       await this.otherSendEnded();
+      // The other send succeeded and said with what: the provider applied this very request once; its answer
+      // is this step's (what its own send would get replayed).
+      const answer = this.options.sentElsewhereAnswer?.();
+      if (answer !== undefined) return this.done(answer as O, ['answered-elsewhere']);
     }
     for (;;) {
       let failure: unknown;
