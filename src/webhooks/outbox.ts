@@ -43,6 +43,16 @@ export interface OutboxStats {
   parked: number;
 }
 
+/** Every count at zero: where an outbox's statistics start. */
+export const noOutboxStats = (): OutboxStats => ({
+  stored: 0,
+  duplicates: 0,
+  relayed: 0,
+  relayDuplicates: 0,
+  relayFailures: 0,
+  parked: 0,
+});
+
 /**
  * Where the receiver puts a verified event before acknowledging it, and the relay that starts its workflow:
  * this PostgreSQL outbox or the Redis one (src/webhooks/redis-outbox.ts), chosen by the URL's scheme.
@@ -72,14 +82,7 @@ export class WebhookOutbox implements EventOutbox {
   private loop?: Promise<void>;
   private wake?: () => void;
   private kicked = false;
-  private readonly counts: OutboxStats = {
-    stored: 0,
-    duplicates: 0,
-    relayed: 0,
-    relayDuplicates: 0,
-    relayFailures: 0,
-    parked: 0,
-  };
+  private readonly counts = noOutboxStats();
 
   constructor(private readonly options: WebhookOutboxOptions) {
     this.table = options.table ?? 'webhook_outbox';

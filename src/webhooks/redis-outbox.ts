@@ -1,7 +1,7 @@
 import { Queue, UnrecoverableError, Worker, type Job, type RedisOptions } from 'bullmq';
 import type { Logger } from '../observability/logger';
 import type { WebhookEventInput } from '../workflows/process-webhook-event.workflow';
-import type { EventOutbox, OutboxStats } from './outbox';
+import { noOutboxStats, type EventOutbox, type OutboxStats } from './outbox';
 import type { StartOutcome } from './temporal-starter';
 
 /**
@@ -69,14 +69,7 @@ export class RedisWebhookOutbox implements EventOutbox {
   private readonly connection: ReturnType<typeof redisConnection>;
   private readonly prefix: string;
   private readonly queueName: string;
-  private readonly counts: OutboxStats = {
-    stored: 0,
-    duplicates: 0,
-    relayed: 0,
-    relayDuplicates: 0,
-    relayFailures: 0,
-    parked: 0,
-  };
+  private readonly counts = noOutboxStats();
 
   constructor(private readonly options: RedisOutboxOptions) {
     this.connection = redisConnection(options.url);
