@@ -30,12 +30,15 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { request } from 'undici';
 import { Client } from '@temporalio/client';
 import { chargeRequest, IntegrationsClient } from '../src/client';
+import { OrderIntents } from '../src/client/order-intents';
+import { createLogger } from '../src/observability/logger';
 import { orderWorkflowId } from '../src/contracts/messages';
 import { WORKFLOWS_TASK_QUEUE } from '../src/contracts/task-queues';
 import { payments } from '../src/integrations/payments/payments.integration';
 import type { IntegrationEngine } from '../src/integrations/runtime/engine';
 import type { SandboxAdminClient } from '../src/sandbox/admin-client';
 import { formatSpread, machine, percentile, round, spread, type Spread, writeResult } from './support/report';
+import { dropBenchTable, ensureBenchDatabase } from './support/database';
 import { startSplitStack } from './support/split-stack';
 import { startBenchStack } from './support/stack';
 
@@ -47,6 +50,9 @@ const latencies = (process.env.BENCH_USER_FLOW_LATENCIES ?? '0,100').split(',').
 
 type DeploymentName = 'separate processes' | 'one process';
 const atOnce = 'direct calls, step sends at once (before)';
+const recorded = 'startOrder, direct calls + order record';
+/** The order record's store (`orderIntents`): the bench's own database, its own table (dropped after). */
+const intentsDatabase = 'di_bench_intents';
 
 /** The fast path's engine calls, timed: when the start was answered (the call begins) and the send's end. */
 class TimedEngine {
@@ -101,9 +107,9 @@ const order = async (client: IntegrationsClient, orderId: string): Promise<void>
   if (!charge.charged) throw new Error(`order ${orderId}: not charged: ${JSON.stringify(charge)}`);
 };
 
-async function separateProcesses(dir: string): Promise<Deployment> {
+async function separateProcesses(dir: string, intents: { url: string; table: string }): Promise<Deployment> {
   const timed = new TimedEngine();
-  const stack = await startSplitStack({ dir, wrapEngine: (e) => timed.wrap(e) });
+  const stack = await startSplitStack({ dir, wrapEngine: (e) => timed.wrap(e), orderIntents: intents });
   const gauge = async (url: string) => {
     const text = await (await request(`${url}/metrics`)).body.text();
     const read = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) * 1000;
@@ -122,6 +128,7 @@ async function separateProcesses(dir: string): Promise<Deployment> {
     variants: {
       startOrder: (id) => order(stack.client, id),
       'startOrder, direct calls': (id) => order(stack.fastClient, id),
+      [recorded]: (id) => order(stack.recordedClient!, id),
       [atOnce]: sendsAtOnce(stack.client, timed.wrap(stack.engine)),
     },
     // One worker process by default: its figures.
@@ -130,7 +137,7 @@ async function separateProcesses(dir: string): Promise<Deployment> {
   };
 }
 
-async function oneProcess(): Promise<Deployment> {
+async function oneProcess(intents: { url: string; table: string }): Promise<Deployment> {
   const timed = new TimedEngine();
   const stack = await startBenchStack();
   // The co-located fast path: a client with this process's workers' own engine.
@@ -139,6 +146,13 @@ async function oneProcess(): Promise<Deployment> {
     dataConverter: null,
     security: null,
     directCalls: timed.wrap(stack.engine),
+  });
+  const recordedClient = await IntegrationsClient.connect({
+    address: stack.devServer.address,
+    dataConverter: null,
+    security: null,
+    directCalls: timed.wrap(stack.engine),
+    orderIntents: new OrderIntents({ ...intents, logger: createLogger({ name: 'bench-intents', level: 'warn' }) }),
   });
   // The eager-start lever on the fast path: the same start (conflict policy FAIL) and send as startOrder
   // with directCalls, the start from a client on the workers' own connection with requestEagerStart (the
@@ -165,11 +179,13 @@ async function oneProcess(): Promise<Deployment> {
     variants: {
       startOrder: (id) => order(stack.client, id),
       'startOrder, direct calls': (id) => order(fastClient, id),
+      [recorded]: (id) => order(recordedClient, id),
       [atOnce]: sendsAtOnce(stack.client, timed.wrap(stack.engine)),
       'direct calls + eager start': eager,
     },
     stop: async () => {
       await fastClient.close();
+      await recordedClient.close();
       await stack.stop();
     },
   };
@@ -311,6 +327,7 @@ async function measure(deployment: Deployment, run: string) {
     };
     const project = of('startOrder')!;
     const fast = of('startOrder, direct calls')!;
+    const withRecord = of(recorded)!;
     const baseline = of('direct undici.request')!;
     const eagerStart = of('direct calls + eager start');
     const before = of(atOnce)!;
@@ -325,6 +342,9 @@ async function measure(deployment: Deployment, run: string) {
       ratioP99: ratio(project.p99Ms, baseline.p99Ms),
       directCallsRatioP50: ratio(fast.p50Ms, baseline.p50Ms),
       directCallsRatioP99: ratio(fast.p99Ms, baseline.p99Ms),
+      directCallsOrderRecord: withRecord,
+      directCallsOrderRecordRatioP50: ratio(withRecord.p50Ms, baseline.p50Ms),
+      directCallsOrderRecordRatioP99: ratio(withRecord.p99Ms, baseline.p99Ms),
       directCallsStepSendsAtOnce: before,
       directCallsStepSendsAtOnceRatioP50: ratio(before.p50Ms, baseline.p50Ms),
       directCallsStepSendsAtOnceRatioP99: ratio(before.p99Ms, baseline.p99Ms),
@@ -345,8 +365,9 @@ async function main(): Promise<void> {
   const dir = join('.tmp', `bench-user-flow-${process.pid}`);
   mkdirSync(dir, { recursive: true });
   const chosen: (() => Promise<Deployment>)[] = [];
-  if (deploymentArg !== 'one-process') chosen.push(() => separateProcesses(dir));
-  if (deploymentArg !== 'separate') chosen.push(oneProcess);
+  const intents = { url: await ensureBenchDatabase(intentsDatabase), table: `order_intents_${run}` };
+  if (deploymentArg !== 'one-process') chosen.push(() => separateProcesses(dir, intents));
+  if (deploymentArg !== 'separate') chosen.push(() => oneProcess(intents));
   const results: Awaited<ReturnType<typeof measure>> = [];
   for (const start of chosen) {
     const deployment = await start();
@@ -356,6 +377,7 @@ async function main(): Promise<void> {
       await deployment.stop();
     }
   }
+  await dropBenchTable(intents.url, intents.table);
   const file = writeResult('user-flow', started, {
     callsPerCell: calls,
     repetitions,
@@ -376,6 +398,7 @@ async function main(): Promise<void> {
         `    startOrder, direct calls p50 ${formatSpread(r.startOrderDirectCalls.p50Ms)} p99 ${formatSpread(r.startOrderDirectCalls.p99Ms)} | ${r.directCallsRatioP50}x / ${r.directCallsRatioP99}x`,
         `      start p50 ${p.startMsP50?.median} p99 ${p.startMsP99?.median} ms, send p50 ${p.sendMsP50?.median} p99 ${p.sendMsP99?.median} ms; service loop delay p99 ${p.loopDelayP99Ms?.median} ms (direct: ${r.directUndici.profile.loopDelayP99Ms?.median})` +
           (p.workerLoopDelayP99Ms ? `; worker loop delay p99 ${p.workerLoopDelayP99Ms.median} ms` : ''),
+        `    ${recorded} p50 ${formatSpread(r.directCallsOrderRecord.p50Ms)} p99 ${formatSpread(r.directCallsOrderRecord.p99Ms)} | ${r.directCallsOrderRecordRatioP50}x / ${r.directCallsOrderRecordRatioP99}x; record (before the send) p50 ${r.directCallsOrderRecord.profile.startMsP50?.median} ms`,
         `    ${atOnce} p50 ${formatSpread(r.directCallsStepSendsAtOnce.p50Ms)} p99 ${formatSpread(r.directCallsStepSendsAtOnce.p99Ms)} | ${r.directCallsStepSendsAtOnceRatioP50}x / ${r.directCallsStepSendsAtOnceRatioP99}x; worker loop delay p99 ${r.directCallsStepSendsAtOnce.profile.workerLoopDelayP99Ms?.median ?? '-'} ms`,
         ...(r.directCallsEagerStart
           ? [

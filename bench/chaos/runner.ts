@@ -183,6 +183,7 @@ async function runCase(chaosCase: ChaosCase, env: RunEnv): Promise<CaseReport> {
   const orders: TrackedOrder[] = [];
   const firstEvent = stack.events.length;
   let seq = 0;
+  let fastSeq = 0;
   let customerSeq = 0;
   const started = Date.now();
   log(`\n== ${chaosCase.name}: ${chaosCase.title}`);
@@ -193,7 +194,8 @@ async function runCase(chaosCase: ChaosCase, env: RunEnv): Promise<CaseReport> {
     try {
       for (let attempt = 1; ; attempt++) {
         try {
-          const { charge, answeredBy } = await (order.fast ? stack.fastClient : stack.client).startOrder(order.input);
+          const client = order.recorded ? stack.recordedClient : order.fast ? stack.fastClient : stack.client;
+          const { charge, answeredBy } = await client.startOrder(order.input);
           const answer: StartAnswer = { ok: true, at: Date.now(), attempts: attempt, charge, answeredBy };
           order.answers.push(answer);
           return answer;
@@ -230,13 +232,20 @@ async function runCase(chaosCase: ChaosCase, env: RunEnv): Promise<CaseReport> {
     random: env.random,
     between: (min, max) => min + Math.floor(env.random() * (max - min + 1)),
     log: (line) => log(`  ${line}`),
-    startOrder({ label, customerId, amount, expect, check, fast }) {
+    startOrder(options) {
+      const order = ctx.trackOrder(options);
+      order.firstAnswer = drive(order);
+      return order;
+    },
+    trackOrder({ label, customerId, amount, expect, check, fast }) {
       seq++;
       const orderId = `${env.runId}-${chaosCase.name}-${seq}`;
+      // Every other fast-path order records itself first (orderIntents): both ways see every fault.
+      const recorded = fast === 'recorded' || (fast === true && fastSeq++ % 2 === 1);
       const order: TrackedOrder = {
         orderId,
         workflowId: orderWorkflowId(orderId),
-        label,
+        label: recorded ? `${label} (recorded)` : label,
         input: {
           orderId,
           customerId: customerId ?? ctx.customer(),
@@ -248,10 +257,10 @@ async function runCase(chaosCase: ChaosCase, env: RunEnv): Promise<CaseReport> {
         pendingStarts: 0,
         ...(expect ? { expect } : {}),
         ...(check ? { check } : {}),
-        ...(fast ? { fast } : {}),
+        ...(fast ? { fast: true } : {}),
+        ...(recorded ? { recorded } : {}),
         firstAnswer: Promise.resolve(undefined as never),
       };
-      order.firstAnswer = drive(order);
       orders.push(order);
       return order;
     },

@@ -1,7 +1,9 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import pino from 'pino';
 import { join } from 'node:path';
 import { IntegrationsClient } from '../../src/client';
+import { OrderIntents } from '../../src/client/order-intents';
+import type { ChargeOutcome } from '../../src/contracts/messages';
 import { ControlPlane } from '../../src/control/control-plane';
 import { payments } from '../../src/integrations/payments/payments.integration';
 import { IntegrationEngine } from '../../src/integrations/runtime/engine';
@@ -9,6 +11,7 @@ import { createLogger } from '../../src/observability/logger';
 import { devCredentials } from '../../src/devserver/dev-credentials';
 import { startService, type ServiceProcess } from '../../src/devserver/service-process';
 import { SandboxAdminClient } from '../../src/sandbox/admin-client';
+import { dropBenchTable, ensureBenchDatabase } from '../support/database';
 import { TemporalServerProcess } from './temporal-server';
 
 /** A worker that keeps dying (e.g. workflow code that does not build) is replaced this often, then left dead. */
@@ -59,6 +62,12 @@ export class ChaosStack {
     /** startOrder's co-located fast path (`directCalls`): its own engine, gated by the shared control plane. */
     readonly fastClient: IntegrationsClient,
     private readonly fastEngine: { engine: IntegrationEngine; control: ControlPlane },
+    /**
+     * The same fast path with the order recorded first (`orderIntents`): the charge and the start together.
+     * Its relay starts what a killed service (`startService`) recorded and did not start.
+     */
+    readonly recordedClient: IntegrationsClient,
+    readonly intents: { url: string; table: string },
   ) {}
 
   static async start(options: ChaosStackOptions): Promise<ChaosStack> {
@@ -108,6 +117,13 @@ export class ChaosStack {
         env: { ...process.env, ...credentials.integrationEnv(sandboxUrl) },
       });
       const fastClient = await IntegrationsClient.connect({ address: server.address, directCalls: engine });
+      const intents = { url: await ensureBenchDatabase('di_chaos'), table: `order_intents_${process.pid}` };
+      const recordedClient = await IntegrationsClient.connect({
+        address: server.address,
+        directCalls: engine,
+        // A short grace: a killed service's orders are started within seconds, while the case still runs.
+        orderIntents: new OrderIntents({ ...intents, graceMs: 3_000, pollMs: 500, logger }),
+      });
       const stack = new ChaosStack(
         options,
         server,
@@ -118,6 +134,8 @@ export class ChaosStack {
         client,
         fastClient,
         { engine, control },
+        recordedClient,
+        intents,
       );
       const workers = Array.from({ length: options.workers ?? 2 }, () => stack.startWorker());
       await Promise.all(workers.map((w) => w.process.ready));
@@ -177,6 +195,51 @@ export class ChaosStack {
     return replacement;
   }
 
+  /**
+   * A service process of its own (bench/chaos/service.ts): it records and starts these orders through the
+   * fast path with the order record, and can be SIGKILLed mid-flight. Resolves when it is ready to start.
+   */
+  startService(orders: { orderId: string; customerId: string; amount: number; currency: string }[]): ServiceProcess {
+    return startService({
+      name: 'service',
+      entry: 'bench/chaos/service.ts',
+      env: {
+        ...this.workerEnv,
+        CHAOS_INTENTS_URL: this.intents.url,
+        CHAOS_INTENTS_TABLE: this.intents.table,
+        CHAOS_ORDERS: JSON.stringify(orders),
+      },
+      logFile: join(this.options.dir, 'service.log'),
+      readyEvent: 'chaos.service.ready',
+    });
+  }
+
+  /** What the service process (`startService`) answered before it died: order ID -> its answer. */
+  serviceAnswers(): Map<string, { charge: ChargeOutcome; answeredBy: string }> {
+    const answers = new Map<string, { charge: ChargeOutcome; answeredBy: string }>();
+    let text = '';
+    try {
+      text = readFileSync(join(this.options.dir, 'service.log'), 'utf8');
+    } catch {
+      return answers;
+    }
+    for (const line of text.split('\n')) {
+      try {
+        const parsed = JSON.parse(line) as {
+          event?: string;
+          orderId?: string;
+          charge?: ChargeOutcome;
+          answeredBy?: string;
+        };
+        if (parsed.event === 'chaos.service.answer' && parsed.orderId && parsed.charge)
+          answers.set(parsed.orderId, { charge: parsed.charge, answeredBy: parsed.answeredBy ?? '?' });
+      } catch {
+        // not JSON, or cut short by the kill
+      }
+    }
+    return answers;
+  }
+
   /** Resolves once `count` workers are ready (replacements included). */
   async workersReady(count = this.options.workers ?? 2): Promise<void> {
     for (let round = 0; round < 5; round++) {
@@ -204,6 +267,8 @@ export class ChaosStack {
     for (const w of this.workers) w.intended = true;
     await Promise.all(this.workers.map((w) => w.process.stop(5_000)));
     await this.fastClient.close().catch(() => {});
+    await this.recordedClient.close().catch(() => {});
+    await dropBenchTable(this.intents.url, this.intents.table).catch(() => {});
     await this.fastEngine.control.close().catch(() => {});
     await this.fastEngine.engine.close().catch(() => {});
     await this.client.close().catch(() => {});

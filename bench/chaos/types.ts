@@ -45,6 +45,8 @@ export interface TrackedOrder {
   check?: (evaluation: OrderEvaluation) => string | undefined;
   /** Started (and started again) through startOrder's co-located fast path (`directCalls`). */
   fast?: boolean;
+  /** ... with the order recorded first (`orderIntents`): the charge and the start together. */
+  recorded?: boolean;
   /** Resolves with the first answer (either kind). */
   firstAnswer: Promise<StartAnswer>;
 }
@@ -113,9 +115,14 @@ export interface CaseContext {
     amount?: number;
     expect?: Final[];
     check?: TrackedOrder['check'];
-    /** Through the fast path (`IntegrationsClient` with `directCalls`). @default false */
-    fast?: boolean;
+    /**
+     * Through the fast path (`IntegrationsClient` with `directCalls`); `true` alternates between starting
+     * first and recording the order first (`orderIntents`), `'recorded'` always records. @default false
+     */
+    fast?: boolean | 'recorded';
   }): TrackedOrder;
+  /** The same order, tracked and evaluated, but not started: the case starts it (startAgain, a process). */
+  trackOrder(options: Parameters<CaseContext['startOrder']>[0]): TrackedOrder;
   /** startOrder again for the same order (a service retrying, or a second request). */
   startAgain(order: TrackedOrder): Promise<StartAnswer>;
   /** Waits (with the case's cap) until these orders are closed or parked; false when the cap passed first. */

@@ -8,6 +8,7 @@
 import { join } from 'node:path';
 import pino from 'pino';
 import { IntegrationsClient } from '../../src/client';
+import { OrderIntents } from '../../src/client/order-intents';
 import { ControlPlane } from '../../src/control/control-plane';
 import { devCredentials } from '../../src/devserver/dev-credentials';
 import { startDevServer, type DevServer } from '../../src/devserver/dev-server';
@@ -27,6 +28,8 @@ export interface SplitStack {
   client: IntegrationsClient;
   /** `startOrder` with `directCalls: engine`. */
   fastClient: IntegrationsClient;
+  /** `startOrder` with `directCalls: engine` and `orderIntents` (when `orderIntents` was given). */
+  recordedClient?: IntegrationsClient;
   /** The service's own engine (this process). */
   engine: IntegrationEngine;
   /** Each worker process's operations URL (`/metrics` has its event-loop lag). */
@@ -39,6 +42,8 @@ export async function startSplitStack(options: {
   workers?: number;
   /** Wraps the service's engine before the fast client gets it (the benchmark times its calls). */
   wrapEngine?: (engine: IntegrationEngine) => IntegrationEngine;
+  /** The order record's PostgreSQL URL and table, for `recordedClient`. */
+  orderIntents?: { url: string; table: string };
 }): Promise<SplitStack> {
   const logger = createLogger({
     name: 'bench-service',
@@ -99,6 +104,14 @@ export async function startSplitStack(options: {
       directCalls: options.wrapEngine ? options.wrapEngine(engine) : engine,
     });
     closers.push(() => fastClient.close());
+    const recordedClient = options.orderIntents
+      ? await IntegrationsClient.connect({
+          ...connect,
+          directCalls: options.wrapEngine ? options.wrapEngine(engine) : engine,
+          orderIntents: new OrderIntents({ ...options.orderIntents, logger: logger.child({ component: 'intents' }) }),
+        })
+      : undefined;
+    if (recordedClient) closers.push(() => recordedClient.close());
     const stop = async () => {
       for (const close of closers.reverse()) await close().catch(() => undefined);
       await Promise.all(started.map((p) => p.stop(5_000)));
@@ -111,6 +124,7 @@ export async function startSplitStack(options: {
       credentials,
       client,
       fastClient,
+      recordedClient,
       engine,
       workerOps: readyLines.map((l) => String(l.health)),
       stop,

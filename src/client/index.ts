@@ -23,6 +23,7 @@ import { durationMs } from '../integrations/kit/duration';
 import { semanticsOf } from '../integrations/kit/failures';
 import { userFlow } from '../integrations/kit/profiles';
 import { startBulk, type BulkHandle, type BulkRequest } from './bulk-lane';
+import type { OrderIntents, RecordedStart } from './order-intents';
 
 export interface ClientOptions {
   address: string;
@@ -61,6 +62,14 @@ export interface ClientOptions {
    * closes it after `close()`). @default none: every answer waits for the workflow
    */
   directCalls?: IntegrationEngine;
+  /**
+   * With `directCalls`: the order's durable record in PostgreSQL (src/client/order-intents.ts), written
+   * before the charge is sent, so the charge and the workflow's start go out at the same time and the answer
+   * waits for the send only (not start, then send). Its relay (run by this client) starts any recorded order
+   * whose service died before its start landed. Every service starting orders must use the same store.
+   * The client creates its table when missing and closes it with `close()`. @default none: the start first
+   */
+  orderIntents?: OrderIntents;
 }
 
 /** Tracing from the environment: on when TRACING_EXPORTER names an exporter (otlp, console). */
@@ -124,9 +133,19 @@ export class IntegrationsClient {
     readonly temporal: Client,
     private readonly connection: Connection,
     private readonly directCalls?: IntegrationEngine,
-  ) {}
+    private readonly intents?: OrderIntents,
+  ) {
+    intents?.startRelay((workflowId, recorded) => this.startRecorded(workflowId, recorded, 'relay').then(() => {}));
+  }
+
+  /** Starts of recorded orders still in flight: this client's queries of such an order wait for its start. */
+  private readonly starting = new Map<string, Promise<unknown>>();
 
   static async connect(options: ClientOptions): Promise<IntegrationsClient> {
+    if (options.orderIntents && !options.directCalls) {
+      throw new Error("orderIntents records the fast path's orders: pass directCalls with it (or drop orderIntents)");
+    }
+    await options.orderIntents?.ensureSchema();
     const dataConverter =
       options.dataConverter === undefined ? dataConverterFromConfig(process.env) : (options.dataConverter ?? undefined);
     const namespace = options.namespace ?? 'default';
@@ -143,6 +162,7 @@ export class IntegrationsClient {
       new Client({ connection, namespace, dataConverter, interceptors }),
       connection,
       options.directCalls,
+      options.orderIntents,
     );
   }
 
@@ -174,18 +194,24 @@ export class IntegrationsClient {
    * while the invoice, email and CRM steps go on in the background. Calling it again for the same order
    * attaches to the running workflow; for an order that already finished, it answers what that order
    * did and starts nothing. A charge parked for an operator answers `{ charged: false, pending: true }`.
-   * With `directCalls`, a new order is started first and its charge sent from here (`startOrderDirect`).
+   * With `directCalls`, a new order's charge is sent from here: after its start (`startOrderDirect`) or, with
+   * `orderIntents`, alongside it (`startOrderRecorded`).
    */
   async startOrder(input: FulfillOrderInput): Promise<StartedOrder> {
     const workflowId = orderWorkflowId(input.orderId);
-    const options = {
+    let options = {
       taskQueue: WORKFLOWS_TASK_QUEUE,
       workflowId,
       // The rollout is decided here, once, and recorded with the order: replays never see a later setting.
       args: [{ crmV2: crmV2Rollout(), ...input }] as [FulfillOrderInput],
       staticSummary: `Fulfil order ${input.orderId}: charge, invoice, email, CRM`,
     };
-    if (this.directCalls) {
+    if (this.directCalls && this.intents) {
+      const fast = await this.startOrderRecorded(this.directCalls, this.intents, workflowId, input, options);
+      if ('charge' in fast) return { workflowId, ...fast };
+      // Recorded by an earlier call: attach, and if its start has not landed yet, make the start it recorded.
+      options = { ...options, ...fast };
+    } else if (this.directCalls) {
       const fast = await this.startOrderDirect(this.directCalls, workflowId, input, options);
       if (fast) return { workflowId, ...fast };
     }
@@ -199,6 +225,108 @@ export class IntegrationsClient {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
       // The order already ran to its end: answer what it did, start nothing.
       return { workflowId, charge: chargeOf(await this.finishedOrder(workflowId)), answeredBy: 'workflow' };
+    }
+  }
+
+  /** The send's deadline, recorded with the order (see `FulfillOrderInput.directCharge`). */
+  private directChargeArgs(options: { args: [FulfillOrderInput] }): [FulfillOrderInput] {
+    // The workflow's charge step counts the charge as maybe applied until then, and trusts a lookup only
+    // after it (a cancellation at once still refunds it). endSignalled: this client signals when its send
+    // ended, so the step does not send meanwhile.
+    const sentUntil = Date.now() + durationMs(userFlow.startToClose) + DIRECT_SEND_MARGIN_MS;
+    return [{ ...options.args[0], directCharge: { sentUntil, endSignalled: true } }];
+  }
+
+  /** The fast path's own send: the workflow's charge request, never past the deadline the workflow was told. */
+  private async sendCharge(
+    engine: IntegrationEngine,
+    workflowId: string,
+    input: FulfillOrderInput,
+    sentUntil: number,
+  ): Promise<Payment> {
+    return (await engine.call(payments, 'createPayment', chargeRequest(workflowId, input), {
+      attempt: 1,
+      workflowId,
+      activityId: 'charge (direct)',
+      signal: AbortSignal.timeout(Math.max(0, sentUntil - DIRECT_SEND_MARGIN_MS - Date.now())),
+    })) as Payment;
+  }
+
+  /**
+   * The fast path with the order's durable record (`orderIntents`): the record is committed, then the
+   * workflow's start and the charge go out together; a clean success answers at once (the start lands
+   * meanwhile, and the step takes the answer from the signal sent once it has). An order recorded by an
+   * earlier call sends nothing: its recorded start is returned, for the attached way.
+   *
+   * Exactly once: the record exists before anything is sent, and its relay starts the workflow if this
+   * process dies before its own start landed (the step then sends the same request, same key: the
+   * provider's replay); a repeat call finds the record and never sends. A store that cannot be reached
+   * falls back to the start-first path (`startOrderDirect`), which needs no record.
+   */
+  private async startOrderRecorded(
+    engine: IntegrationEngine,
+    intents: OrderIntents,
+    workflowId: string,
+    input: FulfillOrderInput,
+    options: { taskQueue: string; workflowId: string; args: [FulfillOrderInput]; staticSummary: string },
+  ): Promise<Omit<StartedOrder, 'workflowId'> | RecordedStart> {
+    const recorded: RecordedStart = { args: this.directChargeArgs(options), staticSummary: options.staticSummary };
+    try {
+      const claim = await intents.claim(workflowId, recorded);
+      if (!claim.first) return claim.start;
+    } catch (err) {
+      intents.logger.warn(
+        { event: 'order.intent_unavailable', workflowId, error: (err as Error).message },
+        'order intents: store unreachable; this order starts first, then charges',
+      );
+      return (await this.startOrderDirect(engine, workflowId, input, options)) ?? recorded;
+    }
+    const started = this.startRecorded(workflowId, recorded, 'service');
+    started.catch(() => undefined); // awaited below, or left to the relay
+    this.starting.set(workflowId, started);
+    void started.finally(() => this.starting.delete(workflowId)).catch(() => undefined);
+    try {
+      const payment = await this.sendCharge(engine, workflowId, input, recorded.args[0].directCharge!.sentUntil);
+      // Off the answer's path. A start or signal that never lands only makes the step wait for sentUntil.
+      void started
+        .then((handle) => handle.signal(directChargeSent, { answered: true, payment }))
+        .catch(() => undefined);
+      return { charge: { charged: true, paymentId: payment.id }, answeredBy: 'direct call' };
+    } catch (err) {
+      // Not a clean success: the workflow's to settle. Its start failing too throws here (the relay starts
+      // the order later and its step settles the charge; the caller can ask orderStatus then).
+      return this.settledByWorkflow(await started, workflowId, err);
+    }
+  }
+
+  /**
+   * The start of a recorded order, exactly as recorded; a running one is attached to. The service's own
+   * start finding the order closed means it was started without the store: its charge went out anyway.
+   */
+  private async startRecorded(
+    workflowId: string,
+    recorded: RecordedStart,
+    by: 'service' | 'relay',
+  ): Promise<WorkflowHandle<typeof fulfillOrder>> {
+    try {
+      const handle = await this.temporal.workflow.start<typeof fulfillOrder>('fulfillOrder', {
+        taskQueue: WORKFLOWS_TASK_QUEUE,
+        workflowId,
+        args: recorded.args,
+        staticSummary: recorded.staticSummary,
+        ...onceOnly,
+      });
+      if (by === 'service') void this.intents?.markStarted(workflowId);
+      return handle;
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      if (by === 'service') {
+        this.intents?.logger.error(
+          { event: 'order.started_without_intent', workflowId },
+          'order intents: the order had finished before it was recorded (started without this store); its charge was sent again with the same key',
+        );
+      }
+      return this.temporal.workflow.getHandle<typeof fulfillOrder>(workflowId);
     }
   }
 
@@ -220,16 +348,12 @@ export class IntegrationsClient {
     input: FulfillOrderInput,
     options: { taskQueue: string; workflowId: string; args: [FulfillOrderInput]; staticSummary: string },
   ): Promise<Omit<StartedOrder, 'workflowId'> | undefined> {
-    // The send's deadline, recorded with the order: the workflow's charge step counts the charge as maybe
-    // applied until then, and trusts a lookup only after it (a cancellation at once still refunds it).
-    const sendBudgetMs = durationMs(userFlow.startToClose);
-    const sentUntil = Date.now() + sendBudgetMs + DIRECT_SEND_MARGIN_MS;
+    const args = this.directChargeArgs(options);
     let handle: WorkflowHandle<typeof fulfillOrder>;
     try {
       handle = await this.temporal.workflow.start<typeof fulfillOrder>('fulfillOrder', {
         ...options,
-        // endSignalled: this call signals when its send ended (below), so the step does not send meanwhile.
-        args: [{ ...options.args[0], directCharge: { sentUntil, endSignalled: true } }],
+        args,
         // Only an order this call created is charged from here; any other goes the attached way below.
         workflowIdConflictPolicy: 'FAIL',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
@@ -239,35 +363,39 @@ export class IntegrationsClient {
       throw err;
     }
     try {
-      const payment = (await engine.call(payments, 'createPayment', chargeRequest(workflowId, input), {
-        attempt: 1,
-        workflowId,
-        activityId: 'charge (direct)',
-        // Never past the deadline the workflow was told, however long the start or the limiter took.
-        signal: AbortSignal.timeout(Math.max(0, sentUntil - DIRECT_SEND_MARGIN_MS - Date.now())),
-      })) as Payment;
+      // Never past the deadline the workflow was told, however long the start or the limiter took.
+      const payment = await this.sendCharge(engine, workflowId, input, args[0].directCharge!.sentUntil);
       // The step takes this answer as its own (no request of its own). Not awaited: off the answer's path; a
       // signal that never arrives (this process died) only makes the step wait for sentUntil, then send its
       // own request with the same key and get the provider's replay.
       void handle.signal(directChargeSent, { answered: true, payment }).catch(() => undefined);
       return { charge: { charged: true, paymentId: payment.id }, answeredBy: 'direct call' };
     } catch (err) {
-      // A definite failure applied nothing: the workflow's step need not wait for this send's deadline.
-      // Anything else (an unknown outcome, an engine error): the step sends its own request now, same key.
-      // Awaited: the answer below is the workflow's, and its step waits for this.
-      const failureType = (err as { type?: unknown }).type;
-      if (typeof failureType === 'string' && !semanticsOf(failureType).ambiguousOnWrite)
-        await handle.signal(directChargeEnded, { applied: false, failureType }).catch(() => undefined);
-      else await handle.signal(directChargeSent, { answered: false }).catch(() => undefined);
-      // Not a clean success: what happened is the workflow's to settle (its step resends the same request,
-      // or looks it up), and the service gets the workflow's answer, parked -> pending included.
-      try {
-        return { charge: await handle.executeUpdate(chargeSettled), answeredBy: 'workflow' };
-      } catch (updateErr) {
-        // The order ran to its end while this send hung (its own step got the provider's answer): answer that.
-        if (!(updateErr instanceof WorkflowNotFoundError)) throw updateErr;
-        return { charge: chargeOf(await this.finishedOrder(workflowId)), answeredBy: 'workflow' };
-      }
+      return this.settledByWorkflow(handle, workflowId, err);
+    }
+  }
+
+  /** The fast path's send was not a clean success: the step is told how it ended, the workflow answers. */
+  private async settledByWorkflow(
+    handle: WorkflowHandle<typeof fulfillOrder>,
+    workflowId: string,
+    err: unknown,
+  ): Promise<Omit<StartedOrder, 'workflowId'>> {
+    // A definite failure applied nothing: the workflow's step need not wait for this send's deadline.
+    // Anything else (an unknown outcome, an engine error): the step sends its own request now, same key.
+    // Awaited: the answer below is the workflow's, and its step waits for this.
+    const failureType = (err as { type?: unknown }).type;
+    if (typeof failureType === 'string' && !semanticsOf(failureType).ambiguousOnWrite)
+      await handle.signal(directChargeEnded, { applied: false, failureType }).catch(() => undefined);
+    else await handle.signal(directChargeSent, { answered: false }).catch(() => undefined);
+    // Not a clean success: what happened is the workflow's to settle (its step resends the same request,
+    // or looks it up), and the service gets the workflow's answer, parked -> pending included.
+    try {
+      return { charge: await handle.executeUpdate(chargeSettled), answeredBy: 'workflow' };
+    } catch (updateErr) {
+      // The order ran to its end while this send hung (its own step got the provider's answer): answer that.
+      if (!(updateErr instanceof WorkflowNotFoundError)) throw updateErr;
+      return { charge: chargeOf(await this.finishedOrder(workflowId)), answeredBy: 'workflow' };
     }
   }
 
@@ -283,11 +411,18 @@ export class IntegrationsClient {
 
   /** Where an order is now. */
   async orderStatus(orderId: string): Promise<OrderStatus> {
+    await this.startLanded(orderId);
     return this.temporal.workflow.getHandle(orderWorkflowId(orderId)).query(orderStatus);
+  }
+
+  /** An order this client answered before its start landed (`orderIntents`): wait for the start. */
+  private async startLanded(orderId: string): Promise<void> {
+    await this.starting.get(orderWorkflowId(orderId))?.catch(() => undefined);
   }
 
   /** Waits for an order to finish (completed, compensated or failed). */
   async orderResult(orderId: string): Promise<OrderStatus> {
+    await this.startLanded(orderId);
     return this.temporal.workflow.getHandle<typeof fulfillOrder>(orderWorkflowId(orderId)).result();
   }
 
@@ -300,6 +435,8 @@ export class IntegrationsClient {
   }
 
   async close(): Promise<void> {
+    await Promise.allSettled(this.starting.values());
+    await this.intents?.close();
     await this.connection.close();
   }
 }

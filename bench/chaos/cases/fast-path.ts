@@ -23,7 +23,7 @@ export const fastPath: ChaosCase = {
   // The jest suite's quick matrix has no time left for it: `npm run chaos -- --quick --case fast-path`.
   quick: false,
   title:
-    'startOrder with directCalls: charge commit-then-504/-hang/-reset, declines, worker SIGKILL, breaker open, repeats',
+    'startOrder with directCalls, starting first or recording first: charge commit-then-504/-hang/-reset, declines, worker SIGKILL, breaker open, repeats, service SIGKILL',
   async run(ctx) {
     const per = ctx.scale === 'quick' ? 2 : 5;
     const fast = { fast: true, check: oneCharge };
@@ -124,5 +124,36 @@ export const fastPath: ChaosCase = {
     await Promise.all(held.map((o) => o.firstAnswer));
     await ctx.settle(held);
     await ctx.resetBreakers();
+
+    // The service itself dies: a process of its own records and starts orders (the charge slowed to 800 ms,
+    // so most are mid-send), SIGKILLed somewhere between before its first record and after its answers.
+    // Callers retry half of the orders (through another service instance); the other half nobody asks
+    // again: the record's relay must start each recorded one, and its step settles the charge.
+    ctx.log('phase 6: the service SIGKILLed while its recorded orders are in flight');
+    await ctx.stack.admin.fault(rule('charge', 'latency', { params: { ms: 800 } }));
+    const killed = Array.from({ length: per * 2 }, (_, i) =>
+      ctx.trackOrder({
+        label: i % 2 === 0 ? 'fast path, service killed, caller retries' : 'fast path, service killed, caller gone',
+        // Killed before its record committed, nobody asking again: the order never existed (nor any effect).
+        expect: i % 2 === 0 ? ['completed'] : ['completed', 'not-started'],
+        fast: 'recorded',
+        check: oneCharge,
+      }),
+    );
+    const service = ctx.stack.startService(killed.map((o) => o.input));
+    await service.ready;
+    // Half the time within its first 40 ms (records committed or not, starts not landed yet: the relay's to
+    // start), else mid-send or after some answers.
+    await sleep(ctx.random() < 0.5 ? ctx.between(0, 40) : ctx.between(100, 1_000));
+    await service.kill();
+    const told = ctx.stack.serviceAnswers();
+    ctx.stack.note(`service SIGKILLed with ${told.size} of ${killed.length} orders answered`);
+    for (const order of killed) {
+      const answer = told.get(order.orderId);
+      if (answer) order.answers.push({ ok: true, at: Date.now(), attempts: 1, ...answer } as (typeof order.answers)[0]);
+    }
+    await ctx.stack.admin.clearFaults();
+    await Promise.all(killed.filter((_, i) => i % 2 === 0).map((o) => ctx.startAgain(o)));
+    await ctx.settle(killed);
   },
 };
