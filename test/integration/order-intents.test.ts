@@ -157,6 +157,40 @@ describe('startOrder with the order recorded first (directCalls + orderIntents)'
     }
   });
 
+  it('keeps a row whose start Temporal refuses, counted, and marks it once a start goes through', async () => {
+    const intents = newIntents({ graceMs: 0 });
+    await intents.ensureSchema();
+    const workflowId = orderWorkflowId(uniqueId('recorded-refused'));
+    const recorded = {
+      args: [{ orderId: 'x', customerId: 'cus_0025', amount: 100, currency: 'EUR' }],
+      staticSummary: 's',
+    };
+    await intents.claim(workflowId, recorded as Parameters<OrderIntents['claim']>[1]);
+    const refused = await intents.relayOnce(() => Promise.reject(new Error('namespace not found')));
+    expect(refused).toBe(0);
+    expect(await intents.unstarted()).toBe(1);
+    const starts: string[] = [];
+    const admin = new PgClient({ connectionString: database });
+    await admin.connect();
+    const row = await admin
+      .query<{ attempts: number; last_error: string }>(`SELECT attempts, last_error FROM ${tables.at(-1)!}`)
+      .finally(() => admin.end());
+    expect(row.rows).toEqual([{ attempts: 1, last_error: 'namespace not found' }]);
+    const started = await intents.relayOnce((id, start) => {
+      starts.push(`${id} ${start.args[0].customerId}`);
+      return Promise.resolve();
+    });
+    expect(started).toBe(1);
+    expect(starts).toEqual([`${workflowId} cus_0025`]);
+    expect(await intents.unstarted()).toBe(0);
+    // A repeat call gets the recorded start, not its own.
+    expect(await intents.claim(workflowId, { ...recorded, staticSummary: 'other' } as never)).toEqual({
+      first: false,
+      start: recorded,
+    });
+    await intents.close();
+  });
+
   it('refuses to connect with a store it cannot reach, or without directCalls', async () => {
     const unreachable = new OrderIntents({ url: 'postgres://postgres@127.0.0.1:1/test', logger });
     await expect(
