@@ -1,6 +1,7 @@
 import { Client, WithStartWorkflowOperation, type Connection, type WorkflowHandle } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type DataConverter } from '@temporalio/common';
 import { dataConverterFromConfig } from '../codec/data-converter';
+import { fromStored, toStored } from '../codec/stored-payloads';
 import { configSchema } from '../config/config';
 import { connectClient, temporalSettingsFromEnv, type TemporalSettings } from '../temporal/connection';
 import { tracingClientInterceptors } from '../temporal/tracing';
@@ -134,8 +135,12 @@ export class IntegrationsClient {
     private readonly connection: Connection,
     private readonly directCalls?: IntegrationEngine,
     private readonly intents?: OrderIntents,
+    /** The client's payload codecs: the order's record is stored through them too. */
+    private readonly dataConverter?: DataConverter,
   ) {
-    intents?.startRelay((workflowId, recorded) => this.startRecorded(workflowId, recorded, 'relay').then(() => {}));
+    intents?.startRelay(async (workflowId, stored) => {
+      await this.startRecorded(workflowId, await fromStored<RecordedStart>(dataConverter, stored), 'relay');
+    });
   }
 
   /** Starts of recorded orders still in flight: this client's queries of such an order wait for its start. */
@@ -163,6 +168,7 @@ export class IntegrationsClient {
       connection,
       options.directCalls,
       options.orderIntents,
+      dataConverter,
     );
   }
 
@@ -272,8 +278,8 @@ export class IntegrationsClient {
   ): Promise<Omit<StartedOrder, 'workflowId'> | RecordedStart> {
     const recorded: RecordedStart = { args: this.directChargeArgs(options), staticSummary: options.staticSummary };
     try {
-      const claim = await intents.claim(workflowId, recorded);
-      if (!claim.first) return claim.start;
+      const claim = await intents.claim(workflowId, await toStored(this.dataConverter, recorded));
+      if (!claim.first) return await fromStored<RecordedStart>(this.dataConverter, claim.start);
     } catch (err) {
       intents.logger.warn(
         { event: 'order.intent_unavailable', workflowId, error: (err as Error).message },

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import type { StoredValue } from '../codec/stored-payloads';
 import type { Logger } from '../observability/logger';
 import type { FulfillOrderInput } from '../workflows/fulfill-order.workflow';
 
@@ -20,7 +21,7 @@ import type { FulfillOrderInput } from '../workflows/fulfill-order.workflow';
  *
  * Every service that starts orders must go through the same store: an order started without it is not
  * known here, and a later call with the store would send its charge before learning the order existed.
- * The row holds the order's input in clear (like the webhook outbox): protect the database alike.
+ * With payload encryption, the row holds the start encrypted with the same codec as the history.
  */
 export interface OrderIntentsOptions {
   /** `postgres://user[:password]@host:port/database`; may carry a password: never logged. */
@@ -44,8 +45,12 @@ export interface RecordedStart {
   staticSummary: string;
 }
 
-/** The first call records the order; any other gets the start the first one recorded. */
-export type IntentClaim = { first: true } | { first: false; start: RecordedStart };
+/**
+ * The first call records the order; any other gets the start the first one recorded. The record is stored
+ * as the client hands it over: a `RecordedStart` through the client's payload codecs (`toStored`), so with
+ * payload encryption the row is encrypted like the history.
+ */
+export type IntentClaim = { first: true } | { first: false; start: StoredValue };
 
 const safeTable = /^[a-z_][a-z0-9_]{0,62}$/;
 const PRUNE_EVERY_MS = 3_600_000;
@@ -97,13 +102,13 @@ export class OrderIntents {
   }
 
   /** Records the order (committed when this resolves), or answers the start an earlier call recorded. */
-  async claim(workflowId: string, start: RecordedStart): Promise<IntentClaim> {
+  async claim(workflowId: string, start: StoredValue): Promise<IntentClaim> {
     const inserted = await this.pool.query(
       `INSERT INTO ${this.table} (workflow_id, start) VALUES ($1, $2) ON CONFLICT (workflow_id) DO NOTHING RETURNING workflow_id`,
       [workflowId, JSON.stringify(start)],
     );
     if (inserted.rowCount) return { first: true };
-    const existing = await this.pool.query<{ start: RecordedStart }>(
+    const existing = await this.pool.query<{ start: StoredValue }>(
       `SELECT start FROM ${this.table} WHERE workflow_id = $1`,
       [workflowId],
     );
@@ -131,7 +136,7 @@ export class OrderIntents {
    * Starts the relay: every `pollMs`, each row unmarked for `graceMs` is started through `start`
    * (which must treat "already started" as success) and marked; a refused start stays, counted, retried.
    */
-  startRelay(start: (workflowId: string, recorded: RecordedStart) => Promise<void>): void {
+  startRelay(start: (workflowId: string, recorded: StoredValue) => Promise<void>): void {
     if (this.timer || this.closed) return;
     const tick = () => {
       this.relaying = this.relayOnce(start)
@@ -145,12 +150,12 @@ export class OrderIntents {
   }
 
   /** One pass of the relay; returns how many workflows it started. */
-  async relayOnce(start: (workflowId: string, recorded: RecordedStart) => Promise<void>): Promise<number> {
+  async relayOnce(start: (workflowId: string, recorded: StoredValue) => Promise<void>): Promise<number> {
     const client = await this.pool.connect();
     let started = 0;
     try {
       await client.query('BEGIN');
-      const claimed = await client.query<{ workflow_id: string; start: RecordedStart }>(
+      const claimed = await client.query<{ workflow_id: string; start: StoredValue }>(
         `SELECT workflow_id, start FROM ${this.table}
           WHERE started_at IS NULL AND created_at < now() - make_interval(secs => $1)
           ORDER BY attempts, created_at LIMIT 64 FOR UPDATE SKIP LOCKED`,

@@ -1,6 +1,7 @@
 import { Client as PgClient } from 'pg';
 import { chargeRequest, IntegrationsClient } from '../../src/client';
 import { OrderIntents } from '../../src/client/order-intents';
+import { EncryptionCodec, generateEncryptionKey, parseEncryptionKeys } from '../../src/codec/encryption-codec';
 import { chargeSettled, orderWorkflowId } from '../../src/contracts/messages';
 import { payments } from '../../src/integrations/payments/payments.integration';
 import { IntegrationEngine } from '../../src/integrations/runtime/engine';
@@ -162,10 +163,10 @@ describe('startOrder with the order recorded first (directCalls + orderIntents)'
     await intents.ensureSchema();
     const workflowId = orderWorkflowId(uniqueId('recorded-refused'));
     const recorded = {
-      args: [{ orderId: 'x', customerId: 'cus_0025', amount: 100, currency: 'EUR' }],
+      args: [{ orderId: 'x', customerId: 'cus_0025', amount: 100, currency: 'EUR' }] as const,
       staticSummary: 's',
     };
-    await intents.claim(workflowId, recorded as Parameters<OrderIntents['claim']>[1]);
+    await intents.claim(workflowId, recorded);
     const refused = await intents.relayOnce(() => Promise.reject(new Error('namespace not found')));
     expect(refused).toBe(0);
     expect(await intents.unstarted()).toBe(1);
@@ -177,18 +178,57 @@ describe('startOrder with the order recorded first (directCalls + orderIntents)'
       .finally(() => admin.end());
     expect(row.rows).toEqual([{ attempts: 1, last_error: 'namespace not found' }]);
     const started = await intents.relayOnce((id, start) => {
-      starts.push(`${id} ${start.args[0].customerId}`);
+      starts.push(`${id} ${(start as typeof recorded).args[0].customerId}`);
       return Promise.resolve();
     });
     expect(started).toBe(1);
     expect(starts).toEqual([`${workflowId} cus_0025`]);
     expect(await intents.unstarted()).toBe(0);
     // A repeat call gets the recorded start, not its own.
-    expect(await intents.claim(workflowId, { ...recorded, staticSummary: 'other' } as never)).toEqual({
+    expect(await intents.claim(workflowId, { ...recorded, staticSummary: 'other' })).toEqual({
       first: false,
       start: recorded,
     });
     await intents.close();
+  });
+
+  it('keeps the record encrypted with payload encryption on: no order field in clear, repeats still attach', async () => {
+    const dataConverter = {
+      payloadCodecs: [new EncryptionCodec(parseEncryptionKeys(generateEncryptionKey('oi-key')))],
+    };
+    const intents = newIntents();
+    const client = await IntegrationsClient.connect({
+      address: testEnv.temporalAddress,
+      dataConverter,
+      directCalls: engine,
+      orderIntents: intents,
+    });
+    const orderId = uniqueId('recorded-encrypted');
+    const input = { orderId, customerId: 'cus_0026', amount: 3100, currency: 'EUR' };
+    try {
+      const answers = await withWorkers(
+        async () => {
+          const first = await client.startOrder(input);
+          const again = await client.startOrder(input);
+          await client.temporal.workflow.getHandle(orderWorkflowId(orderId)).terminate('test done');
+          return [first, again];
+        },
+        { dataConverter },
+      );
+      expect(answers.map((a) => a.answeredBy)).toEqual(['direct call', 'workflow']);
+      expect(new Set(answers.map((a) => a.charge.paymentId)).size).toBe(1);
+      expect(await charges(orderId)).toEqual([answers[0]!.charge.paymentId]);
+      const admin = new PgClient({ connectionString: database });
+      await admin.connect();
+      const rows = await admin
+        .query<{ start: string }>(`SELECT start::text AS start FROM ${tables.at(-1)!}`)
+        .finally(() => admin.end());
+      expect(rows.rows).toHaveLength(1);
+      expect(rows.rows[0]!.start).toContain('$payload');
+      for (const clear of ['cus_0026', orderId, '3100', 'EUR']) expect(rows.rows[0]!.start).not.toContain(clear);
+    } finally {
+      await client.close();
+    }
   });
 
   it('refuses to connect with a store it cannot reach, or without directCalls', async () => {
