@@ -150,6 +150,12 @@ export const configSchema = z.object({
     .string()
     .regex(/^[\w.-]{1,64}$/, 'letters, digits, _ . - only')
     .default('di-webhooks'),
+  /**
+   * Redis outbox: longest time the relay holds an event, from its enqueue, while this receiver is busy
+   * acknowledging (its Temporal starts yield to the acknowledgements, src/webhooks/relay-pacer.ts); 0: start
+   * each at once. @default 1000 ms
+   */
+  WEBHOOK_OUTBOX_RELAY_MAX_DEFER_MS: z.coerce.number().int().min(0).max(60_000).default(1_000),
   /** Budget to start the workflow (connecting included) before answering 503; keep it under the sender's timeout. @default 3000 ms */
   WEBHOOK_START_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(3_000),
   /** `Retry-After` sent with a 503. @default 5 seconds */

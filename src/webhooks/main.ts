@@ -103,7 +103,12 @@ async function outboxFrom(config: ReturnType<typeof loadConfig>, logger: Logger)
   if (!url) return undefined;
   if (!/^rediss?:/.test(url)) return new WebhookOutbox({ url, logger });
   const { RedisWebhookOutbox } = await import('./redis-outbox');
-  return new RedisWebhookOutbox({ url, prefix: config.WEBHOOK_OUTBOX_PREFIX, logger });
+  return new RedisWebhookOutbox({
+    url,
+    prefix: config.WEBHOOK_OUTBOX_PREFIX,
+    relayMaxDeferMs: config.WEBHOOK_OUTBOX_RELAY_MAX_DEFER_MS,
+    logger,
+  });
 }
 
 /** A comma-separated list, empty entries dropped. */

@@ -2,6 +2,7 @@ import { Queue, UnrecoverableError, Worker, type Job, type RedisOptions } from '
 import type { Logger } from '../observability/logger';
 import type { WebhookEventInput } from '../workflows/process-webhook-event.workflow';
 import { noOutboxStats, type EventOutbox, type OutboxStats } from './outbox';
+import { RelayPacer } from './relay-pacer';
 import type { StartOutcome } from './temporal-starter';
 
 /**
@@ -24,6 +25,11 @@ import type { StartOutcome } from './temporal-starter';
  *   dedup); one after it was relayed is queued again and its start finds the workflow ID taken
  *   (`REJECT_DUPLICATE`), which the relay counts as done.
  * - The job holds the event as the workflow input, in clear: refused together with payload encryption.
+ * - The relay is paced by this receiver's load (src/webhooks/relay-pacer.ts): while enqueues are in flight
+ *   (or ended less than `relayQuietMs` ago) a job it took waits before its start, so its Temporal starts do not
+ *   take the CPU the acknowledgements wait for; each waits at most `relayMaxDeferMs` after it was enqueued
+ *   (default 1 s), so under constant load everything is still started, at most that much later. A waiting job
+ *   is an active job like one being started: a relay that dies leaves it to another.
  */
 export interface RedisOutboxOptions {
   /** `redis://[user:password@]host:port[/db]` or `rediss://`; may carry a password: never logged. */
@@ -42,6 +48,13 @@ export interface RedisOutboxOptions {
   lockDurationMs?: number;
   /** How often a relay looks for jobs whose relay died. @default 30000 ms */
   stalledIntervalMs?: number;
+  /**
+   * Longest time a job waits, from its enqueue, for a quiet moment of this receiver before its start (the
+   * relay yields to the acknowledgements while enqueues go on); 0: start at once. @default 1000 ms
+   */
+  relayMaxDeferMs?: number;
+  /** The receiver is quiet once no enqueue was in flight for this long. @default 50 ms */
+  relayQuietMs?: number;
   logger: Logger;
 }
 
@@ -70,8 +83,10 @@ export class RedisWebhookOutbox implements EventOutbox {
   private readonly prefix: string;
   private readonly queueName: string;
   private readonly counts = noOutboxStats();
+  private readonly pacer: RelayPacer;
 
   constructor(private readonly options: RedisOutboxOptions) {
+    this.pacer = new RelayPacer({ maxDeferMs: options.relayMaxDeferMs, quietMs: options.relayQuietMs });
     this.connection = redisConnection(options.url);
     this.prefix = options.prefix ?? 'di-webhooks';
     this.queueName = options.queueName ?? 'webhook-outbox';
@@ -104,6 +119,7 @@ export class RedisWebhookOutbox implements EventOutbox {
   }
 
   async put(event: WebhookEventInput, workflowId: string): Promise<StartOutcome> {
+    this.pacer.enter();
     try {
       await this.queue.add('webhook', event, {
         jobId: workflowId,
@@ -116,6 +132,8 @@ export class RedisWebhookOutbox implements EventOutbox {
       return { kind: 'started', workflowId };
     } catch (err) {
       return { kind: 'unavailable', workflowId, error: `webhook outbox: ${(err as Error).message}` };
+    } finally {
+      this.pacer.leave();
     }
   }
 
@@ -127,6 +145,8 @@ export class RedisWebhookOutbox implements EventOutbox {
     this.worker = new Worker(
       this.queueName,
       async (job: Job<WebhookEventInput>) => {
+        // Yields to the acknowledgements while this receiver enqueues, for a bounded time (see RelayPacer).
+        await this.pacer.wait(job.timestamp);
         const outcome = await start(job.data);
         switch (outcome.kind) {
           case 'started':
@@ -194,11 +214,19 @@ export class RedisWebhookOutbox implements EventOutbox {
     return { ...this.counts };
   }
 
+  /** The relay's pacing: starts that waited for a quiet moment, and how many of them went at their bound. */
+  pacing(): { maxDeferMs: number; deferred: number; deferBoundReached: number; waiting: number } {
+    const { maxDeferMs, deferred, deferBoundReached } = this.pacer;
+    return { maxDeferMs, deferred, deferBoundReached, waiting: this.pacer.waiting() };
+  }
+
   /**
    * Stops the relay, then the producer. `force`: stop at once, leaving the jobs being started to the
    * stalled-job recovery of another relay (what a crash does; tests).
    */
   async close(options: { force?: boolean } = {}): Promise<void> {
+    // Graceful: the jobs waiting for a quiet moment are started now; forced: left in Redis, as a crash leaves them.
+    this.pacer.close({ abandon: options.force ?? false });
     await this.worker?.close(options.force ?? false);
     await this.queue.close();
   }

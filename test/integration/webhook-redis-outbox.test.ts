@@ -252,6 +252,47 @@ describe('webhook receiver with the Redis outbox (BullMQ)', () => {
     }
   });
 
+  it('paces the relay by the receiver load, and under constant load still starts every event (at its bound)', async () => {
+    // The quiet window longer than the bound: while the load goes on, every held start goes at its bound.
+    const o = outbox('paced', { relayMaxDeferMs: 300, relayQuietMs: 2_000 });
+    await o.ensureSchema();
+    const real = starter();
+    o.startRelay((e) => real.start(e));
+    const sent: WebhookEventInput[] = [];
+    let loading = true;
+    // Two enqueuers that never pause for the quiet window: constant load.
+    const enqueuer = async () => {
+      while (loading) {
+        const e = event();
+        sent.push(e);
+        expect(await o.put(e, webhookWorkflowId('documents', e.eventId))).toMatchObject({ kind: 'started' });
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    };
+    const load = Promise.all([enqueuer(), enqueuer()]);
+    try {
+      // The relay is not starved: it starts events while the load goes on.
+      await waitFor('starts relayed during the load', () => o.stats().relayed >= 20, 60_000);
+    } finally {
+      loading = false;
+      await load;
+    }
+    try {
+      await waitFor('every event relayed', () => o.stats().relayed === sent.length, 60_000);
+      await waitFor('the outbox empty', async () => (await o.pending()) === 0, 10_000);
+      const pacing = o.pacing();
+      expect(pacing.deferred).toBeGreaterThan(0);
+      expect(pacing.deferBoundReached).toBe(pacing.deferred);
+      expect(pacing.waiting).toBe(0);
+      expect(o.stats()).toMatchObject({ stored: sent.length, relayDuplicates: 0, parked: 0 });
+      for (const e of sent.slice(0, 5).concat(sent.slice(-5)))
+        expect(await runIdOf(webhookWorkflowId('documents', e.eventId))).toEqual(expect.any(String));
+    } finally {
+      await o.close();
+      await real.close();
+    }
+  });
+
   it('warns at start when Redis runs without AOF', async () => {
     const probe = new Redis(redisUrl);
     const aof = /^aof_enabled:(\d)/m.exec(await probe.info('persistence'))?.[1];
