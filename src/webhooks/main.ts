@@ -1,3 +1,4 @@
+import type { DataConverter } from '@temporalio/common';
 import { runServer } from '../process/lifecycle';
 import { dataConverterFromConfig } from '../codec/data-converter';
 import { loadConfig } from '../config/config';
@@ -32,13 +33,8 @@ async function main(): Promise<{ close(): Promise<void> }> {
     throw new Error('WEBHOOK_DOCUMENTS_SECRETS (or WEBHOOK_DOCUMENTS_SECRETS_FILE) is not set: see .env.example');
   }
   const dataConverter = dataConverterFromConfig(process.env);
-  if (config.WEBHOOK_OUTBOX_URL && dataConverter) {
-    // The outbox row holds the event in clear: it would bypass the payload encryption of the histories.
-    throw new Error(
-      'WEBHOOK_OUTBOX_URL cannot be combined with payload encryption (the outbox stores events unencrypted): unset one of them',
-    );
-  }
-  const outbox = await outboxFrom(config, logger.child({ component: 'outbox' }));
+  // The outbox stores each event through the same codecs as the histories: encrypted when they are.
+  const outbox = await outboxFrom(config, dataConverter, logger.child({ component: 'outbox' }));
   await outbox?.ensureSchema();
   const receiver = await startReceiver({
     host: config.WEBHOOK_HOST,
@@ -98,15 +94,20 @@ async function main(): Promise<{ close(): Promise<void> }> {
 }
 
 /** The outbox `WEBHOOK_OUTBOX_URL` names, by its scheme; none when unset. BullMQ is loaded only for `redis://`. */
-async function outboxFrom(config: ReturnType<typeof loadConfig>, logger: Logger): Promise<EventOutbox | undefined> {
+async function outboxFrom(
+  config: ReturnType<typeof loadConfig>,
+  dataConverter: DataConverter | undefined,
+  logger: Logger,
+): Promise<EventOutbox | undefined> {
   const url = config.WEBHOOK_OUTBOX_URL;
   if (!url) return undefined;
-  if (!/^rediss?:/.test(url)) return new WebhookOutbox({ url, logger });
+  if (!/^rediss?:/.test(url)) return new WebhookOutbox({ url, dataConverter, logger });
   const { RedisWebhookOutbox } = await import('./redis-outbox');
   return new RedisWebhookOutbox({
     url,
     prefix: config.WEBHOOK_OUTBOX_PREFIX,
     relayMaxDeferMs: config.WEBHOOK_OUTBOX_RELAY_MAX_DEFER_MS,
+    dataConverter,
     logger,
   });
 }

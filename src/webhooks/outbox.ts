@@ -1,4 +1,6 @@
+import type { DataConverter } from '@temporalio/common';
 import pg from 'pg';
+import { fromStored, toStored, type StoredValue } from '../codec/stored-payloads';
 import type { Logger } from '../observability/logger';
 import type { WebhookEventInput } from '../workflows/process-webhook-event.workflow';
 import type { StartOutcome } from './temporal-starter';
@@ -14,8 +16,8 @@ import type { StartOutcome } from './temporal-starter';
  * - Duplicates are processed once: a redelivery while the event waits in the outbox hits the primary
  *   key (answered `duplicate`); one after the row was relayed is stored again, and its start finds the
  *   workflow ID taken (Temporal's `REJECT_DUPLICATE`), so nothing new runs.
- * - The row holds the event as the workflow input (the same fields that reach the history); with a
- *   payload codec configured, the history is encrypted but this row is not: protect the database alike.
+ * - The row holds the event as the workflow input, through the receiver's payload codecs
+ *   (src/codec/stored-payloads.ts): encrypted like the history when payload encryption is on.
  */
 export interface WebhookOutboxOptions {
   /** `postgres://user[:password]@host:port/database`; may carry a password: never logged. */
@@ -30,6 +32,8 @@ export interface WebhookOutboxOptions {
   batchSize?: number;
   /** How often the relay looks for rows it was not told about (a peer's, or left after a failure). @default 1000 ms */
   pollMs?: number;
+  /** The receiver's payload codecs (the workers'): rows are stored through them. @default plain */
+  dataConverter?: DataConverter;
   logger: Logger;
 }
 
@@ -52,6 +56,33 @@ export const noOutboxStats = (): OutboxStats => ({
   relayFailures: 0,
   parked: 0,
 });
+
+/** An event as an outbox stores it: through the payload codecs, so encrypted when the histories are. */
+export const storedEvent = (dataConverter: DataConverter | undefined, event: WebhookEventInput) =>
+  toStored(dataConverter, event);
+
+/**
+ * The start of a stored event. One that cannot be decoded (its key is not among this process's
+ * PAYLOAD_ENCRYPTION_KEYS) is kept and retried, not dropped: adding the key lets it through.
+ */
+export async function startStored(
+  dataConverter: DataConverter | undefined,
+  stored: StoredValue,
+  workflowId: string,
+  start: (event: WebhookEventInput) => Promise<StartOutcome>,
+): Promise<StartOutcome> {
+  let event: WebhookEventInput;
+  try {
+    event = await fromStored<WebhookEventInput>(dataConverter, stored);
+  } catch (err) {
+    return {
+      kind: 'unavailable',
+      workflowId,
+      error: `stored event cannot be decoded (${(err as Error).message}); give this receiver the writer's PAYLOAD_ENCRYPTION_KEYS`,
+    };
+  }
+  return start(event);
+}
 
 /**
  * Where the receiver puts a verified event before acknowledging it, and the relay that starts its workflow:
@@ -112,9 +143,19 @@ export class WebhookOutbox implements EventOutbox {
    * Stores a verified event durably (committed when this resolves). Under load, events that arrive while
    * `maxInserts` INSERTs are in flight go together in the next one: one commit (one WAL flush) for many.
    */
-  put(event: WebhookEventInput, workflowId: string): Promise<StartOutcome> {
+  async put(event: WebhookEventInput, workflowId: string): Promise<StartOutcome> {
+    let stored: string;
+    try {
+      stored = JSON.stringify(await storedEvent(this.options.dataConverter, event));
+    } catch (err) {
+      return {
+        kind: 'unavailable',
+        workflowId,
+        error: `webhook outbox: cannot encode the event: ${(err as Error).message}`,
+      };
+    }
     return new Promise((resolve) => {
-      this.waiting.push({ workflowId, event: JSON.stringify(event), resolve });
+      this.waiting.push({ workflowId, event: stored, resolve });
       this.flush();
     });
   }
@@ -227,13 +268,15 @@ export class WebhookOutbox implements EventOutbox {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      const claimed = await client.query<{ workflow_id: string; event: WebhookEventInput }>(
+      const claimed = await client.query<{ workflow_id: string; event: StoredValue }>(
         // Fewest attempts first: rows Temporal keeps refusing (a poison event) go behind the fresh ones, so
         // a batch's worth of them cannot hold the others back.
         `SELECT workflow_id, event FROM ${this.table} ORDER BY attempts, received_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
         [this.batchSize],
       );
-      const outcomes = await Promise.all(claimed.rows.map((row) => this.starter!(row.event)));
+      const outcomes = await Promise.all(
+        claimed.rows.map((row) => startStored(this.options.dataConverter, row.event, row.workflow_id, this.starter!)),
+      );
       const done: string[] = [];
       let failure: string | undefined;
       outcomes.forEach((outcome, i) => {

@@ -1,7 +1,9 @@
 import { Queue, UnrecoverableError, Worker, type Job, type RedisOptions } from 'bullmq';
 import type { Logger } from '../observability/logger';
 import type { WebhookEventInput } from '../workflows/process-webhook-event.workflow';
-import { noOutboxStats, type EventOutbox, type OutboxStats } from './outbox';
+import type { DataConverter } from '@temporalio/common';
+import type { StoredValue } from '../codec/stored-payloads';
+import { noOutboxStats, startStored, storedEvent, type EventOutbox, type OutboxStats } from './outbox';
 import { RelayPacer } from './relay-pacer';
 import type { StartOutcome } from './temporal-starter';
 
@@ -24,7 +26,8 @@ import type { StartOutcome } from './temporal-starter';
  * - Duplicates are processed once: a redelivery while the job is in Redis is not added again (BullMQ's job-ID
  *   dedup); one after it was relayed is queued again and its start finds the workflow ID taken
  *   (`REJECT_DUPLICATE`), which the relay counts as done.
- * - The job holds the event as the workflow input, in clear: refused together with payload encryption.
+ * - The job holds the event as the workflow input, through the receiver's payload codecs: encrypted like
+ *   the history when payload encryption is on (src/codec/stored-payloads.ts).
  * - The relay is paced by this receiver's load (src/webhooks/relay-pacer.ts): while enqueues are in flight
  *   (or ended less than `relayQuietMs` ago) a job it took waits before its start, so its Temporal starts do not
  *   take the CPU the acknowledgements wait for; each waits at most `relayMaxDeferMs` after it was enqueued
@@ -55,6 +58,8 @@ export interface RedisOutboxOptions {
   relayMaxDeferMs?: number;
   /** The receiver is quiet once no enqueue was in flight for this long. @default 50 ms */
   relayQuietMs?: number;
+  /** The receiver's payload codecs (the workers'): jobs are stored through them. @default plain */
+  dataConverter?: DataConverter;
   logger: Logger;
 }
 
@@ -121,7 +126,7 @@ export class RedisWebhookOutbox implements EventOutbox {
   async put(event: WebhookEventInput, workflowId: string): Promise<StartOutcome> {
     this.pacer.enter();
     try {
-      await this.queue.add('webhook', event, {
+      await this.queue.add('webhook', await storedEvent(this.options.dataConverter, event), {
         jobId: workflowId,
         attempts: unbounded,
         backoff: { type: 'capped' },
@@ -144,10 +149,10 @@ export class RedisWebhookOutbox implements EventOutbox {
     const { logger } = this.options;
     this.worker = new Worker(
       this.queueName,
-      async (job: Job<WebhookEventInput>) => {
+      async (job: Job<StoredValue>) => {
         // Yields to the acknowledgements while this receiver enqueues, for a bounded time (see RelayPacer).
         await this.pacer.wait(job.timestamp);
-        const outcome = await start(job.data);
+        const outcome = await startStored(this.options.dataConverter, job.data, String(job.id), start);
         switch (outcome.kind) {
           case 'started':
             this.counts.relayed += 1;

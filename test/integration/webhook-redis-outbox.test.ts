@@ -3,6 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { EncryptionCodec, generateEncryptionKey, parseEncryptionKeys } from '../../src/codec/encryption-codec';
 import { createLogger } from '../../src/observability/logger';
 import { standardSignature, turbodocxSignature } from '../../src/sandbox/webhooks';
 import { documentsWebhooks } from '../../src/webhooks/providers';
@@ -301,5 +302,45 @@ describe('webhook receiver with the Redis outbox (BullMQ)', () => {
     await o.ensureSchema();
     const warned = logLines.some((l) => l.includes('"webhook.outbox_not_durable"'));
     expect(warned).toBe(aof !== '1');
+  });
+});
+
+describe('the Redis outbox with payload encryption', () => {
+  it('stores each event encrypted (its fields not readable in Redis) and relays it decoded; a relay without the key keeps it', async () => {
+    const dataConverter = { payloadCodecs: [new EncryptionCodec(parseEncryptionKeys(generateEncryptionKey('rk')))] };
+    const queueName = uniqueId('encrypted');
+    const e = event();
+    const workflowId = webhookWorkflowId('documents', e.eventId);
+    // A relay without the key first: the job cannot be decoded, so it is retried, never started or dropped.
+    const keyless = outbox(queueName);
+    const encrypted = outbox(queueName, { dataConverter });
+    expect(await encrypted.put(e, workflowId)).toEqual({ kind: 'started', workflowId });
+    const redis = new Redis(redisUrl);
+    try {
+      const stored = JSON.stringify(await redis.hgetall(`${prefix}:${queueName}:${workflowId}`));
+      expect(stored).toContain('$payload');
+      // The job ID is the workflow ID (the event's ID, in Temporal's clear too); the event itself is not readable.
+      for (const clear of [e.data.jobId as string, 'document.completed', e.createdAt])
+        expect(stored).not.toContain(clear);
+    } finally {
+      redis.disconnect();
+    }
+    const refusedStarts: WebhookEventInput[] = [];
+    keyless.startRelay((got) => {
+      refusedStarts.push(got);
+      return Promise.resolve({ kind: 'started', workflowId });
+    });
+    await waitFor('the keyless relay to try it', () => keyless.stats().relayFailures > 0, 30_000, 50);
+    await keyless.close();
+    expect(refusedStarts).toEqual([]);
+    expect(logLines.some((l) => l.includes('stored event cannot be decoded'))).toBe(true);
+    // The relay with the key starts it, with the event as it was put.
+    const started: WebhookEventInput[] = [];
+    encrypted.startRelay((got) => {
+      started.push(got);
+      return Promise.resolve({ kind: 'started', workflowId });
+    });
+    await waitFor('the event relayed', () => started.length === 1, 60_000, 50);
+    expect(started).toEqual([e]);
   });
 });

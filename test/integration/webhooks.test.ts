@@ -1,3 +1,4 @@
+import { EncryptionCodec, generateEncryptionKey, parseEncryptionKeys } from '../../src/codec/encryption-codec';
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { connect as netConnect, createServer as createNetServer } from 'node:net';
@@ -343,6 +344,56 @@ describe('webhook receiver: deduplication', () => {
       expect(outbox.stats()).toMatchObject({ stored: 2, relayed: 1, relayDuplicates: 1, relayFailures: 0 });
     } finally {
       await buffered.close();
+      const admin = new PgClient({ connectionString: outboxDatabase });
+      await admin.connect();
+      await admin.query(`DROP TABLE IF EXISTS ${table}`).finally(() => admin.end());
+    }
+  });
+
+  it('with a PostgreSQL outbox and payload encryption: rows hold the event encrypted, relayed decoded; a relay without the key keeps them', async () => {
+    const table = `webhook_outbox_test_${Date.now().toString(36)}e`;
+    const dataConverter = { payloadCodecs: [new EncryptionCodec(parseEncryptionKeys(generateEncryptionKey('pk')))] };
+    const options = {
+      url: outboxDatabase,
+      table,
+      pollMs: 50,
+      logger: createLogger({ name: 'outbox', level: 'fatal' }),
+    };
+    const encrypted = new WebhookOutbox({ ...options, dataConverter });
+    const keyless = new WebhookOutbox(options);
+    await encrypted.ensureSchema();
+    const e = documentEvent();
+    const input = { provider: 'documents', eventId: e.id, type: e.type, createdAt: e.createdAt, data: e.data };
+    const workflowId = webhookWorkflowId('documents', e.id);
+    try {
+      expect(await encrypted.put(input, workflowId)).toEqual({ kind: 'started', workflowId });
+      const admin = new PgClient({ connectionString: outboxDatabase });
+      await admin.connect();
+      const rows = await admin
+        .query<{ event: string }>(`SELECT event::text AS event FROM ${table}`)
+        .finally(() => admin.end());
+      expect(rows.rows).toHaveLength(1);
+      expect(rows.rows[0]!.event).toContain('$payload');
+      for (const clear of [e.id, String(e.data.jobId), e.type]) expect(rows.rows[0]!.event).not.toContain(clear);
+      const refused: unknown[] = [];
+      keyless.startRelay((got) => {
+        refused.push(got);
+        return Promise.resolve({ kind: 'started', workflowId });
+      });
+      await waitFor('the keyless relay to try it', () => keyless.stats().relayFailures > 0, 30_000, 50);
+      await keyless.close();
+      expect(refused).toEqual([]);
+      expect(await encrypted.pending()).toBe(1);
+      const started: unknown[] = [];
+      encrypted.startRelay((got) => {
+        started.push(got);
+        return Promise.resolve({ kind: 'started', workflowId });
+      });
+      await waitFor('the event relayed', () => started.length === 1, 30_000, 50);
+      expect(started).toEqual([input]);
+    } finally {
+      await encrypted.close();
+      await keyless.close().catch(() => undefined);
       const admin = new PgClient({ connectionString: outboxDatabase });
       await admin.connect();
       await admin.query(`DROP TABLE IF EXISTS ${table}`).finally(() => admin.end());
