@@ -28,7 +28,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Queue } from 'bullmq';
-import pg from 'pg';
+import { benchPgServer, dropBenchTable, ensureBenchDatabase } from './support/database';
 import { Pool } from 'undici';
 import { startDevServer } from '../src/devserver/dev-server';
 import { createLogger } from '../src/observability/logger';
@@ -49,7 +49,6 @@ const timeBudgetMs = 120_000;
 const secret = `whsec_${randomBytes(24).toString('base64')}`;
 const redis = { host: '127.0.0.1', port: 6379 };
 const redisOutboxPrefix = 'di-bench-hook-outbox';
-const pgServer = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
 const pgDatabase = 'di_hook_bench';
 
 interface Signed {
@@ -169,19 +168,6 @@ async function loadRaw(receiver: Receiver, batch: Signed[]): Promise<RawRun> {
   return { latencies, requests: batch.length, non2xx, errors, durationMs };
 }
 
-/** The bench's own database, created when missing. */
-async function ensureDatabase(): Promise<string> {
-  const admin = new pg.Client({ connectionString: `${pgServer}/postgres` });
-  await admin.connect();
-  try {
-    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [pgDatabase]);
-    if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${pgDatabase}`);
-  } finally {
-    await admin.end();
-  }
-  return `${pgServer}/${pgDatabase}`;
-}
-
 async function main(): Promise<void> {
   const logger = createLogger({ name: 'bench', level: 'warn' });
   installTemporalRuntime(logger);
@@ -194,7 +180,12 @@ async function main(): Promise<void> {
   const queue = new Queue('webhooks', { connection: redis, prefix: 'di-bench-hook' });
   const outboxTable = `webhook_outbox_${Date.now().toString(36)}`;
   const relayBatch = process.env.BENCH_RELAY_BATCH ? Number(process.env.BENCH_RELAY_BATCH) : undefined;
-  const outbox = new WebhookOutbox({ url: await ensureDatabase(), table: outboxTable, batchSize: relayBatch, logger });
+  const outbox = new WebhookOutbox({
+    url: await ensureBenchDatabase(pgDatabase),
+    table: outboxTable,
+    batchSize: relayBatch,
+    logger,
+  });
   await outbox.ensureSchema();
   // BENCH_RELAY_MAX_DEFER_MS=0: the relay unpaced (each start at once, as before the pacing), to compare.
   const relayMaxDeferMs = process.env.BENCH_RELAY_MAX_DEFER_MS
@@ -379,9 +370,7 @@ async function main(): Promise<void> {
     const heldLeftover = new Queue('webhook-outbox', { connection: redis, prefix: `${redisOutboxPrefix}-held` });
     await heldLeftover.obliterate({ force: true }).catch(() => undefined);
     await heldLeftover.close();
-    const cleanup = new pg.Client({ connectionString: `${pgServer}/${pgDatabase}` });
-    await cleanup.connect();
-    await cleanup.query(`DROP TABLE IF EXISTS ${outboxTable}`).finally(() => cleanup.end());
+    await dropBenchTable(`${benchPgServer}/${pgDatabase}`, outboxTable);
     await devServer.stop();
   }
 }
