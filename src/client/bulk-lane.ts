@@ -228,7 +228,7 @@ export async function startBulk(client: Client, request: BulkRequest): Promise<B
           workflowIdConflictPolicy: 'USE_EXISTING',
           // A batch that completed is never run again; one that failed, was cancelled or terminated is.
           workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
-          memo: { [FIRST_SENT_AT_MEMO]: sentAt },
+          memo: { [FIRST_SENT_AT_MEMO]: sentAt, [BUDGET_FROM_MEMO]: now },
           staticSummary: `Bulk ${request.integration}.${request.endpoint}: batch ${batchIndex + 1} of ${batches.length}, ${items.length} items`,
         });
       } catch (err) {
@@ -242,6 +242,8 @@ export async function startBulk(client: Client, request: BulkRequest): Promise<B
 
 /** The memo field (ms since the epoch) of a batch's first send, carried by every execution sent again. */
 export const FIRST_SENT_AT_MEMO = 'bulkFirstSentAt';
+/** The memo field (ms since the epoch) of the moment this execution's budget was counted from. */
+export const BUDGET_FROM_MEMO = 'bulkBudgetFrom';
 /** A batch sent again needs at least this much of its budget left (the workflow's own floor for a resend). */
 const MIN_RESEND_BUDGET_MS = 1000;
 

@@ -288,9 +288,9 @@ export class IntegrationsClient {
       return (await this.startOrderDirect(engine, workflowId, input, options)) ?? recorded;
     }
     const started = this.startRecorded(workflowId, recorded, 'service');
-    started.catch(() => undefined); // awaited below, or left to the relay
     this.starting.set(workflowId, started);
-    void started.finally(() => this.starting.delete(workflowId)).catch(() => undefined);
+    // A failed start is awaited below, or left to the relay.
+    void started.catch(() => undefined).finally(() => this.starting.delete(workflowId));
     try {
       const payment = await this.sendCharge(engine, workflowId, input, recorded.args[0].directCharge!.sentUntil);
       // Off the answer's path. A start or signal that never lands only makes the step wait for sentUntil.

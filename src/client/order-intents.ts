@@ -124,7 +124,7 @@ export class OrderIntents {
       .catch((err: Error) => this.options.logger.warn({ workflowId, error: err.message }, 'order intents: not marked'));
   }
 
-  /** Rows older than the grace and not marked started. */
+  /** Rows not marked started (the relay's, once older than the grace). */
   async unstarted(): Promise<number> {
     const result = await this.pool.query<{ n: string }>(
       `SELECT count(*) AS n FROM ${this.table} WHERE started_at IS NULL`,

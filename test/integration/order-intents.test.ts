@@ -1,4 +1,3 @@
-import { Client as PgClient } from 'pg';
 import { chargeRequest, IntegrationsClient } from '../../src/client';
 import { OrderIntents } from '../../src/client/order-intents';
 import { EncryptionCodec, generateEncryptionKey, parseEncryptionKeys } from '../../src/codec/encryption-codec';
@@ -8,10 +7,10 @@ import { IntegrationEngine } from '../../src/integrations/runtime/engine';
 import { sandboxAdmin } from '../support/sandbox';
 import { testLogger } from '../support/stack';
 import { testEnv, uniqueId, withWorkers } from '../support/temporal';
+import { sql, testDatabase } from '../support/pg';
 import { waitFor } from '../support/wait';
 
-/** The tests' PostgreSQL database (as the webhook outbox tests); each test's table is its own. */
-const database = 'postgres://postgres@127.0.0.1:5432/test';
+const database = testDatabase;
 const tables: string[] = [];
 const logger = testLogger().child({ component: 'order-intents' });
 const newIntents = (options: { graceMs?: number; pollMs?: number; url?: string } = {}) => {
@@ -33,10 +32,7 @@ describe('startOrder with the order recorded first (directCalls + orderIntents)'
   });
   afterAll(async () => {
     await engine.close();
-    const admin = new PgClient({ connectionString: database });
-    await admin.connect();
-    for (const table of tables) await admin.query(`DROP TABLE IF EXISTS ${table}`);
-    await admin.end();
+    for (const table of tables) await sql(`DROP TABLE IF EXISTS ${table}`);
   });
   afterEach(() => sandboxAdmin.clearFaults());
 
@@ -140,9 +136,7 @@ describe('startOrder with the order recorded first (directCalls + orderIntents)'
     const orderId = uniqueId('recorded-store-down');
     try {
       // The store's table is gone (a failed migration, a wrong database): every INSERT fails.
-      const admin = new PgClient({ connectionString: database });
-      await admin.connect();
-      await admin.query(`DROP TABLE ${tables.at(-1)!}`).finally(() => admin.end());
+      await sql(`DROP TABLE ${tables.at(-1)!}`);
       const { started, workflowCharge } = await withWorkers(async () => {
         const started = await client.startOrder({ orderId, customerId: 'cus_0024', amount: 700, currency: 'EUR' });
         const handle = client.temporal.workflow.getHandle(orderWorkflowId(orderId));
@@ -171,12 +165,9 @@ describe('startOrder with the order recorded first (directCalls + orderIntents)'
     expect(refused).toBe(0);
     expect(await intents.unstarted()).toBe(1);
     const starts: string[] = [];
-    const admin = new PgClient({ connectionString: database });
-    await admin.connect();
-    const row = await admin
-      .query<{ attempts: number; last_error: string }>(`SELECT attempts, last_error FROM ${tables.at(-1)!}`)
-      .finally(() => admin.end());
-    expect(row.rows).toEqual([{ attempts: 1, last_error: 'namespace not found' }]);
+    expect(await sql(`SELECT attempts, last_error FROM ${tables.at(-1)!}`)).toEqual([
+      { attempts: 1, last_error: 'namespace not found' },
+    ]);
     const started = await intents.relayOnce((id, start) => {
       starts.push(`${id} ${(start as typeof recorded).args[0].customerId}`);
       return Promise.resolve();
@@ -218,14 +209,10 @@ describe('startOrder with the order recorded first (directCalls + orderIntents)'
       expect(answers.map((a) => a.answeredBy)).toEqual(['direct call', 'workflow']);
       expect(new Set(answers.map((a) => a.charge.paymentId)).size).toBe(1);
       expect(await charges(orderId)).toEqual([answers[0]!.charge.paymentId]);
-      const admin = new PgClient({ connectionString: database });
-      await admin.connect();
-      const rows = await admin
-        .query<{ start: string }>(`SELECT start::text AS start FROM ${tables.at(-1)!}`)
-        .finally(() => admin.end());
-      expect(rows.rows).toHaveLength(1);
-      expect(rows.rows[0]!.start).toContain('$payload');
-      for (const clear of ['cus_0026', orderId, '3100', 'EUR']) expect(rows.rows[0]!.start).not.toContain(clear);
+      const rows = await sql<{ start: string }>(`SELECT start::text AS start FROM ${tables.at(-1)!}`);
+      expect(rows).toHaveLength(1);
+      expect(rows[0]!.start).toContain('$payload');
+      for (const clear of ['cus_0026', orderId, '3100', 'EUR']) expect(rows[0]!.start).not.toContain(clear);
     } finally {
       await client.close();
     }

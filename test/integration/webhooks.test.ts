@@ -9,12 +9,12 @@ import { startService } from '../../src/devserver/service-process';
 import { createLogger } from '../../src/observability/logger';
 import { standardSignature, turbodocxSignature } from '../../src/sandbox/webhooks';
 import { documentsWebhooks } from '../../src/webhooks/providers';
-import { Client as PgClient } from 'pg';
 import { WebhookOutbox } from '../../src/webhooks/outbox';
 import { startReceiver, type Receiver, type ReceiverOptions } from '../../src/webhooks/server';
 import { TemporalStarter, webhookWorkflowId } from '../../src/webhooks/temporal-starter';
 import type { processWebhookEvent } from '../../src/workflows/process-webhook-event.workflow';
 import { WORKFLOWS_TASK_QUEUE } from '../../src/contracts/task-queues';
+import { sql, testDatabase } from '../support/pg';
 import { TMP_DIR } from '../support/stack';
 import { testEnv, uniqueId, withWorkers } from '../support/temporal';
 import { waitFor } from '../support/wait';
@@ -31,7 +31,7 @@ const nowSeconds = () => Math.floor(clockMs / 1000);
 
 let secrets: string[] = [oldSecret];
 /** The tests' PostgreSQL database (as test/integration/crm-sync.test.ts); the outbox test's table is its own. */
-const outboxDatabase = 'postgres://postgres@127.0.0.1:5432/test';
+const outboxDatabase = testDatabase;
 const logLines: string[] = [];
 let receiver: Receiver;
 let connection: Connection;
@@ -344,9 +344,7 @@ describe('webhook receiver: deduplication', () => {
       expect(outbox.stats()).toMatchObject({ stored: 2, relayed: 1, relayDuplicates: 1, relayFailures: 0 });
     } finally {
       await buffered.close();
-      const admin = new PgClient({ connectionString: outboxDatabase });
-      await admin.connect();
-      await admin.query(`DROP TABLE IF EXISTS ${table}`).finally(() => admin.end());
+      await sql(`DROP TABLE IF EXISTS ${table}`, outboxDatabase);
     }
   });
 
@@ -367,14 +365,10 @@ describe('webhook receiver: deduplication', () => {
     const workflowId = webhookWorkflowId('documents', e.id);
     try {
       expect(await encrypted.put(input, workflowId)).toEqual({ kind: 'started', workflowId });
-      const admin = new PgClient({ connectionString: outboxDatabase });
-      await admin.connect();
-      const rows = await admin
-        .query<{ event: string }>(`SELECT event::text AS event FROM ${table}`)
-        .finally(() => admin.end());
-      expect(rows.rows).toHaveLength(1);
-      expect(rows.rows[0]!.event).toContain('$payload');
-      for (const clear of [e.id, String(e.data.jobId), e.type]) expect(rows.rows[0]!.event).not.toContain(clear);
+      const rows = await sql<{ event: string }>(`SELECT event::text AS event FROM ${table}`, outboxDatabase);
+      expect(rows).toHaveLength(1);
+      expect(rows[0]!.event).toContain('$payload');
+      for (const clear of [e.id, String(e.data.jobId), e.type]) expect(rows[0]!.event).not.toContain(clear);
       const refused: unknown[] = [];
       keyless.startRelay((got) => {
         refused.push(got);
@@ -394,9 +388,7 @@ describe('webhook receiver: deduplication', () => {
     } finally {
       await encrypted.close();
       await keyless.close().catch(() => undefined);
-      const admin = new PgClient({ connectionString: outboxDatabase });
-      await admin.connect();
-      await admin.query(`DROP TABLE IF EXISTS ${table}`).finally(() => admin.end());
+      await sql(`DROP TABLE IF EXISTS ${table}`, outboxDatabase);
     }
   });
 
@@ -437,9 +429,7 @@ describe('webhook receiver: deduplication', () => {
     } finally {
       await outbox.close();
       await starter.close();
-      const admin = new PgClient({ connectionString: outboxDatabase });
-      await admin.connect();
-      await admin.query(`DROP TABLE IF EXISTS ${table}`).finally(() => admin.end());
+      await sql(`DROP TABLE IF EXISTS ${table}`, outboxDatabase);
     }
   });
 
